@@ -1,0 +1,109 @@
+/* HTTP/1.1 request framing and validation: llhttp glue, the request struct, limits.
+ * Feeds bytes in, says what it found; never does I/O. */
+#ifndef PORTICO_HTTP_H
+#define PORTICO_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+/* Values are the status codes, so a decision can be written straight to the wire. */
+enum http_status {
+    HTTP_CONTINUE = 100,
+    HTTP_OK = 200,
+    HTTP_NO_CONTENT = 204,
+    HTTP_MOVED_PERMANENTLY = 301,
+    HTTP_BAD_REQUEST = 400,
+    HTTP_FORBIDDEN = 403,
+    HTTP_NOT_FOUND = 404,
+    HTTP_METHOD_NOT_ALLOWED = 405,
+    HTTP_REQUEST_TIMEOUT = 408,
+    HTTP_CONTENT_TOO_LARGE = 413,
+    HTTP_URI_TOO_LONG = 414,
+    HTTP_EXPECTATION_FAILED = 417,
+    HTTP_HEADERS_TOO_LARGE = 431,
+    HTTP_INTERNAL_ERROR = 500,
+    HTTP_NOT_IMPLEMENTED = 501,
+    HTTP_SERVICE_UNAVAILABLE = 503,
+    HTTP_VERSION_NOT_SUPPORTED = 505,
+};
+
+/* Offsets are relative to the start of the request's bytes, which may move
+ * between reads (the connection compacts its buffer); the bytes themselves stay. */
+struct span {
+    uint32_t off, len;
+};
+
+#define HTTP_CONN_CLOSE      0x1u
+#define HTTP_CONN_KEEP_ALIVE 0x2u
+
+enum http_req_state { HTTP_REQ_HEAD, HTTP_REQ_BODY, HTTP_REQ_DONE };
+
+struct request {
+    enum http_req_state state;
+    enum http_status status; /* a protocol error found while parsing; 0 if none */
+    int method;              /* llhttp_method_t */
+    uint8_t major, minor;
+    unsigned method_seen : 1;
+    unsigned url_done : 1;
+    unsigned keep_alive : 1;
+    unsigned expect_continue : 1; /* a 100-continue expectation worth answering */
+    unsigned has_body : 1;
+    unsigned asterisk : 1;        /* request target "*" */
+    uint16_t nheaders;
+    uint16_t nhost;
+    unsigned conn_tokens;
+    struct span target;    /* the raw request target */
+    struct span path;      /* its path, still percent-encoded; "/" for "http://host" */
+    struct span query;     /* after '?', without it */
+    int has_query;
+    struct span host, referer, user_agent;
+    struct span field, value; /* the header being parsed */
+    uint32_t line_end;     /* offset just past the request line's last visible byte */
+    uint32_t line_start;   /* offset of the method's first byte (leading CRLFs skipped) */
+    uint32_t head_bytes;   /* bytes of the head parsed so far */
+    uint64_t body_bytes;
+};
+
+struct http_limits {
+    size_t max_header_size; /* request line + header fields */
+    unsigned max_headers;
+    uint64_t max_body_size;
+};
+
+struct http_parser {
+    llhttp_t llhttp;
+    const char *base; /* the request's first byte, valid during http_parse */
+    const struct http_limits *limits;
+    struct request req;
+};
+
+enum http_parse_result {
+    HTTP_PARSE_AGAIN, /* every byte consumed; more are needed */
+    HTTP_PARSE_HEAD,  /* the head is complete and valid: decide the response now */
+    HTTP_PARSE_DONE,  /* the whole request, body included, has been read */
+    HTTP_PARSE_ERROR, /* req.status says why; framing is lost: answer and close */
+};
+
+void http_parser_init(struct http_parser *p, const struct http_limits *limits);
+/* Parses [data, data + len); base is where the current request began (data >= base).
+ * *consumed says how many bytes were used: the rest belongs to what comes next. */
+enum http_parse_result http_parse(struct http_parser *p, const char *base, const char *data,
+                                  size_t len, size_t *consumed);
+/* Ready for the next request on the same connection. */
+void http_parser_next(struct http_parser *p);
+
+/* Pure pieces, exported for the unit tests. */
+unsigned http_connection_tokens(const char *value, size_t len);
+int http_keep_alive(unsigned major, unsigned minor, unsigned conn_tokens);
+int http_host_valid(const char *host, size_t len);
+/* Splits a request target into path and query; returns 0 or an enum http_status. */
+enum http_status http_target_split(const char *t, size_t len, int method, struct span *path,
+                                   struct span *query, int *has_query);
+/* The status for an unknown or malformed method at the start of buf (no CRLFs). */
+enum http_status http_method_error(const char *buf, size_t len);
+const char *http_method_name(int method);
+const char *http_reason(enum http_status status);
+
+#endif

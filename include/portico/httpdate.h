@@ -1,0 +1,15 @@
+/* HTTP dates (IMF-fixdate, RFC 9110 §5.6.7) and the access log's clock format. */
+#ifndef PORTICO_HTTPDATE_H
+#define PORTICO_HTTPDATE_H
+
+#include <time.h>
+
+#define HTTPDATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define LOGDATE_LEN  26 /* "06/Nov/1994:08:49:37 +0000" */
+
+/* Writes the IMF-fixdate of t into out (HTTPDATE_LEN + 1 bytes, NUL-terminated). */
+void httpdate_format(time_t t, char *out);
+/* Writes the Common Log Format time of t (UTC) into out (LOGDATE_LEN + 1 bytes). */
+void httpdate_format_log(time_t t, char *out);
+
+#endif

@@ -1,0 +1,41 @@
+/* Error log (stderr, with levels) and access log (Combined Log Format). */
+#ifndef PORTICO_LOG_H
+#define PORTICO_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO };
+
+/* Names this process in every error-log line: "portico" or "portico[PID]". */
+void log_set_ident(int is_worker);
+void log_set_level(enum log_level level);
+
+/* The _x forms print the message alone; the others append strerror(errno). */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What one access-log line says; strings are spans, not NUL-terminated. */
+struct log_access_entry {
+    const char *client; /* numeric address */
+    const char *request_line;
+    size_t request_line_len;
+    const char *referer;
+    size_t referer_len;
+    const char *user_agent;
+    size_t user_agent_len;
+    int status;
+    uint64_t bytes; /* body bytes sent */
+    time_t when;
+};
+
+/* Opens the access log: "-" is stdout, NULL or "off" disables it. */
+int log_access_open(const char *path);
+int log_access_enabled(void);
+void log_access(const struct log_access_entry *e);
+
+#endif

@@ -1,0 +1,11 @@
+/* The master process: listeners, workers, supervision and signals. */
+#ifndef PORTICO_MASTER_H
+#define PORTICO_MASTER_H
+
+#include "portico/settings.h"
+
+/* Binds, forks the workers and supervises them until told to stop. Start-up
+ * failures print one line and return 1; a clean stop returns 0. */
+int master_run(struct settings *s);
+
+#endif

@@ -1,0 +1,37 @@
+/* The settings struct every module reads, its defaults and validation.
+ * (Named settings.h because autoconf owns the name config.h.) */
+#ifndef PORTICO_SETTINGS_H
+#define PORTICO_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PORTICO_DEFAULT_PORT 8080
+
+struct settings {
+    const char *root;        /* document root as given */
+    char root_abs[4096];     /* resolved absolute path, filled by config_check_root */
+    const char *bind_addr;   /* NULL: every address, IPv6 and IPv4 */
+    int port;                /* 0: ephemeral */
+    int workers;             /* 0: one per online CPU */
+    int quiet;               /* no access log unless one is asked for */
+    const char *access_log;  /* NULL: default (stdout unless quiet); "-": stdout; "off" */
+    unsigned header_timeout; /* seconds for a whole request head to arrive */
+    unsigned keepalive_timeout;
+    unsigned send_timeout;   /* seconds without progress while writing */
+    unsigned shutdown_timeout;
+    uint64_t max_body_size;
+    size_t max_header_size;
+    unsigned max_headers;
+    unsigned max_connections; /* per worker */
+};
+
+void config_defaults(struct settings *s);
+/* Parses a non-negative decimal number of at most max; -1 if it is not one. */
+int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out);
+/* Parses a byte count with an optional k/m/g suffix (binary units). */
+int config_parse_size(const char *text, uint64_t *out);
+/* Resolves and checks the document root; on failure writes a one-line reason. */
+int config_check_root(struct settings *s, char *err, size_t errlen);
+
+#endif

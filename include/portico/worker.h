@@ -1,0 +1,48 @@
+/* A worker process: one event loop, its connections, timers and buffer pool. */
+#ifndef PORTICO_WORKER_H
+#define PORTICO_WORKER_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "portico/event.h"
+#include "portico/http.h"
+#include "portico/settings.h"
+
+struct conn;
+
+struct listener {
+    struct event_handler h;
+    struct worker *w;
+    int fd;
+    int paused; /* out of file descriptors: not accepting for a moment */
+};
+
+struct worker {
+    struct event_loop *loop;
+    const struct settings *settings;
+    int rootfd;
+    struct http_limits limits;
+    /* one queue per timeout length; a connection sits in at most one */
+    struct timer_queue q_header, q_idle, q_send, q_linger, q_accept;
+    struct timer accept_timer;
+    struct listener *listeners;
+    int nlisteners;
+    struct conn *free_conns;
+    unsigned nconns;
+    void **free_blocks; /* pooled I/O blocks of CONN_BLOCK_SIZE bytes */
+    unsigned nfree_blocks, max_free_blocks;
+    int stopping;
+    uint64_t stop_deadline_ms;
+    uint64_t now_ms;
+    time_t now;
+};
+
+/* Runs a worker until it is told to stop; returns the process exit status. */
+int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int rootfd);
+
+void *worker_block_get(struct worker *w);
+void worker_block_put(struct worker *w, void *block);
+
+#endif

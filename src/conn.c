@@ -1,0 +1,480 @@
+/* The connection state machine: read → parse → decide → write → next request,
+ * with pipelined bytes kept in order and lingering close after errors. It owns the
+ * socket and the file being sent; exactly one function, conn_close, releases them. */
+#include "build-config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "portico/conn.h"
+#include "portico/log.h"
+#include "portico/static.h"
+#include "portico/worker.h"
+
+enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
+
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+#define LINGER_MS 2000
+
+static void conn_run(struct conn *c);
+
+static void on_event(struct event_handler *h, unsigned events)
+{
+    struct conn *c = (struct conn *)h;
+
+    if (events & EVENT_READ)
+        c->readable = 1;
+    if (events & EVENT_WRITE)
+        c->writable = 1;
+    if (events & EVENT_HUP)
+        c->readable = c->writable = 1; /* let the next read or write report it */
+    conn_run(c);
+}
+
+static char *in_buf(struct conn *c)
+{
+    return c->block;
+}
+
+void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct conn *c = w->free_conns;
+    int one = 1;
+
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    w->free_conns = c->next_free;
+    w->nconns++;
+    memset(c, 0, sizeof(*c));
+    c->h.on_event = on_event;
+    c->w = w;
+    c->fd = fd;
+    c->state = CONN_READ;
+    c->keep_alive = 1;
+    response_init(&c->resp);
+    if (len > sizeof(c->peer))
+        len = sizeof(c->peer);
+    memcpy(&c->peer, peer, len);
+    http_parser_init(&c->parser, &w->limits);
+    /* responses are whole by the time they are written; do not let Nagle hold the tail */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (event_add_conn(w->loop, fd, &c->h) < 0) {
+        log_warn("epoll_ctl");
+        conn_close(c);
+        return;
+    }
+    c->req_begin_ms = w->now_ms;
+    timer_arm(&w->q_header, &c->timer, w->now_ms);
+}
+
+static void release_file(struct conn *c)
+{
+    if (c->resp.fd >= 0) {
+        close(c->resp.fd);
+        c->resp.fd = -1;
+    }
+}
+
+void conn_close(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    timer_cancel(&c->timer);
+    release_file(c);
+    if (c->fd >= 0)
+        close(c->fd); /* also removes it from the epoll set */
+    if (c->block)
+        worker_block_put(w, c->block);
+    c->fd = -1;
+    c->block = NULL;
+    c->next_free = w->free_conns;
+    w->free_conns = c;
+    w->nconns--;
+}
+
+static void log_request(struct conn *c)
+{
+    struct log_access_entry e;
+    struct request *r = &c->parser.req;
+    const char *base = in_buf(c) + c->req_start;
+    char addr[INET6_ADDRSTRLEN];
+    uint64_t inline_body = c->out_sent > c->head_len ? c->out_sent - c->head_len : 0;
+
+    if (!log_access_enabled())
+        return;
+    if (c->peer.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &c->peer.v6.sin6_addr, addr, sizeof(addr));
+    else
+        inet_ntop(AF_INET, &c->peer.v4.sin_addr, addr, sizeof(addr));
+    memset(&e, 0, sizeof(e));
+    e.client = addr;
+    if (r->line_end > r->line_start && c->block) {
+        e.request_line = base + r->line_start;
+        e.request_line_len = r->line_end - r->line_start;
+    }
+    if (r->referer.len) {
+        e.referer = base + r->referer.off;
+        e.referer_len = r->referer.len;
+    }
+    if (r->user_agent.len) {
+        e.user_agent = base + r->user_agent.off;
+        e.user_agent_len = r->user_agent.len;
+    }
+    e.status = (int)c->resp.status;
+    e.bytes = inline_body + c->file_sent;
+    e.when = c->w->now;
+    log_access(&e);
+}
+
+/* Chooses the response to a complete, valid request head. */
+static void decide(struct conn *c)
+{
+    struct request *r = &c->parser.req;
+    struct response *resp = &c->resp;
+    const char *base = in_buf(c) + c->req_start;
+
+    response_init(resp);
+    resp->head_only = r->method == HTTP_HEAD;
+    if (r->method == HTTP_OPTIONS) {
+        resp->status = HTTP_NO_CONTENT;
+        resp->allow = 1;
+    } else if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+        resp->status = HTTP_METHOD_NOT_ALLOWED;
+        resp->allow = 1;
+    } else {
+        static_serve(c->w->rootfd, base + r->path.off, r->path.len, base + r->query.off,
+                     r->query.len, r->has_query, resp);
+    }
+    if (resp->status == HTTP_INTERNAL_ERROR || resp->status == HTTP_SERVICE_UNAVAILABLE)
+        log_warnx("%s %.*s: %d %s", http_method_name(r->method), (int)r->target.len,
+                  base + r->target.off, (int)resp->status, http_reason(resp->status));
+}
+
+static void compose(struct conn *c)
+{
+    struct response *resp = &c->resp;
+
+    resp->keep_alive = c->keep_alive && !c->w->stopping;
+    resp->http10 = c->parser.req.minor == 0;
+    if (resp->head_only) {
+        /* the headers say what GET would send; the file itself is not needed */
+        c->out.len = 0;
+        c->head_len = response_compose(&c->out, resp);
+        release_file(c);
+    } else {
+        c->head_len = response_compose(&c->out, resp);
+    }
+    c->out_sent = 0;
+    c->file_sent = 0;
+}
+
+/* An error that ends the conversation: framing is lost or the client is too slow. */
+static void fail_request(struct conn *c, enum http_status status)
+{
+    release_file(c);
+    response_init(&c->resp);
+    c->resp.status = status;
+    c->keep_alive = 0;
+    buf_init(&c->out, c->block + CONN_IN_SIZE, CONN_OUT_SIZE);
+    compose(c);
+    c->state = CONN_WRITE;
+}
+
+static void start_linger(struct conn *c)
+{
+    /* RFC 9112 §9.6: half-close, then drain what the client still sends, so the
+     * kernel does not answer unread bytes with a reset that destroys our response */
+    shutdown(c->fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    timer_arm(&c->w->q_linger, &c->timer, c->w->now_ms);
+}
+
+static enum io_result send_continue(struct conn *c)
+{
+    while (c->continue_sent < sizeof(continue_line) - 1) {
+        ssize_t n = send(c->fd, continue_line + c->continue_sent,
+                         sizeof(continue_line) - 1 - c->continue_sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                c->writable = 0;
+                return IO_AGAIN;
+            }
+            return IO_ERROR;
+        }
+        c->continue_sent += (unsigned char)n;
+    }
+    c->continue_pending = 0;
+    return IO_DONE;
+}
+
+static enum io_result send_response(struct conn *c)
+{
+    struct response *resp = &c->resp;
+
+    while (c->out_sent < c->out.len) {
+        int more = resp->fd >= 0 && resp->length > c->file_sent ? MSG_MORE : 0;
+        ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+                         MSG_NOSIGNAL | more);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                c->writable = 0;
+                return IO_AGAIN;
+            }
+            return IO_ERROR;
+        }
+        c->out_sent += (size_t)n;
+    }
+    while (resp->fd >= 0 && c->file_sent < resp->length) {
+        uint64_t left = resp->length - c->file_sent;
+        ssize_t n = sendfile(c->fd, resp->fd, &resp->offset, left > (1u << 30) ? (1u << 30) : left);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                c->writable = 0;
+                return IO_AGAIN;
+            }
+            return IO_ERROR;
+        }
+        if (n == 0) {
+            /* the file shrank after Content-Length was sent: the only honest end
+             * is to abort the connection (RFC 9112 §6.3) */
+            log_warnx("file shrank while being sent; closing the connection");
+            return IO_ERROR;
+        }
+        c->file_sent += (uint64_t)n;
+    }
+    return IO_DONE;
+}
+
+/* Moves the unparsed bytes of the current request to the front of the buffer. */
+static void compact(struct conn *c)
+{
+    char *in = in_buf(c);
+
+    if (c->req_start == 0)
+        return;
+    memmove(in, in + c->req_start, c->in_len - c->req_start);
+    c->in_len -= c->req_start;
+    c->in_pos -= c->req_start;
+    c->head_end = c->head_end > c->req_start ? c->head_end - c->req_start : 0;
+    c->req_start = 0;
+}
+
+/* The response has gone out: log it and go on to the next request, or close. */
+static void finish_response(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    log_request(c);
+    release_file(c);
+    c->requests++;
+    if (!c->resp.keep_alive || c->early_response || w->stopping) {
+        start_linger(c);
+        return;
+    }
+    http_parser_next(&c->parser);
+    c->req_start = c->in_pos;
+    c->head_end = c->in_pos;
+    c->state = CONN_READ;
+    c->req_begin_ms = w->now_ms;
+    if (c->in_pos == c->in_len) {
+        /* nothing pipelined: the connection goes idle and gives its block back */
+        worker_block_put(w, c->block);
+        c->block = NULL;
+        c->in_len = c->in_pos = c->req_start = c->head_end = 0;
+        timer_arm(&w->q_idle, &c->timer, w->now_ms);
+    } else {
+        timer_arm(&w->q_header, &c->timer, w->now_ms); /* a pipelined request begins */
+    }
+}
+
+/* Runs the parser over the unparsed bytes; returns 1 to go on, 0 to wait for more. */
+static int parse_step(struct conn *c)
+{
+    char *in = in_buf(c);
+    struct request *r = &c->parser.req;
+    size_t used = 0;
+    enum http_parse_result res;
+
+    res = http_parse(&c->parser, in + c->req_start, in + c->in_pos, c->in_len - c->in_pos, &used);
+    c->in_pos += (uint32_t)used;
+    switch (res) {
+    case HTTP_PARSE_AGAIN:
+        if (r->state == HTTP_REQ_BODY) {
+            /* body bytes are discarded as they are parsed; the head stays for the log */
+            memmove(in + c->head_end, in + c->in_pos, c->in_len - c->in_pos);
+            c->in_len -= c->in_pos - c->head_end;
+            c->in_pos = c->head_end;
+        }
+        return 0;
+    case HTTP_PARSE_HEAD:
+        c->head_end = c->in_pos;
+        c->keep_alive = r->keep_alive;
+        decide(c);
+        buf_init(&c->out, c->block + CONN_IN_SIZE, CONN_OUT_SIZE);
+        if (r->has_body && r->expect_continue) {
+            if (c->resp.status >= 300) {
+                /* RFC 9110 §10.1.1: answer now instead of asking for a body we
+                 * would throw away, and close rather than read it */
+                c->keep_alive = 0;
+                c->early_response = 1;
+                compose(c);
+                c->state = CONN_WRITE;
+                return 1;
+            }
+            c->continue_pending = 1;
+        }
+        compose(c);
+        return 1;
+    case HTTP_PARSE_DONE:
+        c->continue_pending = 0; /* the body is here already (RFC 9110 §10.1.1) */
+        c->state = CONN_WRITE;
+        return 1;
+    case HTTP_PARSE_ERROR:
+        fail_request(c, r->status);
+        return 1;
+    }
+    return 1;
+}
+
+/* Reads what the socket has; returns 1 to go on, 0 to wait. */
+static int read_step(struct conn *c)
+{
+    struct worker *w = c->w;
+    ssize_t n;
+
+    if (c->block == NULL) {
+        c->block = worker_block_get(w);
+        if (c->block == NULL) {
+            log_warnx("out of memory for a connection buffer; closing it");
+            conn_close(c);
+            return 0;
+        }
+    }
+    if (c->in_len == CONN_IN_SIZE)
+        compact(c);
+    n = recv(c->fd, in_buf(c) + c->in_len, CONN_IN_SIZE - c->in_len, 0);
+    if (n > 0) {
+        if (c->in_len == c->req_start) {
+            /* the first byte of a request starts its deadline */
+            c->req_begin_ms = w->now_ms;
+            timer_arm_at(&w->q_header, &c->timer, w->now_ms + w->q_header.duration_ms);
+        }
+        c->in_len += (uint32_t)n;
+        if (c->parser.req.state == HTTP_REQ_BODY)
+            timer_arm(&w->q_header, &c->timer, w->now_ms); /* a body only needs progress */
+        return 1;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        /* the client is gone (or half-closed before a complete request) */
+        conn_close(c);
+        return 0;
+    }
+    if (errno == EAGAIN)
+        c->readable = 0;
+    if (c->in_len == c->req_start && c->block && c->requests > 0) {
+        worker_block_put(w, c->block);
+        c->block = NULL;
+        c->in_len = c->in_pos = c->req_start = c->head_end = 0;
+    }
+    return errno == EINTR;
+}
+
+static void conn_run(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    for (;;) {
+        switch (c->state) {
+        case CONN_READ:
+            if (c->continue_pending) {
+                enum io_result res = send_continue(c);
+                if (res == IO_ERROR) {
+                    conn_close(c);
+                    return;
+                }
+                if (res == IO_AGAIN)
+                    return;
+            }
+            /* in a body, a call with no new bytes lets llhttp finish a message */
+            if (c->block && (c->in_pos < c->in_len || c->parser.req.state == HTTP_REQ_BODY)) {
+                if (parse_step(c))
+                    continue;
+            }
+            if (!c->readable)
+                return;
+            if (!read_step(c))
+                return;
+            continue;
+
+        case CONN_WRITE: {
+            enum io_result res;
+            if (!c->writable)
+                return;
+            res = send_response(c);
+            if (res == IO_ERROR) {
+                conn_close(c);
+                return;
+            }
+            if (res == IO_AGAIN) {
+                timer_arm(&w->q_send, &c->timer, w->now_ms);
+                return;
+            }
+            finish_response(c);
+            continue;
+        }
+
+        case CONN_LINGER: {
+            char sink[4096];
+            ssize_t n;
+            if (!c->readable)
+                return;
+            n = recv(c->fd, sink, sizeof(sink), 0);
+            if (n > 0)
+                continue;
+            if (n < 0 && errno == EAGAIN) {
+                c->readable = 0;
+                return;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            conn_close(c);
+            return;
+        }
+        }
+    }
+}
+
+void conn_timeout(struct conn *c)
+{
+    /* a request that started but did not finish in time gets a 408; an idle
+     * connection, a stalled writer or a lingering close is simply closed */
+    if (c->state == CONN_READ && c->block && c->in_len > c->req_start && !c->continue_pending &&
+        c->parser.req.state == HTTP_REQ_HEAD) {
+        fail_request(c, HTTP_REQUEST_TIMEOUT);
+        c->writable = 1;
+        conn_run(c);
+        return;
+    }
+    conn_close(c);
+}
+
+void conn_stop_if_idle(struct conn *c)
+{
+    if (c->state == CONN_READ && (c->block == NULL || c->in_len == c->req_start))
+        conn_close(c);
+}

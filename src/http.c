@@ -1,0 +1,443 @@
+/* llhttp glue: fills struct request from the callbacks, enforces the limits and
+ * rejects what llhttp 8.1 lets through (obs-fold, HTTP/2.0, bad Host, odd targets).
+ * Never touches a socket or the file system; every decision is a status code. */
+#include "build-config.h"
+
+#include <string.h>
+
+#include "portico/http.h"
+#include "portico/str.h"
+
+static struct http_parser *parser_of(llhttp_t *l)
+{
+    return (struct http_parser *)l; /* llhttp is the first member */
+}
+
+static void span_extend(struct http_parser *p, struct span *s, const char *at, size_t len)
+{
+    if (s->len == 0)
+        s->off = (uint32_t)(at - p->base);
+    s->len += (uint32_t)len;
+}
+
+static int fail(struct http_parser *p, enum http_status status)
+{
+    p->req.status = status;
+    return -1;
+}
+
+static int on_message_begin(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+    uint32_t head_bytes = p->req.head_bytes;
+
+    memset(&p->req, 0, sizeof(p->req));
+    p->req.head_bytes = head_bytes; /* leading CRLFs count against the limit */
+    return 0;
+}
+
+static int on_method(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    (void)len;
+    if (!p->req.method_seen) {
+        p->req.method_seen = 1;
+        p->req.line_start = (uint32_t)(at - p->base);
+    }
+    return 0;
+}
+
+static int on_url(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    span_extend(p, &p->req.target, at, len);
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *l)
+{
+    parser_of(l)->req.url_done = 1;
+    return 0;
+}
+
+static int on_version(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    p->req.line_end = (uint32_t)(at + len - p->base);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    span_extend(p, &p->req.field, at, len);
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+
+    if (++p->req.nheaders > p->limits->max_headers)
+        return fail(p, HTTP_HEADERS_TOO_LARGE);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    span_extend(p, &p->req.value, at, len);
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+    struct request *r = &p->req;
+    const char *name = p->base + r->field.off;
+    const char *value = p->base + r->value.off;
+    size_t vlen = r->value.len;
+
+    /* llhttp 8.1 hands an obs-fold continuation over inside the value; RFC 9112
+     * §5.2 lets a server reject it, and a proxy in front may have read it otherwise */
+    if (memchr(value, '\r', vlen) || memchr(value, '\n', vlen))
+        return fail(p, HTTP_BAD_REQUEST);
+
+    switch (r->field.len) {
+    case 4:
+        if (str_ieq(name, 4, "host")) {
+            r->nhost++;
+            r->host = r->value;
+        }
+        break;
+    case 6:
+        if (str_ieq(name, 6, "expect")) {
+            if (str_ieq(value, vlen, "100-continue"))
+                r->expect_continue = 1;
+            else
+                r->status = HTTP_EXPECTATION_FAILED; /* reported once the head is read */
+        }
+        break;
+    case 7:
+        if (str_ieq(name, 7, "referer"))
+            r->referer = r->value;
+        break;
+    case 10:
+        if (str_ieq(name, 10, "connection"))
+            r->conn_tokens |= http_connection_tokens(value, vlen);
+        else if (str_ieq(name, 10, "user-agent"))
+            r->user_agent = r->value;
+        break;
+    default:
+        break;
+    }
+    r->field.len = r->value.len = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+    struct request *r = &p->req;
+    enum http_status st;
+
+    r->method = l->method;
+    r->major = l->http_major;
+    r->minor = l->http_minor;
+    if (r->major != 1)
+        return fail(p, HTTP_VERSION_NOT_SUPPORTED);
+    if (r->nhost > 1 || (r->minor >= 1 && r->nhost == 0))
+        return fail(p, HTTP_BAD_REQUEST);
+    if (r->nhost == 1 && !http_host_valid(p->base + r->host.off, r->host.len))
+        return fail(p, HTTP_BAD_REQUEST);
+    st = http_target_split(p->base + r->target.off, r->target.len, r->method, &r->path,
+                           &r->query, &r->has_query);
+    if (st != 0)
+        return fail(p, st);
+    r->path.off += r->target.off;
+    r->query.off += r->target.off;
+    r->asterisk = r->target.len == 1 && p->base[r->target.off] == '*';
+
+    /* RFC 9110 §10.1.1: an HTTP/1.0 client's Expect is ignored */
+    if (r->minor == 0) {
+        r->expect_continue = 0;
+        if (r->status == HTTP_EXPECTATION_FAILED)
+            r->status = 0;
+    }
+    if (r->status != 0)
+        return -1;
+    if ((l->flags & F_CONTENT_LENGTH) && l->content_length > p->limits->max_body_size)
+        return fail(p, HTTP_CONTENT_TOO_LARGE);
+
+    r->has_body = (l->flags & F_CHUNKED) || l->content_length > 0;
+    if (!r->has_body)
+        r->expect_continue = 0;
+    r->keep_alive = http_keep_alive(r->major, r->minor, r->conn_tokens) &&
+                    r->method != HTTP_CONNECT;
+    /* an Upgrade offer is declined by answering in HTTP/1.1 (RFC 9110 §7.8) */
+    l->upgrade = 0;
+    r->state = HTTP_REQ_BODY;
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    (void)at;
+    p->req.body_bytes += len;
+    if (p->req.body_bytes > p->limits->max_body_size)
+        return fail(p, HTTP_CONTENT_TOO_LARGE);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *l)
+{
+    parser_of(l)->req.state = HTTP_REQ_DONE;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t callbacks = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_version = on_version,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void http_parser_init(struct http_parser *p, const struct http_limits *limits)
+{
+    memset(p, 0, sizeof(*p));
+    llhttp_init(&p->llhttp, HTTP_REQUEST, &callbacks);
+    p->limits = limits;
+}
+
+void http_parser_next(struct http_parser *p)
+{
+    memset(&p->req, 0, sizeof(p->req));
+}
+
+static enum http_status error_status(struct http_parser *p, llhttp_errno_t err, const char *data,
+                                     size_t len)
+{
+    const char *start;
+
+    switch (err) {
+    case HPE_INVALID_METHOD:
+        /* the bytes of this request read so far, without leading empty lines */
+        start = p->base;
+        while (start < data + len && (*start == '\r' || *start == '\n'))
+            start++;
+        return http_method_error(start, (size_t)(data + len - start));
+    case HPE_PAUSED_H2_UPGRADE: /* "PRI * HTTP/2.0": an HTTP/2 prior-knowledge preface */
+        return HTTP_VERSION_NOT_SUPPORTED;
+    default:
+        return HTTP_BAD_REQUEST;
+    }
+}
+
+enum http_parse_result http_parse(struct http_parser *p, const char *base, const char *data,
+                                  size_t len, size_t *consumed)
+{
+    struct request *r = &p->req;
+    size_t room = len;
+    llhttp_errno_t err;
+
+    p->base = base;
+    if (r->state == HTTP_REQ_HEAD && r->head_bytes + len > p->limits->max_header_size)
+        room = p->limits->max_header_size - r->head_bytes;
+
+    err = llhttp_execute(&p->llhttp, data, room);
+    if (err == HPE_OK) {
+        *consumed = room;
+        if (r->state == HTTP_REQ_HEAD) {
+            r->head_bytes += (uint32_t)room;
+            if (room < len) {
+                /* the head is larger than allowed: which part decides the status */
+                r->status = r->url_done ? HTTP_HEADERS_TOO_LARGE : HTTP_URI_TOO_LONG;
+                return HTTP_PARSE_ERROR;
+            }
+        }
+        return HTTP_PARSE_AGAIN;
+    }
+    *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
+    if (err == HPE_PAUSED) {
+        llhttp_resume(&p->llhttp);
+        return r->state == HTTP_REQ_DONE ? HTTP_PARSE_DONE : HTTP_PARSE_HEAD;
+    }
+    if (r->status == 0)
+        r->status = error_status(p, err, data, room);
+    return HTTP_PARSE_ERROR;
+}
+
+unsigned http_connection_tokens(const char *value, size_t len)
+{
+    const char *p = value, *tok;
+    size_t tlen;
+    unsigned flags = 0;
+
+    while (str_next_token(&p, value + len, &tok, &tlen)) {
+        if (str_ieq(tok, tlen, "close"))
+            flags |= HTTP_CONN_CLOSE;
+        else if (str_ieq(tok, tlen, "keep-alive"))
+            flags |= HTTP_CONN_KEEP_ALIVE;
+    }
+    return flags;
+}
+
+int http_keep_alive(unsigned major, unsigned minor, unsigned conn_tokens)
+{
+    /* RFC 9112 §9.3: "close" always wins; 1.1 persists by default, 1.0 on request */
+    if (major != 1 || (conn_tokens & HTTP_CONN_CLOSE))
+        return 0;
+    if (minor >= 1)
+        return 1;
+    return (conn_tokens & HTTP_CONN_KEEP_ALIVE) != 0;
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 §7.2); uri-host is an IP-literal in
+ * brackets or a reg-name of unreserved, sub-delims and pct-encoded characters. */
+int http_host_valid(const char *h, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0)
+        return 1; /* allowed when the target URI has no authority */
+    if (h[0] == '[') {
+        for (i = 1; i < len && h[i] != ']'; i++) {
+            unsigned char c = (unsigned char)h[i];
+            if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == ':' ||
+                  c == '.'))
+                return 0;
+        }
+        if (i == len || i == 1)
+            return 0;
+        i++;
+    } else {
+        for (; i < len && h[i] != ':'; i++) {
+            unsigned char c = (unsigned char)h[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL)))
+                return 0;
+        }
+    }
+    if (i == len)
+        return 1;
+    if (h[i] != ':')
+        return 0;
+    for (i++; i < len; i++)
+        if (h[i] < '0' || h[i] > '9')
+            return 0;
+    return 1;
+}
+
+static void split_query(const char *t, size_t from, size_t len, struct span *path,
+                        struct span *query, int *has_query)
+{
+    size_t i = from;
+
+    while (i < len && t[i] != '?' && t[i] != '#')
+        i++;
+    path->off = (uint32_t)from;
+    path->len = (uint32_t)(i - from);
+    *has_query = i < len && t[i] == '?';
+    if (*has_query) {
+        size_t q = ++i;
+        while (i < len && t[i] != '#')
+            i++;
+        query->off = (uint32_t)q;
+        query->len = (uint32_t)(i - q);
+    } else {
+        query->off = (uint32_t)i;
+        query->len = 0;
+    }
+}
+
+enum http_status http_target_split(const char *t, size_t len, int method, struct span *path,
+                                   struct span *query, int *has_query)
+{
+    size_t i;
+
+    *has_query = 0;
+    path->off = path->len = query->off = query->len = 0;
+    if (len == 0)
+        return HTTP_BAD_REQUEST;
+    if (t[0] == '/') { /* origin-form */
+        split_query(t, 0, len, path, query, has_query);
+        return 0;
+    }
+    if (len == 1 && t[0] == '*') /* asterisk-form: OPTIONS only (RFC 9112 §3.2.4) */
+        return method == HTTP_OPTIONS ? 0 : HTTP_BAD_REQUEST;
+    if (method == HTTP_CONNECT) /* authority-form; answered 405 later */
+        return 0;
+    /* absolute-form: http or https, a non-empty authority, then the path */
+    if (len > 7 && str_ieq(t, 7, "http://"))
+        i = 7;
+    else if (len > 8 && str_ieq(t, 8, "https://"))
+        i = 8;
+    else
+        return HTTP_BAD_REQUEST;
+    if (i == len || t[i] == '/' || t[i] == '?' || t[i] == '#')
+        return HTTP_BAD_REQUEST;
+    while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
+        i++;
+    if (i == len || t[i] != '/') { /* "http://host" or "http://host?q": the path is "/" */
+        split_query(t, i, len, path, query, has_query);
+        path->len = 0;
+        return 0;
+    }
+    split_query(t, i, len, path, query, has_query);
+    return 0;
+}
+
+enum http_status http_method_error(const char *buf, size_t len)
+{
+    size_t i;
+
+    /* a well-formed token we do not know is 501 (RFC 9110 §9.1); anything else 400 */
+    for (i = 0; i < len && buf[i] != ' '; i++)
+        if (!str_is_tchar((unsigned char)buf[i]))
+            return HTTP_BAD_REQUEST;
+    return i == 0 ? HTTP_BAD_REQUEST : HTTP_NOT_IMPLEMENTED;
+}
+
+const char *http_method_name(int method)
+{
+    return llhttp_method_name((llhttp_method_t)method);
+}
+
+const char *http_reason(enum http_status status)
+{
+    switch (status) {
+    case HTTP_CONTINUE: return "Continue";
+    case HTTP_OK: return "OK";
+    case HTTP_NO_CONTENT: return "No Content";
+    case HTTP_MOVED_PERMANENTLY: return "Moved Permanently";
+    case HTTP_BAD_REQUEST: return "Bad Request";
+    case HTTP_FORBIDDEN: return "Forbidden";
+    case HTTP_NOT_FOUND: return "Not Found";
+    case HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
+    case HTTP_REQUEST_TIMEOUT: return "Request Timeout";
+    case HTTP_CONTENT_TOO_LARGE: return "Content Too Large";
+    case HTTP_URI_TOO_LONG: return "URI Too Long";
+    case HTTP_EXPECTATION_FAILED: return "Expectation Failed";
+    case HTTP_HEADERS_TOO_LARGE: return "Request Header Fields Too Large";
+    case HTTP_INTERNAL_ERROR: return "Internal Server Error";
+    case HTTP_NOT_IMPLEMENTED: return "Not Implemented";
+    case HTTP_SERVICE_UNAVAILABLE: return "Service Unavailable";
+    case HTTP_VERSION_NOT_SUPPORTED: return "HTTP Version Not Supported";
+    }
+    return "Unknown";
+}

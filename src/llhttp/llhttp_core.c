@@ -1,0 +1,2 @@
+/* Compiles llhttp's generated parser llhttp.c from the directory configure found. */
+#include "llhttp.c"

@@ -1,0 +1,2 @@
+/* Compiles llhttp's http.c from the directory configure found (node-llhttp). */
+#include "http.c"

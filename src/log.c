@@ -1,0 +1,140 @@
+/* Owns both logs. The error log goes to stderr, one line per event; the access
+ * log is one write() per request so lines from different workers never interleave. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portico/buf.h"
+#include "portico/httpdate.h"
+#include "portico/log.h"
+
+static char ident[32] = "portico";
+static enum log_level level = LOG_LEVEL_INFO;
+static int access_fd = -1;
+
+void log_set_ident(int is_worker)
+{
+    if (is_worker)
+        snprintf(ident, sizeof(ident), "portico[%ld]", (long)getpid());
+    else
+        snprintf(ident, sizeof(ident), "portico");
+}
+
+void log_set_level(enum log_level l)
+{
+    level = l;
+}
+
+static void emit(enum log_level l, const char *tag, int err, const char *fmt, va_list ap)
+{
+    char line[1024];
+    struct buf b;
+    int n;
+
+    if (l > level)
+        return;
+    buf_init(&b, line, sizeof(line) - 1);
+    buf_printf(&b, "%s: %s", ident, tag);
+    n = vsnprintf(b.data + b.len, b.cap - b.len, fmt, ap);
+    if (n > 0)
+        b.len += (size_t)n < b.cap - b.len ? (size_t)n : b.cap - b.len - 1;
+    if (err)
+        buf_printf(&b, ": %s", strerror(err));
+    b.data[b.len++] = '\n';
+    if (write(STDERR_FILENO, b.data, b.len) < 0) {
+        /* nowhere left to report it */
+    }
+}
+
+#define DEFINE_LOG(name, lvl, tag, with_errno)                                                     \
+    void name(const char *fmt, ...)                                                                \
+    {                                                                                              \
+        int saved = errno;                                                                         \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        emit(lvl, tag, with_errno ? saved : 0, fmt, ap);                                           \
+        va_end(ap);                                                                                \
+        errno = saved;                                                                             \
+    }
+
+DEFINE_LOG(log_error, LOG_LEVEL_ERROR, "error: ", 1)
+DEFINE_LOG(log_errorx, LOG_LEVEL_ERROR, "error: ", 0)
+DEFINE_LOG(log_warn, LOG_LEVEL_WARN, "warning: ", 1)
+DEFINE_LOG(log_warnx, LOG_LEVEL_WARN, "warning: ", 0)
+DEFINE_LOG(log_info, LOG_LEVEL_INFO, "", 0)
+
+int log_access_open(const char *path)
+{
+    if (access_fd > STDERR_FILENO)
+        close(access_fd);
+    access_fd = -1;
+    if (path == NULL || strcmp(path, "off") == 0)
+        return 0;
+    if (strcmp(path, "-") == 0) {
+        access_fd = STDOUT_FILENO;
+        return 0;
+    }
+    access_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    return access_fd < 0 ? -1 : 0;
+}
+
+int log_access_enabled(void)
+{
+    return access_fd >= 0;
+}
+
+/* Escapes a client-supplied span as nginx does: '"', '\' and bytes outside
+ * printable ASCII become \xHH, so a log line can never be forged or split. */
+static void put_escaped(struct buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+
+    if (len == 0) {
+        buf_puts(b, "-");
+        return;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            buf_append(b, esc, 4);
+        } else {
+            buf_append(b, &s[i], 1);
+        }
+    }
+}
+
+void log_access(const struct log_access_entry *e)
+{
+    static time_t cached_when = -1;
+    static char date[LOGDATE_LEN + 1];
+    char line[4096];
+    struct buf b;
+
+    if (access_fd < 0)
+        return;
+    if (e->when != cached_when) {
+        httpdate_format_log(e->when, date);
+        cached_when = e->when;
+    }
+    buf_init(&b, line, sizeof(line) - 1);
+    buf_printf(&b, "%s - - [%s] \"", e->client, date);
+    put_escaped(&b, e->request_line, e->request_line_len);
+    buf_printf(&b, "\" %d ", e->status);
+    buf_put_u64(&b, e->bytes);
+    buf_puts(&b, " \"");
+    put_escaped(&b, e->referer, e->referer_len);
+    buf_puts(&b, "\" \"");
+    put_escaped(&b, e->user_agent, e->user_agent_len);
+    buf_puts(&b, "\"");
+    b.data[b.len++] = '\n';
+    if (write(access_fd, b.data, b.len) < 0) {
+        /* a full disk must not stop serving; the error log would say the same */
+    }
+}

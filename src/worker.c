@@ -1,0 +1,259 @@
+/* A worker's life: accept on the shared listeners, run the event loop, expire
+ * timers, stop gracefully. Single-threaded, no locks; it never forks or binds. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portico/conn.h"
+#include "portico/log.h"
+#include "portico/response.h"
+#include "portico/worker.h"
+
+#define ACCEPT_BATCH       64
+#define ACCEPT_PAUSE_MS    100
+#define MAX_EVENTS         256
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+#define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
+
+void *worker_block_get(struct worker *w)
+{
+    if (w->nfree_blocks > 0)
+        return w->free_blocks[--w->nfree_blocks];
+    return malloc(CONN_BLOCK_SIZE);
+}
+
+void worker_block_put(struct worker *w, void *block)
+{
+    if (w->nfree_blocks < w->max_free_blocks)
+        w->free_blocks[w->nfree_blocks++] = block;
+    else
+        free(block); /* keep a bounded pool; a burst's extra blocks go back to libc */
+}
+
+static void clock_tick(struct worker *w)
+{
+    struct timespec ts;
+
+    w->now_ms = event_now_ms();
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != w->now) {
+        w->now = ts.tv_sec;
+        response_tick(w->now);
+    }
+}
+
+/* Frees a slot by closing the connection that has been idle longest. */
+static int reclaim_idle(struct worker *w)
+{
+    struct timer *t = w->q_idle.head;
+
+    if (t == NULL)
+        return 0;
+    conn_close(CONN_OF_TIMER(t));
+    return 1;
+}
+
+static void pause_accepting(struct worker *w)
+{
+    int i;
+
+    for (i = 0; i < w->nlisteners; i++) {
+        if (!w->listeners[i].paused) {
+            event_del(w->loop, w->listeners[i].fd);
+            w->listeners[i].paused = 1;
+        }
+    }
+    timer_arm(&w->q_accept, &w->accept_timer, w->now_ms);
+}
+
+static void resume_accepting(struct worker *w)
+{
+    int i;
+
+    for (i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].paused) {
+            event_add_listener(w->loop, w->listeners[i].fd, &w->listeners[i].h);
+            w->listeners[i].paused = 0;
+        }
+    }
+}
+
+static void on_accept(struct event_handler *h, unsigned events)
+{
+    struct listener *l = (struct listener *)h;
+    struct worker *w = l->w;
+    int i;
+
+    (void)events;
+    for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd;
+
+        if (w->free_conns == NULL && !reclaim_idle(w))
+            return; /* full of busy connections: leave the rest in the backlog */
+        fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* accepting again at once would spin on the same error */
+                log_warn("accept (pausing new connections for %d ms)", ACCEPT_PAUSE_MS);
+                pause_accepting(w);
+            } else if (errno != EAGAIN) {
+                log_warn("accept");
+            }
+            return;
+        }
+        conn_accept(w, fd, (struct sockaddr *)&ss, len);
+    }
+}
+
+static void begin_stop(struct worker *w)
+{
+    struct timer_queue *idle[2] = {&w->q_idle, &w->q_header};
+    int i;
+
+    w->stopping = 1;
+    w->stop_deadline_ms = w->now_ms + (uint64_t)w->settings->shutdown_timeout * 1000;
+    for (i = 0; i < w->nlisteners; i++) {
+        if (!w->listeners[i].paused)
+            event_del(w->loop, w->listeners[i].fd);
+        close(w->listeners[i].fd);
+    }
+    w->nlisteners = 0;
+    timer_cancel(&w->accept_timer);
+    for (i = 0; i < 2; i++) {
+        struct timer *t = idle[i]->head;
+        while (t != NULL) {
+            struct timer *next = t->next;
+            conn_stop_if_idle(CONN_OF_TIMER(t));
+            t = next;
+        }
+    }
+}
+
+static void expire_timers(struct worker *w)
+{
+    struct timer_queue *queues[] = {&w->q_header, &w->q_idle, &w->q_send, &w->q_linger};
+    size_t i;
+    struct timer *t;
+
+    for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
+        while ((t = timer_expired(queues[i], w->now_ms)) != NULL)
+            conn_timeout(CONN_OF_TIMER(t));
+    if (timer_expired(&w->q_accept, w->now_ms) != NULL)
+        resume_accepting(w);
+}
+
+static int setup(struct worker *w, const struct settings *s, const int *fds, int n, int rootfd)
+{
+    struct conn *slots;
+    unsigned i;
+
+    w->settings = s;
+    w->rootfd = rootfd;
+    w->limits.max_header_size = s->max_header_size;
+    w->limits.max_headers = s->max_headers;
+    w->limits.max_body_size = s->max_body_size;
+    timer_queue_init(&w->q_header, (uint64_t)s->header_timeout * 1000);
+    timer_queue_init(&w->q_idle, (uint64_t)s->keepalive_timeout * 1000);
+    timer_queue_init(&w->q_send, (uint64_t)s->send_timeout * 1000);
+    timer_queue_init(&w->q_linger, 2000);
+    timer_queue_init(&w->q_accept, ACCEPT_PAUSE_MS);
+    w->loop = event_loop_new(MAX_EVENTS);
+    /* slots are touched only when used, so a large limit costs address space only */
+    slots = calloc(s->max_connections, sizeof(*slots));
+    w->max_free_blocks = 64;
+    w->free_blocks = calloc(w->max_free_blocks, sizeof(void *));
+    w->listeners = calloc((size_t)n, sizeof(*w->listeners));
+    if (w->loop == NULL || slots == NULL || w->free_blocks == NULL || w->listeners == NULL) {
+        log_error("worker set-up");
+        return -1;
+    }
+    for (i = s->max_connections; i > 0; i--) {
+        slots[i - 1].next_free = w->free_conns;
+        w->free_conns = &slots[i - 1];
+    }
+    for (i = 0; i < (unsigned)n; i++) {
+        w->listeners[i].h.on_event = on_accept;
+        w->listeners[i].w = w;
+        w->listeners[i].fd = fds[i];
+        if (event_add_listener(w->loop, fds[i], &w->listeners[i].h) < 0) {
+            log_error("epoll_ctl on a listener");
+            return -1;
+        }
+    }
+    w->nlisteners = n;
+    return 0;
+}
+
+int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int rootfd)
+{
+    static struct worker w;
+    struct sigaction sa;
+    sigset_t blocked, waitmask;
+    pid_t master = getppid();
+
+    log_set_ident(1);
+    /* die with the master rather than serve on as an orphan */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        return 0;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* the stop signals stay blocked except inside epoll_pwait, so none is lost */
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGQUIT);
+    sigprocmask(SIG_SETMASK, &blocked, NULL);
+    sigemptyset(&waitmask);
+
+    if (setup(&w, s, listen_fds, nlisten, rootfd) < 0)
+        return 1;
+    clock_tick(&w);
+
+    for (;;) {
+        struct timer_queue *queues[] = {&w.q_header, &w.q_idle, &w.q_send, &w.q_linger,
+                                        &w.q_accept};
+        int timeout = timer_next_ms(queues, 5, w.now_ms);
+
+        if (w.stopping && (timeout < 0 || timeout > 100))
+            timeout = 100;
+        if (event_poll(w.loop, timeout, &waitmask) < 0) {
+            log_error("epoll_wait");
+            return 1;
+        }
+        clock_tick(&w);
+        if (stop_requested && !w.stopping)
+            begin_stop(&w);
+        expire_timers(&w);
+        if (w.stopping && (w.nconns == 0 || w.now_ms >= w.stop_deadline_ms))
+            return 0;
+    }
+}

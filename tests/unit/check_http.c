@@ -1,0 +1,267 @@
+/* Request framing and validation (src/http.c): keep-alive, Host, targets, limits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "portico/http.h"
+#include "suites.h"
+
+START_TEST(keep_alive_decision)
+{
+    ck_assert(http_keep_alive(1, 1, 0));
+    ck_assert(!http_keep_alive(1, 1, HTTP_CONN_CLOSE));
+    ck_assert(!http_keep_alive(1, 1, HTTP_CONN_CLOSE | HTTP_CONN_KEEP_ALIVE));
+    ck_assert(!http_keep_alive(1, 0, 0));
+    ck_assert(http_keep_alive(1, 0, HTTP_CONN_KEEP_ALIVE));
+    ck_assert(!http_keep_alive(1, 0, HTTP_CONN_CLOSE | HTTP_CONN_KEEP_ALIVE));
+    ck_assert(!http_keep_alive(2, 0, HTTP_CONN_KEEP_ALIVE));
+}
+END_TEST
+
+START_TEST(connection_tokens)
+{
+    ck_assert_uint_eq(http_connection_tokens("close", 5), HTTP_CONN_CLOSE);
+    ck_assert_uint_eq(http_connection_tokens("Keep-Alive", 10), HTTP_CONN_KEEP_ALIVE);
+    ck_assert_uint_eq(http_connection_tokens(" foo , CLOSE ,", 14), HTTP_CONN_CLOSE);
+    ck_assert_uint_eq(http_connection_tokens("keep-alive, Upgrade", 19), HTTP_CONN_KEEP_ALIVE);
+    ck_assert_uint_eq(http_connection_tokens("closed", 6), 0);
+    ck_assert_uint_eq(http_connection_tokens("", 0), 0);
+}
+END_TEST
+
+static const struct {
+    const char *host;
+    int valid;
+} host_cases[] = {
+    {"example.com", 1}, {"localhost:8080", 1}, {"127.0.0.1", 1}, {"[::1]:80", 1},
+    {"[::1]", 1},       {"", 1},               {"a b", 0},       {"a/b", 0},
+    {"a@b", 0},         {"[::1", 0},           {"host:80x", 0},  {"[zz]", 0},
+    {"x:1:2", 0},       {"[]", 0},
+};
+
+START_TEST(host_validation)
+{
+    const char *h = host_cases[_i].host;
+
+    ck_assert_msg(http_host_valid(h, strlen(h)) == host_cases[_i].valid, "%s", h);
+}
+END_TEST
+
+START_TEST(target_forms)
+{
+    struct span path, query;
+    int hq;
+    const char *t;
+
+    t = "/a/b?x=1";
+    ck_assert_int_eq(http_target_split(t, strlen(t), HTTP_GET, &path, &query, &hq), 0);
+    ck_assert_int_eq(path.len, 4);
+    ck_assert(hq);
+    ck_assert_int_eq(query.off, 5);
+    ck_assert_int_eq(query.len, 3);
+    t = "http://example.com/p?q";
+    ck_assert_int_eq(http_target_split(t, strlen(t), HTTP_GET, &path, &query, &hq), 0);
+    ck_assert_int_eq(path.off, 18);
+    ck_assert_int_eq(path.len, 2);
+    t = "HTTPS://example.com";
+    ck_assert_int_eq(http_target_split(t, strlen(t), HTTP_GET, &path, &query, &hq), 0);
+    ck_assert_int_eq(path.len, 0);
+    ck_assert_int_eq(http_target_split("*", 1, HTTP_OPTIONS, &path, &query, &hq), 0);
+    ck_assert_int_eq(http_target_split("*", 1, HTTP_GET, &path, &query, &hq), HTTP_BAD_REQUEST);
+    ck_assert_int_eq(http_target_split("foo", 3, HTTP_GET, &path, &query, &hq), HTTP_BAD_REQUEST);
+    t = "ftp://x/y";
+    ck_assert_int_eq(http_target_split(t, strlen(t), HTTP_GET, &path, &query, &hq),
+                     HTTP_BAD_REQUEST);
+    t = "http:///y";
+    ck_assert_int_eq(http_target_split(t, strlen(t), HTTP_GET, &path, &query, &hq),
+                     HTTP_BAD_REQUEST);
+}
+END_TEST
+
+START_TEST(method_errors)
+{
+    ck_assert_int_eq(http_method_error("BREW / HTTP/1.1", 15), HTTP_NOT_IMPLEMENTED);
+    ck_assert_int_eq(http_method_error("FO", 2), HTTP_NOT_IMPLEMENTED);
+    ck_assert_int_eq(http_method_error("G@T / HTTP/1.1", 14), HTTP_BAD_REQUEST);
+    ck_assert_int_eq(http_method_error("\x16\x03\x01", 3), HTTP_BAD_REQUEST);
+    ck_assert_int_eq(http_method_error(" GET", 4), HTTP_BAD_REQUEST);
+}
+END_TEST
+
+static const struct http_limits limits = {8192, 100, 1024};
+
+/* Feeds a whole request through the parser, optionally one byte at a time, and
+ * returns the final status: 0 when the request was read completely and valid. */
+static int feed(const char *req, size_t len, int bytewise, struct http_parser *p)
+{
+    size_t off = 0;
+
+    http_parser_init(p, &limits);
+    while (off < len || p->req.state == HTTP_REQ_BODY) {
+        size_t n = bytewise && off < len ? 1 : len - off, used = 0;
+        enum http_parse_result r = http_parse(p, req, req + off, n, &used);
+        off += used;
+        if (r == HTTP_PARSE_ERROR)
+            return p->req.status;
+        if (r == HTTP_PARSE_DONE)
+            return 0;
+        if (r == HTTP_PARSE_AGAIN && off == len)
+            return -1; /* incomplete */
+    }
+    return -1;
+}
+
+static const struct {
+    const char *req;
+    int want;
+} parse_cases[] = {
+    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"GET / HTTP/1.0\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\n\r\n", HTTP_BAD_REQUEST},                             /* no Host */
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", HTTP_BAD_REQUEST},       /* two */
+    {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", HTTP_BAD_REQUEST},
+    {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTP/0.9\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", HTTP_BAD_REQUEST},    /* obs-fold */
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", HTTP_BAD_REQUEST},
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", HTTP_BAD_REQUEST},
+    {"GET / HTTP/1.1\nHost: a\n\n", HTTP_BAD_REQUEST},
+    {"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},
+    {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},
+    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+    {"BREW / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_NOT_IMPLEMENTED},
+    {"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},
+    {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+     HTTP_BAD_REQUEST},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+     HTTP_BAD_REQUEST},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc", 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n", HTTP_CONTENT_TOO_LARGE},
+    {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n", 0 /* see below */},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", HTTP_EXPECTATION_FAILED},
+    {"GET / HTTP/1.0\r\nExpect: teapot\r\n\r\n", 0},
+    {"GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+};
+
+START_TEST(parse_table)
+{
+    struct http_parser p;
+    const char *req = parse_cases[_i].req;
+    int want = parse_cases[_i].want;
+
+    if (strstr(req, "800\r\n") != NULL)
+        want = -1; /* a chunk header alone is incomplete, not yet over the limit */
+    ck_assert_msg(feed(req, strlen(req), 0, &p) == want, "whole: %s", req);
+    ck_assert_msg(feed(req, strlen(req), 1, &p) == want, "bytewise: %s", req);
+}
+END_TEST
+
+START_TEST(chunked_body_limit)
+{
+    struct http_parser p;
+    char req[4096];
+    int n = snprintf(req, sizeof(req),
+                     "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n");
+
+    memset(req + n, 'x', 0x800);
+    ck_assert_int_eq(feed(req, (size_t)n + 0x800, 0, &p), HTTP_CONTENT_TOO_LARGE);
+}
+END_TEST
+
+START_TEST(header_limits)
+{
+    struct http_parser p;
+    static char req[20000];
+    size_t n;
+    int i;
+
+    /* 100 fields are allowed, 101 are not */
+    n = (size_t)sprintf(req, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (i = 0; i < 99; i++)
+        n += (size_t)sprintf(req + n, "X-%d: v\r\n", i);
+    n += (size_t)sprintf(req + n, "\r\n");
+    ck_assert_int_eq(feed(req, n, 0, &p), 0);
+    n -= 2;
+    n += (size_t)sprintf(req + n, "X-last: v\r\n\r\n");
+    ck_assert_int_eq(feed(req, n, 0, &p), HTTP_HEADERS_TOO_LARGE);
+
+    /* a head over 8 KiB: 431, or 414 when the URI alone is too long */
+    n = (size_t)sprintf(req, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(req + n, 'a', 9000);
+    n += 9000;
+    n += (size_t)sprintf(req + n, "\r\n\r\n");
+    ck_assert_int_eq(feed(req, n, 0, &p), HTTP_HEADERS_TOO_LARGE);
+    n = (size_t)sprintf(req, "GET /");
+    memset(req + n, 'a', 9000);
+    n += 9000;
+    n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    ck_assert_int_eq(feed(req, n, 0, &p), HTTP_URI_TOO_LONG);
+    ck_assert_int_eq(feed(req, n, 1, &p), HTTP_URI_TOO_LONG);
+}
+END_TEST
+
+START_TEST(request_fields)
+{
+    struct http_parser p;
+    const char *req = "\r\nGET /a%20b?x=1 HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n"
+                      "User-Agent: ua/1\r\nReferer: http://r/\r\n\r\n";
+
+    ck_assert_int_eq(feed(req, strlen(req), 0, &p), 0);
+    ck_assert_int_eq(p.req.method, HTTP_GET);
+    ck_assert_int_eq(p.req.minor, 0);
+    ck_assert(p.req.keep_alive);
+    ck_assert_int_eq(p.req.path.len, 6);
+    ck_assert(memcmp(req + p.req.path.off, "/a%20b", 6) == 0);
+    ck_assert(memcmp(req + p.req.line_start, "GET /a%20b?x=1 HTTP/1.0", 23) == 0);
+    ck_assert_int_eq(p.req.line_end - p.req.line_start, 23);
+    ck_assert(memcmp(req + p.req.user_agent.off, "ua/1", 4) == 0);
+    ck_assert(memcmp(req + p.req.referer.off, "http://r/", 9) == 0);
+}
+END_TEST
+
+START_TEST(pipelined)
+{
+    struct http_parser p;
+    const char *req = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n"
+                      "Connection: close\r\n\r\n";
+    size_t len = strlen(req), off = 0, start = 0, used;
+    int done = 0;
+
+    http_parser_init(&p, &limits);
+    while (done < 2) {
+        enum http_parse_result r = http_parse(&p, req + start, req + off, len - off, &used);
+        off += used;
+        ck_assert_int_ne(r, HTTP_PARSE_ERROR);
+        ck_assert_int_ne(r, HTTP_PARSE_AGAIN);
+        if (r == HTTP_PARSE_DONE) {
+            done++;
+            ck_assert_int_eq(p.req.keep_alive, done == 1);
+            ck_assert(req[start + p.req.path.off + 1] == '0' + done);
+            http_parser_next(&p);
+            start = off;
+        }
+    }
+    ck_assert_uint_eq(off, len);
+}
+END_TEST
+
+Suite *http_suite(void)
+{
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("http");
+
+    tcase_add_test(tc, keep_alive_decision);
+    tcase_add_test(tc, connection_tokens);
+    tcase_add_loop_test(tc, host_validation, 0, sizeof(host_cases) / sizeof(host_cases[0]));
+    tcase_add_test(tc, target_forms);
+    tcase_add_test(tc, method_errors);
+    tcase_add_loop_test(tc, parse_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
+    tcase_add_test(tc, chunked_body_limit);
+    tcase_add_test(tc, header_limits);
+    tcase_add_test(tc, request_fields);
+    tcase_add_test(tc, pipelined);
+    suite_add_tcase(s, tc);
+    return s;
+}

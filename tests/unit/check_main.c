@@ -1,0 +1,20 @@
+/* Runs every unit suite in Check's fork mode, so one crash fails one test. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(path_suite());
+    int failed;
+
+    srunner_add_suite(sr, mime_suite());
+    srunner_add_suite(sr, http_suite());
+    srunner_add_suite(sr, httpdate_suite());
+    srunner_add_suite(sr, config_suite());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,13 @@
+/* Every unit suite, one per module with pure logic; check_main.c runs them all. */
+#ifndef PORTICO_TEST_SUITES_H
+#define PORTICO_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *path_suite(void);
+Suite *mime_suite(void);
+Suite *http_suite(void);
+Suite *httpdate_suite(void);
+Suite *config_suite(void);
+
+#endif
