@@ -151,6 +151,9 @@ static int on_headers_complete(llhttp_t *l)
     r->minor = l->http_minor;
     if (r->major != 1)
         return fail(p, HTTP_VERSION_NOT_SUPPORTED);
+    /* llhttp 8.1 takes a bare LF after the request line; RFC 9112 §2.2 lets us refuse */
+    if (p->base[r->line_end] != '\r')
+        return fail(p, HTTP_BAD_REQUEST);
     if (r->nhost > 1 || (r->minor >= 1 && r->nhost == 0))
         return fail(p, HTTP_BAD_REQUEST);
     if (r->nhost == 1 && !http_host_valid(p->base + r->host.off, r->host.len))
@@ -243,6 +246,8 @@ static enum http_status error_status(struct http_parser *p, llhttp_errno_t err, 
         return http_method_error(start, (size_t)(data + len - start));
     case HPE_PAUSED_H2_UPGRADE: /* "PRI * HTTP/2.0": an HTTP/2 prior-knowledge preface */
         return HTTP_VERSION_NOT_SUPPORTED;
+    case HPE_INVALID_VERSION:
+        return http_version_error(p->base, (size_t)(data + len - p->base));
     default:
         return HTTP_BAD_REQUEST;
     }
@@ -274,7 +279,13 @@ enum http_parse_result http_parse(struct http_parser *p, const char *base, const
     }
     *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
     if (err == HPE_PAUSED) {
+        const char *end = llhttp_get_error_pos(&p->llhttp);
         llhttp_resume(&p->llhttp);
+        /* the empty line ending the head must be CRLF too (llhttp accepts a bare LF) */
+        if (r->state == HTTP_REQ_BODY && (end - base < 2 || end[-2] != '\r')) {
+            r->status = HTTP_BAD_REQUEST;
+            return HTTP_PARSE_ERROR;
+        }
         return r->state == HTTP_REQ_DONE ? HTTP_PARSE_DONE : HTTP_PARSE_HEAD;
     }
     if (r->status == 0)
@@ -411,6 +422,24 @@ enum http_status http_method_error(const char *buf, size_t len)
         if (!str_is_tchar((unsigned char)buf[i]))
             return HTTP_BAD_REQUEST;
     return i == 0 ? HTTP_BAD_REQUEST : HTTP_NOT_IMPLEMENTED;
+}
+
+enum http_status http_version_error(const char *buf, size_t len)
+{
+    const char *line_end = memchr(buf, '\n', len);
+    const char *v;
+    size_t n;
+
+    if (line_end != NULL)
+        len = (size_t)(line_end - buf);
+    /* the version is what follows the request line's last space */
+    for (v = buf + len; v > buf && v[-1] != ' '; v--)
+        ;
+    n = (size_t)(buf + len - v);
+    /* "HTTP/" and a digit: a version we do not speak rather than noise */
+    if (v > buf && n >= 6 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9')
+        return HTTP_VERSION_NOT_SUPPORTED;
+    return HTTP_BAD_REQUEST;
 }
 
 const char *http_method_name(int method)

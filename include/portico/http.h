@@ -103,6 +103,8 @@ enum http_status http_target_split(const char *t, size_t len, int method, struct
                                    struct span *query, int *has_query);
 /* The status for an unknown or malformed method at the start of buf (no CRLFs). */
 enum http_status http_method_error(const char *buf, size_t len);
+/* The status for a version llhttp refused: 505 for "HTTP/<digit>...", else 400. */
+enum http_status http_version_error(const char *buf, size_t len);
 const char *http_method_name(int method);
 const char *http_reason(enum http_status status);
 

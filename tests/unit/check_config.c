@@ -59,7 +59,7 @@ START_TEST(root_checks)
     s.root = "/nonexistent/portico-test";
     ck_assert_int_eq(config_check_root(&s, err, sizeof(err)), -1);
     ck_assert(strstr(err, "No such file") != NULL);
-    s.root = "/etc/hostname";
+    s.root = "/dev/null";
     ck_assert_int_eq(config_check_root(&s, err, sizeof(err)), -1);
     ck_assert(strstr(err, "not a directory") != NULL);
     s.root = "/tmp/../tmp";

@@ -121,6 +121,13 @@ static const struct {
     {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", HTTP_BAD_REQUEST},
     {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
     {"GET / HTTP/0.9\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTQ/1.1\r\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},
+    {"GET / HTTP/1.1\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},   /* bare LF, request line */
+    {"GET / HTTP/1.1\r\nHost: a\n\r\n", HTTP_BAD_REQUEST},   /* bare LF, header */
+    {"GET / HTTP/1.1\r\nHost: a\r\n\n", HTTP_BAD_REQUEST},   /* bare LF, empty line */
+    {"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", HTTP_BAD_REQUEST}, /* bare CR */
     {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", HTTP_BAD_REQUEST},    /* obs-fold */
     {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", HTTP_BAD_REQUEST},
     {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", HTTP_BAD_REQUEST},

@@ -1,0 +1,122 @@
+/* The fence beneath the root (src/static.c): openat2 and the O_NOFOLLOW walk that
+ * stands in for it on old kernels must both refuse every way out. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "portico/static.h"
+#include "suites.h"
+
+static char top[64];
+static int rootfd = -1;
+
+/* top/secret.txt outside; top/root/{a.txt, dir/b.txt, in -> a.txt, out -> ../secret.txt,
+ * up -> .., abs -> /etc} */
+static void make_tree(void)
+{
+    char p[256];
+    FILE *f;
+
+    strcpy(top, "/tmp/portico-static-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    snprintf(p, sizeof(p), "%s/secret.txt", top);
+    f = fopen(p, "w");
+    fputs("secret", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/root", top);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/root/dir", top);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/root/a.txt", top);
+    f = fopen(p, "w");
+    fputs("a", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/root/dir/b.txt", top);
+    f = fopen(p, "w");
+    fputs("b", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/root/in", top);
+    ck_assert_int_eq(symlink("a.txt", p), 0);
+    snprintf(p, sizeof(p), "%s/root/out", top);
+    ck_assert_int_eq(symlink("../secret.txt", p), 0);
+    snprintf(p, sizeof(p), "%s/root/up", top);
+    ck_assert_int_eq(symlink("..", p), 0);
+    snprintf(p, sizeof(p), "%s/root/abs", top);
+    ck_assert_int_eq(symlink("/etc", p), 0);
+    snprintf(p, sizeof(p), "%s/root", top);
+    rootfd = static_open_root(p);
+    ck_assert_int_ge(rootfd, 0);
+}
+
+static void remove_tree(void)
+{
+    char cmd[128];
+
+    close(rootfd);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static char read_one(int fd)
+{
+    char c = 0;
+
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    close(fd);
+    return c;
+}
+
+START_TEST(beneath_and_walk_serve_inside)
+{
+    make_tree();
+    ck_assert_int_eq(read_one(static_open_beneath(rootfd, "a.txt", O_RDONLY)), 'a');
+    ck_assert_int_eq(read_one(static_open_beneath(rootfd, "dir/b.txt", O_RDONLY)), 'b');
+    ck_assert_int_eq(read_one(static_open_walk(rootfd, "a.txt", O_RDONLY)), 'a');
+    ck_assert_int_eq(read_one(static_open_walk(rootfd, "dir/b.txt", O_RDONLY)), 'b');
+    /* a symlink that stays inside is followed by openat2 */
+    ck_assert_int_eq(read_one(static_open_beneath(rootfd, "in", O_RDONLY)), 'a');
+    remove_tree();
+}
+END_TEST
+
+static const char *const escapes[] = {"out", "up/secret.txt", "abs/hostname", "../secret.txt",
+                                      "dir/../../secret.txt"};
+
+START_TEST(beneath_refuses_escapes)
+{
+    int fd;
+
+    make_tree();
+    fd = static_open_beneath(rootfd, escapes[_i], O_RDONLY);
+    ck_assert_msg(fd < 0, "%s opened", escapes[_i]);
+    fd = static_open_walk(rootfd, escapes[_i], O_RDONLY);
+    ck_assert_msg(fd < 0, "%s opened by the walk", escapes[_i]);
+    remove_tree();
+}
+END_TEST
+
+START_TEST(walk_refuses_every_symlink)
+{
+    make_tree();
+    ck_assert_int_lt(static_open_walk(rootfd, "in", O_RDONLY), 0);
+    ck_assert_int_eq(errno, ELOOP);
+    ck_assert_int_lt(static_open_walk(rootfd, "a.txt/", O_RDONLY), 0);
+    remove_tree();
+}
+END_TEST
+
+Suite *static_suite(void)
+{
+    Suite *s = suite_create("static");
+    TCase *tc = tcase_create("static");
+
+    tcase_add_test(tc, beneath_and_walk_serve_inside);
+    tcase_add_loop_test(tc, beneath_refuses_escapes, 0, sizeof(escapes) / sizeof(escapes[0]));
+    tcase_add_test(tc, walk_refuses_every_symlink);
+    suite_add_tcase(s, tc);
+    return s;
+}
