@@ -65,12 +65,19 @@ int event_del(struct event_loop *loop, int fd)
     return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-int event_poll(struct event_loop *loop, int timeout_ms, const sigset_t *sigmask)
+int event_wait(struct event_loop *loop, int timeout_ms, const sigset_t *sigmask)
 {
-    int i, n = epoll_pwait(loop->epfd, loop->events, loop->max_events, timeout_ms, sigmask);
+    int n = epoll_pwait(loop->epfd, loop->events, loop->max_events, timeout_ms, sigmask);
 
     if (n < 0)
         return errno == EINTR ? 0 : -1;
+    return n;
+}
+
+void event_dispatch(struct event_loop *loop, int n)
+{
+    int i;
+
     for (i = 0; i < n; i++) {
         struct event_handler *h = loop->events[i].data.ptr;
         uint32_t e = loop->events[i].events;
@@ -84,7 +91,6 @@ int event_poll(struct event_loop *loop, int timeout_ms, const sigset_t *sigmask)
             mask |= EVENT_HUP | EVENT_READ;
         h->on_event(h, mask);
     }
-    return n;
 }
 
 void timer_queue_init(struct timer_queue *q, uint64_t duration_ms)

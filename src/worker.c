@@ -241,15 +241,17 @@ int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int
     for (;;) {
         struct timer_queue *queues[] = {&w.q_header, &w.q_idle, &w.q_send, &w.q_linger,
                                         &w.q_accept};
-        int timeout = timer_next_ms(queues, 5, w.now_ms);
+        int n, timeout = timer_next_ms(queues, 5, w.now_ms);
 
         if (w.stopping && (timeout < 0 || timeout > 100))
             timeout = 100;
-        if (event_poll(w.loop, timeout, &waitmask) < 0) {
+        n = event_wait(w.loop, timeout, &waitmask);
+        if (n < 0) {
             log_error("epoll_wait");
             return 1;
         }
-        clock_tick(&w);
+        clock_tick(&w); /* before the handlers: they arm timers from it */
+        event_dispatch(w.loop, n);
         if (stop_requested && !w.stopping)
             begin_stop(&w);
         expire_timers(&w);

@@ -25,9 +25,12 @@ int event_add_conn(struct event_loop *loop, int fd, struct event_handler *h);
 /* Level-triggered read interest for a listener, woken in one worker at a time. */
 int event_add_listener(struct event_loop *loop, int fd, struct event_handler *h);
 int event_del(struct event_loop *loop, int fd);
-/* Waits up to timeout_ms (-1: forever) with sigmask in force, and dispatches;
- * returns the number of events handled (0 on a signal) or -1. */
-int event_poll(struct event_loop *loop, int timeout_ms, const sigset_t *sigmask);
+/* Waits up to timeout_ms (-1: forever) with sigmask in force; returns the number
+ * of ready events (0 on a signal or timeout) or -1. Nothing is dispatched yet, so
+ * the caller can read the clock first: handlers arm timers from it. */
+int event_wait(struct event_loop *loop, int timeout_ms, const sigset_t *sigmask);
+/* Hands the n events of the last event_wait to their handlers. */
+void event_dispatch(struct event_loop *loop, int n);
 
 /* A timer queue holds timers of one duration, so arming appends at the tail and
  * the head is always the next to expire: O(1) arm, cancel and expiry. */

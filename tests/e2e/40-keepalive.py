@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Persistent connections (RFC 9112 section 9), HTTP/1.0, pipelining, slow writers."""
+
+import os
+import random
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from portico_test import (Client, check, eq, expect, new_root, req, run,  # noqa: E402
+                          start_server, test)
+
+BIG = os.urandom(300000)
+FILES = {
+    'a.txt': b'file a\n',
+    'b.css': b'b { }\n',
+    'big.bin': BIG,
+    'index.html': b'<p>index</p>\n',
+    'sub/index.html': b'<p>sub</p>\n',
+}
+_, ROOT = new_root(FILES)
+srv = start_server(ROOT, header_timeout=5, keepalive_timeout=5)
+P = srv.port
+A = FILES['a.txt']
+
+
+@test('HTTP/1.1 keeps the connection open: 5 requests on one socket')
+def five_requests():
+    with Client(P) as c:
+        for i in range(5):
+            c.send(req('GET', '/a.txt' if i % 2 == 0 else '/b.css'))
+            r = expect(c.read_response(), 200,
+                       body=A if i % 2 == 0 else FILES['b.css'])
+            check(not r.closes(), 'response %d says Connection: close' % i)
+        c.expect_open()
+
+
+@test('keep-alive survives 404, 301 and HEAD')
+def survives_errors():
+    with Client(P) as c:
+        for method, target, status in [('GET', '/nope', 404), ('GET', '/sub', 301),
+                                       ('HEAD', '/a.txt', 200), ('GET', '/a.txt', 200)]:
+            c.send(req(method, target))
+            r = expect(c.read_response(method), status, method=method)
+            check(not r.closes(), '%s %s closed the connection' % (method, target))
+
+
+@test('Connection: close -> response says close, server closes')
+def conn_close():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', headers=[('Connection', 'close')]))
+        r = expect(c.read_response(), 200, body=A)
+        check(r.closes(), 'no Connection: close in %r' % r.head)
+        c.expect_closed()
+
+
+@test('Connection: Close (any case, in a list) -> close')
+def conn_close_case():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', headers=[('Connection', 'TE, Close')]))
+        r = expect(c.read_response(), 200, body=A)
+        check(r.closes(), 'no Connection: close in %r' % r.head)
+        c.expect_closed()
+
+
+@test('pipelined Connection: close in the middle: later requests unanswered')
+def close_in_middle():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt') + req('GET', '/b.css', headers=[('Connection', 'close')]) +
+               req('GET', '/index.html'))
+        expect(c.read_response(), 200, body=A)
+        r = expect(c.read_response(), 200, body=FILES['b.css'])
+        check(r.closes(), 'second response lacks Connection: close')
+        c.expect_closed()
+
+
+@test('HTTP/1.0 closes by default')
+def http10_close():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', version='HTTP/1.0'))
+        r = expect(c.read_response(), 200, body=A)
+        check('keep-alive' not in r.tokens('connection'), 'keep-alive offered: %r' % r.head)
+        c.expect_closed()
+
+
+@test('HTTP/1.0 + Connection: keep-alive stays open, answered with keep-alive')
+def http10_keepalive():
+    with Client(P) as c:
+        for _ in range(3):
+            c.send(req('GET', '/a.txt', version='HTTP/1.0',
+                       headers=[('Connection', 'keep-alive')]))
+            r = expect(c.read_response(), 200, body=A)
+            check('keep-alive' in r.tokens('connection'), 'no Connection: keep-alive: %r' % r.head)
+        c.expect_open()
+        c.send(req('GET', '/b.css', version='HTTP/1.0'))
+        expect(c.read_response(), 200, body=FILES['b.css'])
+        c.expect_closed()
+
+
+@test('HTTP/1.0 keep-alive with HEAD and 404 keeps the framing')
+def http10_keepalive_errors():
+    ka = [('Connection', 'keep-alive')]
+    with Client(P) as c:
+        c.send(req('HEAD', '/big.bin', version='HTTP/1.0', headers=ka) +
+               req('GET', '/missing', version='HTTP/1.0', headers=ka) +
+               req('GET', '/a.txt', version='HTTP/1.0', headers=ka))
+        r = expect(c.read_response('HEAD'), 200, method='HEAD')
+        eq(r.get('content-length'), str(len(BIG)), 'HEAD Content-Length')
+        expect(c.read_response(), 404)
+        expect(c.read_response(), 200, body=A)
+
+
+@test('pipelining: GET, HEAD, 404, big, 301, GET in one send -> in order, byte-exact')
+def pipeline_mixed():
+    plan = [('GET', '/a.txt', 200, A), ('HEAD', '/big.bin', 200, b''),
+            ('GET', '/nothing-here', 404, None), ('GET', '/big.bin', 200, BIG),
+            ('GET', '/sub', 301, None), ('HEAD', '/index.html', 200, b''),
+            ('GET', '/index.html', 200, FILES['index.html'])]
+    with Client(P) as c:
+        c.send(b''.join(req(m, t) for m, t, _, _ in plan))
+        for m, t, status, body in plan:
+            r = expect(c.read_response(m), status, method=m)
+            if body is not None:
+                check(r.body == body, '%s %s: body differs (%d bytes)' % (m, t, len(r.body)))
+        c.expect_open()
+
+
+@test('pipelining: 30 requests in one send')
+def pipeline_many():
+    names = ['a.txt', 'b.css', 'index.html']
+    with Client(P) as c:
+        c.send(b''.join(req('GET', '/' + names[i % 3]) for i in range(30)))
+        for i in range(30):
+            expect(c.read_response(), 200, body=FILES[names[i % 3]])
+
+
+@test('request sent one byte at a time -> 200')
+def byte_at_a_time():
+    with Client(P) as c:
+        c.sock.setsockopt(6, 1, 1)  # TCP_NODELAY: one segment per byte
+        for b in req('GET', '/a.txt', headers=[('X-Slow', 'yes')]):
+            c.send(bytes([b]))
+            time.sleep(0.001)
+        expect(c.read_response(), 200, body=A)
+
+
+@test('two pipelined requests in random fragments -> both answered')
+def random_fragments():
+    rnd = random.Random(42)
+    data = req('GET', '/a.txt') + req('GET', '/b.css', headers=[('X-Pad', 'p' * 300)])
+    with Client(P) as c:
+        c.sock.setsockopt(6, 1, 1)
+        i = 0
+        while i < len(data):
+            n = rnd.randint(1, 40)
+            c.send(data[i:i + n])
+            i += n
+            time.sleep(0.002)
+        expect(c.read_response(), 200, body=A)
+        expect(c.read_response(), 200, body=FILES['b.css'])
+
+
+@test('60 idle connections do not stall a new client')
+def idle_sockets():
+    idle = []
+    try:
+        for _ in range(60):
+            idle.append(Client(P))
+        # half of them send a partial request
+        for c in idle[::2]:
+            c.send(b'GET /a.txt HT')
+        t0 = time.monotonic()
+        with Client(P) as c:
+            c.send(req('GET', '/a.txt'))
+            expect(c.read_response(timeout=3), 200, body=A)
+        check(time.monotonic() - t0 < 3, 'slow answer')
+        # the partial ones can still complete
+        for c in idle[:10:2]:
+            c.send(b'TP/1.1\r\nHost: x\r\n\r\n')
+            expect(c.read_response(), 200, body=A)
+    finally:
+        for c in idle:
+            c.close()
+
+
+@test('client half-close after a request still gets the response')
+def half_close():
+    import socket as s
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt'))
+        c.sock.shutdown(s.SHUT_WR)
+        expect(c.read_response(), 200, body=A)
+
+
+run()

@@ -1,0 +1,789 @@
+"""Shared harness for portico's end-to-end tests (standard library only).
+
+Each NN-name.py script imports this module, builds a document root in a
+temporary directory, starts the real binary on an ephemeral loopback port and
+talks raw bytes to it.  Protocol: one line per case ("ok - name",
+"FAIL - name: reason", "skip - name: reason"), then "N passed, M failed";
+exit 0 = all passed, 1 = something failed, 77 = everything skipped.
+"""
+
+import atexit
+import email.utils
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get('PORTICO') or os.path.normpath(
+    os.path.join(HERE, '..', '..', 'src', 'portico'))
+
+HOST = '127.0.0.1'
+IO_TIMEOUT = 5.0          # every socket operation is bounded by this
+SCRIPT_TIMEOUT = 55       # the whole script, enforced by SIGALRM
+
+START_LINE = re.compile(
+    r'^portico: serving (?P<root>/.*) at http://(?P<host>[^/]+):(?P<port>\d+)/ '
+    r'\((?P<workers>\d+) workers?\)$')
+IMF_FIXDATE = re.compile(
+    r'^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} '
+    r'(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} '
+    r'\d{2}:\d{2}:\d{2} GMT$')
+HTML_TYPE = 'text/html; charset=utf-8'
+ALLOW = 'GET, HEAD, OPTIONS'
+
+
+# --------------------------------------------------------------------------
+# assertions
+
+class Skip(Exception):
+    """Raised by a case that cannot run here (missing tool, not root...)."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise AssertionError('%s: want %s, got %s' % (what, short(want), short(got)))
+
+
+def short(v, n=200):
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + '...(%d chars)' % len(r)
+
+
+# --------------------------------------------------------------------------
+# the test runner
+
+_cases = []
+_servers = []
+_tmpdirs = []
+_current = [None]
+
+
+def test(name):
+    """Decorator: register a test case under NAME."""
+    def deco(fn):
+        _cases.append((name, fn, ()))
+        return fn
+    return deco
+
+
+def add_case(name, fn, *args):
+    """Register FN(*ARGS) as a case: for tables of cases."""
+    _cases.append((name, fn, args))
+
+
+class ScriptTimeout(BaseException):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise ScriptTimeout('script exceeded %d s' % SCRIPT_TIMEOUT)
+
+
+def _on_term(signum, frame):
+    sys.exit(1)   # runs atexit: servers get stopped
+
+
+# A worker that crashes is respawned, so a request may still succeed: the
+# server's stderr is the only witness. SIGKILL (9) is what tests send on purpose.
+CRASH = re.compile(rb'(Sanitizer|runtime error:|killed by signal (4|6|7|8|11) |'
+                   rb'exited with status [1-9])[^\n]*')
+_all_servers = []
+
+
+def crash_report():
+    for s in _all_servers:
+        m = CRASH.search(s.stderr())
+        if m:
+            return one_line(m.group(0).decode('utf-8', 'replace'))
+    return None
+
+
+def run():
+    """Run all registered cases, print the summary, exit with the code."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.alarm(SCRIPT_TIMEOUT)
+    passed = failed = skipped = 0
+    try:
+        for name, fn, args in _cases:
+            _current[0] = name
+            try:
+                fn(*args)
+            except Skip as e:
+                skipped += 1
+                print('skip - %s: %s' % (name, e), flush=True)
+            except ScriptTimeout as e:
+                failed += 1
+                print('FAIL - %s: %s' % (name, e), flush=True)
+                break
+            except AssertionError as e:
+                failed += 1
+                print('FAIL - %s: %s' % (name, one_line(str(e))), flush=True)
+            except Exception as e:  # noqa: BLE001 - any error fails the case
+                failed += 1
+                tb = traceback.extract_tb(e.__traceback__)
+                where = '%s:%d' % (os.path.basename(tb[-1].filename), tb[-1].lineno) if tb else ''
+                print('FAIL - %s: %s: %s (%s)' % (name, type(e).__name__,
+                                                  one_line(str(e)), where), flush=True)
+            else:
+                passed += 1
+                print('ok - %s' % name, flush=True)
+    finally:
+        signal.alarm(0)
+        cleanup()
+    crash = crash_report()
+    if crash:
+        failed += 1
+        print('FAIL - server stderr shows a crash or sanitizer report: %s' % crash, flush=True)
+    print('%d passed, %d failed' % (passed, failed), flush=True)
+    if failed:
+        sys.exit(1)
+    if passed == 0 and skipped:
+        sys.exit(77)
+    sys.exit(0)
+
+
+def one_line(s):
+    return ' | '.join(x for x in s.splitlines() if x.strip())
+
+
+def skip_all(reason):
+    print('skip - all: %s' % reason)
+    print('0 passed, 0 failed')
+    sys.exit(77)
+
+
+def require_binary():
+    if not (os.path.isfile(BIN) and os.access(BIN, os.X_OK)):
+        print('FAIL - binary: %s is not an executable file (set PORTICO)' % BIN)
+        print('0 passed, 1 failed')
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------
+# document roots
+
+def mkdtemp():
+    d = tempfile.mkdtemp(prefix='portico-e2e-')
+    os.chmod(d, 0o755)
+    _tmpdirs.append(d)
+    return d
+
+
+def make_tree(base, spec):
+    """Create files under BASE. SPEC maps relative path -> bytes (a file),
+    None (a directory) or ('symlink', target)."""
+    for rel, val in spec.items():
+        path = os.path.join(base, rel)
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        if val is None:
+            os.makedirs(path, exist_ok=True)
+        elif isinstance(val, tuple) and val[0] == 'symlink':
+            os.symlink(val[1], path)
+        else:
+            with open(path, 'wb') as f:
+                f.write(val)
+    return base
+
+
+def new_root(spec):
+    """A fresh temporary directory with a 'root' inside built from SPEC.
+    Returns (parent, root)."""
+    parent = mkdtemp()
+    root = os.path.join(parent, 'root')
+    os.mkdir(root)
+    os.chmod(root, 0o755)
+    make_tree(root, spec)
+    return parent, root
+
+
+# --------------------------------------------------------------------------
+# the server under test
+
+class StartError(Exception):
+    pass
+
+
+def _drain(fd, sink, lock):
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        with lock:
+            sink.extend(data)
+
+
+class Server:
+    """One portico master process.  Started with -p 0 and the first stdout
+    line parsed for the port."""
+
+    def __init__(self, root, *extra, workers=2, quiet=True, bind=HOST,
+                 header_timeout=None, keepalive_timeout=None, cwd=None, port='0'):
+        self.root = root
+        cmd = [BIN]
+        if port is not None:
+            cmd += ['-p', str(port)]
+        if bind:
+            cmd += ['-b', bind]
+        if quiet:
+            cmd += ['-q']
+        if workers is not None:
+            cmd += ['-w', str(workers)]
+        if header_timeout is not None:
+            cmd += ['--header-timeout', str(header_timeout)]
+        if keepalive_timeout is not None:
+            cmd += ['--keepalive-timeout', str(keepalive_timeout)]
+        cmd += list(extra)
+        if root is not None:
+            cmd += [root]
+        self.cmd = cmd
+        self.cwd = cwd
+        self.proc = None
+        self.port = None
+        self.line = None
+        self.match = None
+        self.out = bytearray()
+        self.err = bytearray()
+        self.lock = threading.Lock()
+        self.returncode = None
+        self.known_workers = set()
+
+    def start(self, timeout=5.0):
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     bufsize=0, cwd=self.cwd)
+        _servers.append(self)
+        _all_servers.append(self)
+        threading.Thread(target=_drain, args=(self.proc.stderr.fileno(), self.err, self.lock),
+                         daemon=True).start()
+        fd = self.proc.stdout.fileno()
+        first = bytearray()
+        deadline = time.monotonic() + timeout
+        while b'\n' not in first:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                raise StartError('no start-up line within %.0f s (got %r; stderr %r)'
+                                 % (timeout, bytes(first), self.stderr()))
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                self.proc.wait(timeout=5)
+                time.sleep(0.05)
+                raise StartError('exited with %s before the start-up line (stdout %r, '
+                                 'stderr %r)' % (self.proc.returncode, bytes(first),
+                                                 self.stderr()))
+            first.extend(data)
+        line, rest = bytes(first).split(b'\n', 1)
+        self.out.extend(rest)
+        threading.Thread(target=_drain, args=(fd, self.out, self.lock), daemon=True).start()
+        self.line = line.decode('utf-8', 'replace')
+        self.match = START_LINE.match(self.line)
+        if not self.match:
+            self.stop()
+            raise StartError('bad start-up line %r' % self.line)
+        self.port = int(self.match.group('port'))
+        return self
+
+    def stdout(self):
+        with self.lock:
+            return bytes(self.out)
+
+    def stderr(self):
+        with self.lock:
+            return bytes(self.err)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def workers(self):
+        """PIDs of the master's current children (its workers)."""
+        pids = children(self.proc.pid) if self.alive() else set()
+        self.known_workers |= pids
+        return pids
+
+    def wait_workers(self, n, timeout=5.0, exclude=()):
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = {p for p in self.workers() if p not in exclude and process_alive(p)}
+            if len(pids) >= n or time.monotonic() > deadline:
+                return pids
+            time.sleep(0.05)
+
+    def signal(self, sig):
+        self.workers()
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        """Wait for the master to exit; return its exit code or None."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def stop(self, timeout=5.0):
+        """Stop by PID: SIGTERM, then SIGKILL after TIMEOUT.  Any worker left
+        behind is killed by its PID too.  Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.workers()
+            try:
+                self.proc.terminate()
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.returncode = self.proc.returncode
+        for pid in self.known_workers:
+            if process_alive(pid) and _parent_is_gone_or_init(pid, self.proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return self.returncode
+
+    def url(self, path='/'):
+        return 'http://%s:%d%s' % (HOST, self.port, path)
+
+
+def start_server(root, *extra, **kw):
+    """Start a server or fail the whole script with a clear line."""
+    require_binary()
+    try:
+        return Server(root, *extra, **kw).start()
+    except StartError as e:
+        print('FAIL - server start: %s' % e)
+        cleanup()
+        print('0 passed, 1 failed')
+        sys.exit(1)
+
+
+def children(pid):
+    out = set()
+    try:
+        tasks = os.listdir('/proc/%d/task' % pid)
+    except OSError:
+        tasks = []
+    for t in tasks:
+        try:
+            with open('/proc/%d/task/%s/children' % (pid, t)) as f:
+                out |= {int(x) for x in f.read().split()}
+        except OSError:
+            pass
+    if not tasks:
+        try:
+            r = subprocess.run(['pgrep', '-P', str(pid)], capture_output=True,
+                               text=True, timeout=5)
+            out |= {int(x) for x in r.stdout.split()}
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return out
+
+
+def process_state(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data.rsplit(')', 1)[1].split()[0]
+
+
+def process_alive(pid):
+    st = process_state(pid)
+    return st is not None and st not in ('Z', 'X')
+
+
+def _parent_is_gone_or_init(pid, master):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return ppid == master or not process_alive(master)
+
+
+_procs = []
+
+
+def spawn(cmd, **kw):
+    """Popen that cleanup() stops by PID if the test does not."""
+    p = subprocess.Popen(cmd, **kw)
+    _procs.append(p)
+    return p
+
+
+def stop_proc(p, timeout=5.0):
+    """SIGTERM P (and kill its children left behind) by PID."""
+    if p.poll() is None:
+        kids = children(p.pid)
+        p.terminate()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+        for k in kids:
+            if process_alive(k):
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def cleanup():
+    for p in list(_procs):
+        try:
+            stop_proc(p)
+        except Exception:  # noqa: BLE001
+            pass
+    _procs.clear()
+    for s in list(_servers):
+        try:
+            s.stop()
+        except Exception:  # noqa: BLE001
+            pass
+    for s in list(_servers):
+        for stream in (s.proc.stdout, s.proc.stderr):
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+    _servers.clear()
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
+    _tmpdirs.clear()
+
+
+atexit.register(cleanup)
+
+
+# --------------------------------------------------------------------------
+# the raw client
+
+class Closed(Exception):
+    """The server closed the connection where a response was expected."""
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, head, framed_by_close):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers        # list of (name, value) in order
+        self.body = body              # bytes, b'' when the response has none
+        self.head = head              # raw status line + headers + CRLFCRLF
+        self.framed_by_close = framed_by_close
+
+    def get(self, name):
+        vals = self.get_all(name)
+        return vals[0] if vals else None
+
+    def get_all(self, name):
+        n = name.lower()
+        return [v for k, v in self.headers if k.lower() == n]
+
+    def tokens(self, name):
+        return [t.strip().lower() for v in self.get_all(name) for t in v.split(',') if t.strip()]
+
+    def closes(self):
+        return 'close' in self.tokens('connection')
+
+    def __repr__(self):
+        return '<%s %d %s; %s; body %d bytes %r>' % (
+            self.version, self.status, self.reason,
+            ', '.join('%s: %s' % h for h in self.headers), len(self.body), self.body[:80])
+
+
+NO_BODY_STATUS = (204, 304)
+
+
+class Client:
+    """One TCP connection to the server with a read buffer."""
+
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.timeout = timeout
+        self.buf = bytearray()
+        self.eof = False
+        self.reset = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout('timed out waiting for data (have %r)' % bytes(self.buf[:200]))
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(262144)
+        except ConnectionResetError:
+            self.reset = True
+            data = b''
+        except socket.timeout:
+            raise socket.timeout('timed out waiting for data (have %r)'
+                                 % bytes(self.buf[:200]))
+        if not data:
+            self.eof = True
+            return False
+        self.buf.extend(data)
+        return True
+
+    def read_response(self, method='GET', timeout=None):
+        """Read one response.  METHOD tells whether a body follows (HEAD)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            i = self.buf.find(b'\r\n\r\n')
+            if i >= 0:
+                break
+            if not self._fill(deadline):
+                if not self.buf:
+                    raise Closed('connection closed%s before a response'
+                                 % (' (reset)' if self.reset else ''))
+                raise AssertionError('connection closed inside a response head: %r'
+                                     % bytes(self.buf[:300]))
+        head = bytes(self.buf[:i + 4])
+        del self.buf[:i + 4]
+        lines = head[:-4].split(b'\r\n')
+        m = re.match(rb'^(HTTP/\d\.\d) (\d{3}) (.*)$', lines[0])
+        if not m:
+            raise AssertionError('bad status line %r' % lines[0])
+        version = m.group(1).decode()
+        status = int(m.group(2))
+        reason = m.group(3).decode('latin-1')
+        headers = []
+        for ln in lines[1:]:
+            if b'\n' in ln or b'\r' in ln:
+                raise AssertionError('bare CR/LF inside the head: %r' % head)
+            k, sep, v = ln.partition(b':')
+            if not sep or not k or k != k.strip() or b' ' in k:
+                raise AssertionError('bad header line %r' % ln)
+            headers.append((k.decode('latin-1'), v.strip().decode('latin-1')))
+        resp = Response(version, status, reason, headers, b'', head, False)
+        if method == 'HEAD' or 100 <= status < 200 or status in NO_BODY_STATUS:
+            return resp
+        te = resp.tokens('transfer-encoding')
+        cl = resp.get_all('content-length')
+        if te:
+            check(te[-1] == 'chunked', 'unknown transfer coding %r' % te)
+            resp.body = self._read_chunked(deadline)
+        elif cl:
+            check(len(cl) == 1 and cl[0].isdigit(), 'bad Content-Length %r' % cl)
+            n = int(cl[0])
+            while len(self.buf) < n:
+                if not self._fill(deadline):
+                    raise AssertionError('closed after %d of %d body bytes'
+                                         % (len(self.buf), n))
+            resp.body = bytes(self.buf[:n])
+            del self.buf[:n]
+        else:
+            while self._fill(deadline):
+                pass
+            resp.body = bytes(self.buf)
+            self.buf.clear()
+            resp.framed_by_close = True
+        return resp
+
+    def _read_line(self, deadline):
+        while True:
+            i = self.buf.find(b'\r\n')
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 2]
+                return line
+            if not self._fill(deadline):
+                raise AssertionError('closed inside a chunked body')
+
+    def _read_chunked(self, deadline):
+        body = bytearray()
+        while True:
+            size = int(self._read_line(deadline).split(b';')[0], 16)
+            if size == 0:
+                while self._read_line(deadline):
+                    pass
+                return bytes(body)
+            while len(self.buf) < size + 2:
+                if not self._fill(deadline):
+                    raise AssertionError('closed inside a chunk')
+            body.extend(self.buf[:size])
+            del self.buf[:size + 2]
+
+    def read_to_eof(self, timeout=None):
+        """Everything until the server closes; raises socket.timeout if it
+        does not close within TIMEOUT."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while self._fill(deadline):
+            pass
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+    def expect_closed(self, timeout=None, what='connection'):
+        """Assert the server closes the connection (with nothing more to read)
+        within TIMEOUT seconds."""
+        try:
+            rest = self.read_to_eof(timeout)
+        except socket.timeout:
+            raise AssertionError('%s still open after %.1f s' % (what, timeout or self.timeout))
+        check(rest == b'', 'unexpected bytes before close: %r' % rest[:300])
+
+    def expect_open(self, wait=0.2):
+        """Assert nothing arrives and the connection is not closed within WAIT."""
+        self.sock.settimeout(wait)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        except ConnectionResetError:
+            raise AssertionError('connection was reset')
+        finally:
+            self.sock.settimeout(self.timeout)
+        if data:
+            raise AssertionError('unexpected bytes on an idle connection: %r' % data[:200])
+        raise AssertionError('server closed the connection')
+
+
+def req(method='GET', target='/', version='HTTP/1.1', headers=(), body=b'', host='127.0.0.1'):
+    """Build raw request bytes.  HEADERS: list of (name, value) or raw lines."""
+    lines = ['%s %s %s' % (method, target, version)]
+    if host is not None:
+        lines.append('Host: %s' % host)
+    for h in headers:
+        lines.append(h if isinstance(h, str) else '%s: %s' % h)
+    data = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+    return data + body
+
+
+def exchange(port, raw, method='GET', timeout=None):
+    """Open a connection, send RAW, read one response, close."""
+    with Client(port) as c:
+        c.send(raw)
+        return c.read_response(method, timeout)
+
+
+def get(port, target, method='GET', **kw):
+    return exchange(port, req(method, target, **kw), method)
+
+
+# --------------------------------------------------------------------------
+# checks every response must pass
+
+def check_common(r, method='GET'):
+    eq(r.version, 'HTTP/1.1', 'status-line version')
+    check(r.reason.strip() != '', 'empty reason phrase in %r' % r.head[:60])
+    dates = r.get_all('date')
+    eq(len(dates), 1, 'number of Date headers')
+    check(IMF_FIXDATE.match(dates[0]), 'Date is not an IMF-fixdate: %r' % dates[0])
+    when = email.utils.parsedate_to_datetime(dates[0]).timestamp()
+    check(abs(when - time.time()) < 120, 'Date %r is far from now' % dates[0])
+    srv = r.get_all('server')
+    check(len(srv) == 1 and srv[0].startswith('portico/'), 'Server header %r' % srv)
+    cl = r.get_all('content-length')
+    check(len(cl) <= 1, 'several Content-Length headers %r' % cl)
+    if cl:
+        check(cl[0].isdigit(), 'bad Content-Length %r' % cl[0])
+    if 100 <= r.status < 200 or r.status == 204:
+        check(not cl, '%d response with Content-Length %r' % (r.status, cl))
+        check(not r.get_all('transfer-encoding'), '%d with Transfer-Encoding' % r.status)
+    else:
+        check(cl or r.get_all('transfer-encoding') or r.closes(),
+              'no Content-Length and no Connection: close: %r' % r.head)
+    if r.status >= 400:
+        eq(r.get('content-type'), HTML_TYPE, 'Content-Type of a %d' % r.status)
+        if method != 'HEAD':
+            check(str(r.status).encode() in r.body,
+                  'error body does not mention %d: %r' % (r.status, r.body[:200]))
+
+
+def expect(r, status, body=None, ctype=None, method='GET', **headers):
+    """Status, common checks, optionally exact body, Content-Type and headers
+    (keyword names with _ for -, value None = must be absent)."""
+    check(r.status == status, 'status: want %d, got %r' % (status, r))
+    check_common(r, method)
+    if body is not None:
+        eq(r.body, body, 'body')
+        eq(r.get('content-length'), str(len(body)), 'Content-Length')
+    if ctype is not None:
+        eq(r.get('content-type'), ctype, 'Content-Type')
+    for k, v in headers.items():
+        name = k.replace('_', '-')
+        eq(r.get(name), v, name + ' header')
+    return r
+
+
+def expect_reject(port, raw, status, closes=True, statuses=None):
+    """Send RAW on a fresh connection; expect STATUS (or one of STATUSES),
+    Connection: close and the socket closed."""
+    with Client(port) as c:
+        c.send(raw)
+        r = c.read_response()
+        want = statuses or (status,)
+        check(r.status in want, 'status: want %s, got %r' % ('/'.join(map(str, want)), r))
+        check_common(r)
+        if closes:
+            check(r.closes(), 'no Connection: close on a %d: %r' % (r.status, r.head))
+            c.expect_closed()
+        return r
+
+
+def head_equal(a, b, skip=('date',)):
+    """Headers of A and B must be identical except those in SKIP."""
+    ha = [(k.lower(), v) for k, v in a.headers if k.lower() not in skip]
+    hb = [(k.lower(), v) for k, v in b.headers if k.lower() not in skip]
+    eq(sorted(ha), sorted(hb), 'headers (HEAD vs GET)')
+
+
+def have_curl():
+    return shutil.which('curl') is not None
+
+
+def curl(*args, timeout=15):
+    if not have_curl():
+        raise Skip('curl not installed')
+    r = subprocess.run(['curl', '--max-time', '10'] + list(args), capture_output=True,
+                       timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
