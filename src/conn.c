@@ -29,6 +29,8 @@ static void on_event(struct event_handler *h, unsigned events)
 {
     struct conn *c = (struct conn *)h;
 
+    if (c->fd < 0)
+        return; /* closed earlier in this batch of events */
     if (events & EVENT_READ)
         c->readable = 1;
     if (events & EVENT_WRITE)
@@ -45,15 +47,13 @@ static char *in_buf(struct conn *c)
 
 void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    struct conn *c = w->free_conns;
+    struct conn *c = worker_conn_get(w);
     int one = 1;
 
     if (c == NULL) {
         close(fd);
         return;
     }
-    w->free_conns = c->next_free;
-    w->nconns++;
     memset(c, 0, sizeof(*c));
     c->h.on_event = on_event;
     c->w = w;
@@ -96,9 +96,7 @@ void conn_close(struct conn *c)
         worker_block_put(w, c->block);
     c->fd = -1;
     c->block = NULL;
-    c->next_free = w->free_conns;
-    w->free_conns = c;
-    w->nconns--;
+    worker_conn_put(w, c);
 }
 
 static void log_request(struct conn *c)
@@ -171,6 +169,17 @@ static void compose(struct conn *c)
         c->head_len = response_compose(&c->out, resp);
         release_file(c);
     } else {
+        c->head_len = response_compose(&c->out, resp);
+    }
+    if (c->out.overflow) {
+        /* a head that does not fit would be cut mid-header: send a small 500 instead */
+        log_warnx("response head larger than %d bytes; answering 500", CONN_OUT_SIZE);
+        release_file(c);
+        response_init(resp);
+        resp->status = HTTP_INTERNAL_ERROR;
+        c->keep_alive = resp->keep_alive = 0;
+        resp->http10 = c->parser.req.minor == 0;
+        buf_init(&c->out, c->block + CONN_IN_SIZE, CONN_OUT_SIZE);
         c->head_len = response_compose(&c->out, resp);
     }
     c->out_sent = 0;
@@ -297,6 +306,7 @@ static void finish_response(struct conn *c)
         c->block = NULL;
         c->in_len = c->in_pos = c->req_start = c->head_end = 0;
         timer_arm(&w->q_idle, &c->timer, w->now_ms);
+        worker_conn_idle(w);
     } else {
         timer_arm(&w->q_header, &c->timer, w->now_ms); /* a pipelined request begins */
     }
@@ -337,6 +347,7 @@ static int parse_step(struct conn *c)
                 return 1;
             }
             c->continue_pending = 1;
+            c->continue_sent = 0;
         }
         compose(c);
         return 1;

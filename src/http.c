@@ -70,10 +70,28 @@ static int on_version(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+/* Trailer fields and chunk extensions are read and dropped, but they count
+ * against the header limit so a body cannot carry unbounded metadata. */
+static int count_overhead(struct http_parser *p, size_t len)
+{
+    p->req.overhead += len;
+    if (p->req.overhead > p->limits->max_header_size)
+        return fail(p, HTTP_HEADERS_TOO_LARGE);
+    return 0;
+}
+
+static int on_chunk_extension(llhttp_t *l, const char *at, size_t len)
+{
+    (void)at;
+    return count_overhead(parser_of(l), len);
+}
+
 static int on_header_field(llhttp_t *l, const char *at, size_t len)
 {
     struct http_parser *p = parser_of(l);
 
+    if (p->req.state != HTTP_REQ_HEAD)
+        return count_overhead(p, len + 4); /* ": " and CRLF too */
     span_extend(p, &p->req.field, at, len);
     return 0;
 }
@@ -82,6 +100,8 @@ static int on_header_field_complete(llhttp_t *l)
 {
     struct http_parser *p = parser_of(l);
 
+    if (p->req.state != HTTP_REQ_HEAD)
+        return 0;
     if (++p->req.nheaders > p->limits->max_headers)
         return fail(p, HTTP_HEADERS_TOO_LARGE);
     return 0;
@@ -91,6 +111,8 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
 {
     struct http_parser *p = parser_of(l);
 
+    if (p->req.state != HTTP_REQ_HEAD)
+        return count_overhead(p, len);
     span_extend(p, &p->req.value, at, len);
     return 0;
 }
@@ -103,6 +125,12 @@ static int on_header_value_complete(llhttp_t *l)
     const char *value = p->base + r->value.off;
     size_t vlen = r->value.len;
 
+    if (r->state != HTTP_REQ_HEAD)
+        return 0; /* a trailer field: dropped */
+    /* field-value excludes the OWS around it (RFC 9112 §5); llhttp keeps the trailing */
+    while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        vlen--;
+    r->value.len = (uint32_t)vlen;
     /* llhttp 8.1 hands an obs-fold continuation over inside the value; RFC 9112
      * §5.2 lets a server reject it, and a proxy in front may have read it otherwise */
     if (memchr(value, '\r', vlen) || memchr(value, '\n', vlen))
@@ -132,6 +160,16 @@ static int on_header_value_complete(llhttp_t *l)
             r->conn_tokens |= http_connection_tokens(value, vlen);
         else if (str_ieq(name, 10, "user-agent"))
             r->user_agent = r->value;
+        break;
+    case 17:
+        /* chunked is the only coding we can remove (RFC 9112 §6.1: 501 for others) */
+        if (str_ieq(name, 17, "transfer-encoding")) {
+            const char *q = value, *tok;
+            size_t tlen;
+            while (str_next_token(&q, value + vlen, &tok, &tlen))
+                if (!str_ieq(tok, tlen, "chunked"))
+                    r->status = HTTP_NOT_IMPLEMENTED;
+        }
         break;
     default:
         break;
@@ -180,8 +218,11 @@ static int on_headers_complete(llhttp_t *l)
     r->has_body = (l->flags & F_CHUNKED) || l->content_length > 0;
     if (!r->has_body)
         r->expect_continue = 0;
+    /* RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
+     * to any intermediary that took it as 1.0; answer, then close */
     r->keep_alive = http_keep_alive(r->major, r->minor, r->conn_tokens) &&
-                    r->method != HTTP_CONNECT;
+                    r->method != HTTP_CONNECT &&
+                    !(r->minor == 0 && (l->flags & F_TRANSFER_ENCODING));
     /* an Upgrade offer is declined by answering in HTTP/1.1 (RFC 9110 §7.8) */
     l->upgrade = 0;
     r->state = HTTP_REQ_BODY;
@@ -216,6 +257,8 @@ static const llhttp_settings_t callbacks = {
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_extension_name = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -253,8 +296,23 @@ static enum http_status error_status(struct http_parser *p, llhttp_errno_t err, 
     }
 }
 
-enum http_parse_result http_parse(struct http_parser *p, const char *base, const char *data,
-                                  size_t len, size_t *consumed)
+/* Where a request line's "HTTP/1.<digit>" has a minor version llhttp refuses (2-9). */
+static char *unknown_minor(char *buf, size_t len)
+{
+    char *nl = memchr(buf, '\n', len), *v;
+
+    if (nl != NULL)
+        len = (size_t)(nl - buf);
+    for (v = buf + len; v > buf && v[-1] != ' '; v--)
+        ;
+    if (v > buf && (size_t)(buf + len - v) >= 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '2' &&
+        v[7] <= '9')
+        return v + 7;
+    return NULL;
+}
+
+enum http_parse_result http_parse(struct http_parser *p, char *base, char *data, size_t len,
+                                  size_t *consumed)
 {
     struct request *r = &p->req;
     size_t room = len;
@@ -287,6 +345,21 @@ enum http_parse_result http_parse(struct http_parser *p, const char *base, const
             return HTTP_PARSE_ERROR;
         }
         return r->state == HTTP_REQ_DONE ? HTTP_PARSE_DONE : HTTP_PARSE_HEAD;
+    }
+    if (err == HPE_INVALID_VERSION && r->status == 0) {
+        char *minor = unknown_minor(base, (size_t)(data + room - base));
+        if (minor != NULL) {
+            /* RFC 9110 §2.5: a 1.x request is understood as the highest 1.x we speak;
+             * llhttp knows only 1.0 and 1.1, so read the head again as 1.1 */
+            size_t seen = (size_t)(data - base), used = 0;
+            enum http_parse_result res;
+            *minor = '1';
+            llhttp_init(&p->llhttp, HTTP_REQUEST, &callbacks);
+            memset(r, 0, sizeof(*r));
+            res = http_parse(p, base, base, seen + len, &used);
+            *consumed = used > seen ? used - seen : 0;
+            return res;
+        }
     }
     if (r->status == 0)
         r->status = error_status(p, err, data, room);
@@ -383,7 +456,8 @@ enum http_status http_target_split(const char *t, size_t len, int method, struct
 
     *has_query = 0;
     path->off = path->len = query->off = query->len = 0;
-    if (len == 0)
+    /* a fragment never belongs in a request target (RFC 9112 §3.2) */
+    if (len == 0 || memchr(t, '#', len) != NULL)
         return HTTP_BAD_REQUEST;
     if (t[0] == '/') { /* origin-form */
         split_query(t, 0, len, path, query, has_query);

@@ -33,7 +33,7 @@ struct open_how {
 /* One request is decided at a time per worker, so the decoded path and the
  * Location value can live here rather than on a connection. */
 static char path_buf[16384];
-static char location_buf[3 * sizeof(path_buf) + 8];
+static char location_buf[8192]; /* a Location longer than this is refused with 414 */
 static int have_openat2 = 1;
 
 int static_open_root(const char *path)
@@ -126,7 +126,9 @@ static enum http_status errno_status(int err)
 static void redirect_to_dir(const char *path, size_t len, const char *query, size_t qlen,
                             int has_query, struct response *resp)
 {
-    long n = path_encode(path, len, location_buf, sizeof(location_buf) - qlen - 3);
+    long n = qlen + 3 < sizeof(location_buf)
+                 ? path_encode(path, len, location_buf, sizeof(location_buf) - qlen - 3)
+                 : -1;
 
     if (n < 0) {
         resp->status = HTTP_URI_TOO_LONG;

@@ -31,6 +31,39 @@ static void on_stop_signal(int sig)
 
 #define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
 
+static void resume_accepting(struct worker *w);
+
+struct conn *worker_conn_get(struct worker *w)
+{
+    struct conn *c = w->free_conns;
+
+    if (c != NULL)
+        w->free_conns = c->next_free;
+    else if (w->slots_used < w->settings->max_connections)
+        c = &w->slots[w->slots_used++];
+    else
+        return NULL;
+    w->nconns++;
+    return c;
+}
+
+void worker_conn_put(struct worker *w, struct conn *c)
+{
+    c->next_free = w->free_conns;
+    w->free_conns = c;
+    w->nconns--;
+    worker_conn_idle(w);
+}
+
+void worker_conn_idle(struct worker *w)
+{
+    /* a free slot, or an idle connection that could give its slot up */
+    if (w->full) {
+        w->full = 0;
+        resume_accepting(w);
+    }
+}
+
 void *worker_block_get(struct worker *w)
 {
     if (w->nfree_blocks > 0)
@@ -79,13 +112,14 @@ static void pause_accepting(struct worker *w)
             w->listeners[i].paused = 1;
         }
     }
-    timer_arm(&w->q_accept, &w->accept_timer, w->now_ms);
 }
 
 static void resume_accepting(struct worker *w)
 {
     int i;
 
+    if (w->stopping)
+        return;
     for (i = 0; i < w->nlisteners; i++) {
         if (w->listeners[i].paused) {
             event_add_listener(w->loop, w->listeners[i].fd, &w->listeners[i].h);
@@ -106,8 +140,13 @@ static void on_accept(struct event_handler *h, unsigned events)
         socklen_t len = sizeof(ss);
         int fd;
 
-        if (w->free_conns == NULL && !reclaim_idle(w))
-            return; /* full of busy connections: leave the rest in the backlog */
+        if (w->nconns >= w->settings->max_connections && w->q_idle.head == NULL) {
+            /* every slot is busy: leave new clients in the backlog (or to the other
+             * workers) until a slot frees, instead of waking up for them again */
+            w->full = 1;
+            pause_accepting(w);
+            return;
+        }
         fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -116,11 +155,14 @@ static void on_accept(struct event_handler *h, unsigned events)
                 /* accepting again at once would spin on the same error */
                 log_warn("accept (pausing new connections for %d ms)", ACCEPT_PAUSE_MS);
                 pause_accepting(w);
+                timer_arm(&w->q_accept, &w->accept_timer, w->now_ms);
             } else if (errno != EAGAIN) {
                 log_warn("accept");
             }
             return;
         }
+        if (w->nconns >= w->settings->max_connections)
+            reclaim_idle(w); /* the longest-idle keep-alive connection makes room */
         conn_accept(w, fd, (struct sockaddr *)&ss, len);
     }
 }
@@ -164,7 +206,6 @@ static void expire_timers(struct worker *w)
 
 static int setup(struct worker *w, const struct settings *s, const int *fds, int n, int rootfd)
 {
-    struct conn *slots;
     unsigned i;
 
     w->settings = s;
@@ -179,17 +220,13 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, int
     timer_queue_init(&w->q_accept, ACCEPT_PAUSE_MS);
     w->loop = event_loop_new(MAX_EVENTS);
     /* slots are touched only when used, so a large limit costs address space only */
-    slots = calloc(s->max_connections, sizeof(*slots));
+    w->slots = calloc(s->max_connections, sizeof(*w->slots));
     w->max_free_blocks = 64;
     w->free_blocks = calloc(w->max_free_blocks, sizeof(void *));
     w->listeners = calloc((size_t)n, sizeof(*w->listeners));
-    if (w->loop == NULL || slots == NULL || w->free_blocks == NULL || w->listeners == NULL) {
+    if (w->loop == NULL || w->slots == NULL || w->free_blocks == NULL || w->listeners == NULL) {
         log_error("worker set-up");
         return -1;
-    }
-    for (i = s->max_connections; i > 0; i--) {
-        slots[i - 1].next_free = w->free_conns;
-        w->free_conns = &slots[i - 1];
     }
     for (i = 0; i < (unsigned)n; i++) {
         w->listeners[i].h.on_event = on_accept;

@@ -64,6 +64,7 @@ struct request {
     uint32_t line_start;   /* offset of the method's first byte (leading CRLFs skipped) */
     uint32_t head_bytes;   /* bytes of the head parsed so far */
     uint64_t body_bytes;
+    uint64_t overhead;     /* trailer and chunk-extension bytes */
 };
 
 struct http_limits {
@@ -88,9 +89,10 @@ enum http_parse_result {
 
 void http_parser_init(struct http_parser *p, const struct http_limits *limits);
 /* Parses [data, data + len); base is where the current request began (data >= base).
- * *consumed says how many bytes were used: the rest belongs to what comes next. */
-enum http_parse_result http_parse(struct http_parser *p, const char *base, const char *data,
-                                  size_t len, size_t *consumed);
+ * *consumed says how many bytes were used: the rest belongs to what comes next.
+ * The bytes are the caller's buffer: an "HTTP/1.2" there is rewritten to 1.1. */
+enum http_parse_result http_parse(struct http_parser *p, char *base, char *data, size_t len,
+                                  size_t *consumed);
 /* Ready for the next request on the same connection. */
 void http_parser_next(struct http_parser *p);
 

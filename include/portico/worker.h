@@ -29,8 +29,11 @@ struct worker {
     struct timer accept_timer;
     struct listener *listeners;
     int nlisteners;
-    struct conn *free_conns;
+    struct conn *slots;      /* max_connections of them, handed out in order */
+    unsigned slots_used;     /* slots ever handed out: pages beyond stay untouched */
+    struct conn *free_conns; /* closed slots, reused first */
     unsigned nconns;
+    int full;                /* listeners paused until a slot frees */
     void **free_blocks; /* pooled I/O blocks of CONN_BLOCK_SIZE bytes */
     unsigned nfree_blocks, max_free_blocks;
     int stopping;
@@ -42,6 +45,11 @@ struct worker {
 /* Runs a worker until it is told to stop; returns the process exit status. */
 int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int rootfd);
 
+/* A connection slot, or NULL when all are in use. */
+struct conn *worker_conn_get(struct worker *w);
+void worker_conn_put(struct worker *w, struct conn *c);
+/* A connection went idle: if accepting was paused because all were busy, resume. */
+void worker_conn_idle(struct worker *w);
 void *worker_block_get(struct worker *w);
 void worker_block_put(struct worker *w, void *block);
 

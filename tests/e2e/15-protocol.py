@@ -5,6 +5,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -15,6 +16,9 @@ from portico_test import (ALLOW, Client, Closed, add_case, check, check_common, 
 MAX_BODY = 4096
 FILES = {'a.txt': b'file a\n', 'index.html': b'<p>index</p>\n'}
 _, ROOT = new_root(FILES)
+# 16 nested directories of 250 '{' each: their percent-encoded path is ~12 KiB
+DEEP = '/'.join(['{' * 250] * 16)
+os.makedirs(os.path.join(ROOT, DEEP.replace('/', os.sep)))
 srv = start_server(ROOT, '--max-body-size', str(MAX_BODY))
 P = srv.port
 A = FILES['a.txt']
@@ -322,6 +326,84 @@ def expect_unknown():
         expect(r, 417)
         if not r.closes():
             served_after(c)
+
+
+@test('Expect: 100-continue twice on one connection: 100 Continue both times')
+def expect_continue_twice():
+    with Client(P) as c:
+        for _ in range(2):
+            c.send(req('GET', '/a.txt', headers=[('Content-Length', '5'),
+                                                 ('Expect', '100-continue')]))
+            r = c.read_response(timeout=2)
+            eq(r.head, b'HTTP/1.1 100 Continue\r\n\r\n', 'interim response')
+            c.send(b'hello')
+            expect(c.read_response(), 200, body=A)
+
+
+@test('Expect: 100-continue with trailing whitespace is still understood')
+def expect_continue_ows():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', headers=['Content-Length: 3', 'Expect: 100-continue \t']))
+        eq(c.read_response(timeout=2).head, b'HTTP/1.1 100 Continue\r\n\r\n', 'interim')
+        c.send(b'abc')
+        expect(c.read_response(), 200, body=A)
+
+
+@test('Host with trailing whitespace is valid (OWS is not part of the value)')
+def host_ows():
+    expect(exchange(P, req('GET', '/a.txt', host='127.0.0.1 ')), 200, body=A)
+
+
+@test('chunked body with a trailer split across two writes -> 200, then next request')
+def trailer_split():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', headers=[('Transfer-Encoding', 'chunked')]) +
+               b'0\r\nX-Trailer: a')
+        time.sleep(0.2)
+        c.send(b'bcdefgh\r\n\r\n')
+        expect(c.read_response(), 200, body=A)
+        served_after(c)
+
+
+@test('HTTP/1.0 with Transfer-Encoding is answered, then closed (RFC 9112 6.1)')
+def http10_chunked():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', version='HTTP/1.0',
+                   headers=[('Connection', 'keep-alive'), ('Transfer-Encoding', 'chunked')]) +
+               b'0\r\n\r\n')
+        r = expect(c.read_response(), 200, body=A)
+        check(r.closes(), 'no Connection: close: %r' % r.head)
+        c.expect_closed()
+
+
+@test('a transfer coding other than chunked -> 501')
+def te_unknown():
+    expect_reject(P, req('GET', '/a.txt', headers=[('Transfer-Encoding', 'gzip, chunked')]) +
+                  b'0\r\n\r\n', 501)
+
+
+@test('HTTP/1.2 is answered as HTTP/1.1 (RFC 9110 2.5)')
+def http12():
+    with Client(P) as c:
+        c.send(req('GET', '/a.txt', version='HTTP/1.2') + req('GET', '/a.txt'))
+        expect(c.read_response(), 200, body=A)
+        expect(c.read_response(), 200, body=A)
+
+
+@test('a fragment in the request target -> 400')
+def fragment():
+    expect_reject(P, req('GET', '/a.txt#top'), 400)
+
+
+@test('a redirect whose Location would not fit -> 414, pipelined request still framed')
+def long_location():
+    with Client(P) as c:
+        c.send(req('GET', '/' + DEEP + '?' + 'q' * 4000) + req('GET', '/a.txt'))
+        r = c.read_response()
+        check(r.status in (414,), 'status: want 414, got %r' % r)
+        check_common(r)
+        if not r.closes():
+            expect(c.read_response(), 200, body=A)
 
 
 @test('worker still serves after all rejections')

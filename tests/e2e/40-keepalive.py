@@ -8,7 +8,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (Client, check, eq, expect, new_root, req, run,  # noqa: E402
+from portico_test import (Client, check, eq, exchange, expect, new_root, req, run,  # noqa: E402
                           start_server, test)
 
 BIG = os.urandom(300000)
@@ -191,6 +191,54 @@ def half_close():
         c.send(req('GET', '/a.txt'))
         c.sock.shutdown(s.SHUT_WR)
         expect(c.read_response(), 200, body=A)
+
+
+def worker_cpu_ticks(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+@test('--max-connections: a full worker closes its longest-idle connection for a new one')
+def reclaim_idle():
+    small = start_server(ROOT, '--max-connections', '2', workers=1, keepalive_timeout=30)
+    try:
+        old, newer = Client(small.port), Client(small.port)
+        for c in (old, newer):
+            c.send(req('GET', '/a.txt'))
+            expect(c.read_response(), 200, body=A)
+            time.sleep(0.05)
+        expect(exchange(small.port, req('GET', '/a.txt')), 200, body=A)
+        old.expect_closed(timeout=2, what='the longest-idle connection')
+        newer.send(req('GET', '/a.txt'))
+        expect(newer.read_response(), 200, body=A)
+        newer.close()
+    finally:
+        small.stop()
+
+
+@test('--max-connections: full of busy clients, a worker waits without spinning')
+def full_no_spin():
+    small = start_server(ROOT, '--max-connections', '2', workers=1, keepalive_timeout=30,
+                         header_timeout=30)
+    try:
+        busy = [Client(small.port) for _ in range(2)]
+        for c in busy:
+            c.send(b'GET /a.txt HTTP/1.1\r\n')  # a head that never ends
+        time.sleep(0.2)
+        worker = next(iter(small.wait_workers(1)))
+        waiting = Client(small.port)
+        waiting.send(req('GET', '/a.txt'))
+        before = worker_cpu_ticks(worker)
+        time.sleep(1.0)
+        spent = worker_cpu_ticks(worker) - before
+        check(spent < 20, 'a full worker used %d CPU ticks in 1 s' % spent)
+        busy[0].close()  # a slot frees: the waiting client is served
+        expect(waiting.read_response(timeout=3), 200, body=A)
+        for c in busy[1:] + [waiting]:
+            c.close()
+    finally:
+        small.stop()
 
 
 run()

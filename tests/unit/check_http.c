@@ -91,10 +91,13 @@ static const struct http_limits limits = {8192, 100, 1024};
 
 /* Feeds a whole request through the parser, optionally one byte at a time, and
  * returns the final status: 0 when the request was read completely and valid. */
-static int feed(const char *req, size_t len, int bytewise, struct http_parser *p)
+static int feed(const char *text, size_t len, int bytewise, struct http_parser *p)
 {
+    static char req[32768]; /* the parser may rewrite bytes in its input */
     size_t off = 0;
 
+    ck_assert_uint_le(len, sizeof(req));
+    memcpy(req, text, len);
     http_parser_init(p, &limits);
     while (off < len || p->req.state == HTTP_REQ_BODY) {
         size_t n = bytewise && off < len ? 1 : len - off, used = 0;
@@ -122,7 +125,16 @@ static const struct {
     {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
     {"GET / HTTP/0.9\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
     {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
-    {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", HTTP_VERSION_NOT_SUPPORTED},
+    {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 0}, /* understood as 1.1 (RFC 9110 §2.5) */
+    {"GET / HTTP/1.9\r\n\r\n", HTTP_BAD_REQUEST},    /* ... so it needs a Host */
+    {"GET / HTTP/1.1\r\nHost: a \r\n\r\n", 0},      /* trailing OWS is not the value */
+    {"GET / HTTP/1.1\r\nHost: a\t\r\n\r\n", 0},
+    {"GET /#f HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},
+    {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+     HTTP_NOT_IMPLEMENTED},
+    {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", HTTP_NOT_IMPLEMENTED},
+    {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "3;ext=1\r\nabc\r\n0\r\nTrailer-Field: x\r\n\r\n", 0},
     {"GET / HTTQ/1.1\r\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},
     {"GET / HTTP/1.1\nHost: a\r\n\r\n", HTTP_BAD_REQUEST},   /* bare LF, request line */
     {"GET / HTTP/1.1\r\nHost: a\n\r\n", HTTP_BAD_REQUEST},   /* bare LF, header */
@@ -147,6 +159,7 @@ static const struct {
     {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n", HTTP_CONTENT_TOO_LARGE},
     {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n", 0 /* see below */},
     {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue \r\n\r\n", 0},
     {"GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", HTTP_EXPECTATION_FAILED},
     {"GET / HTTP/1.0\r\nExpect: teapot\r\n\r\n", 0},
     {"GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n", 0},
@@ -174,6 +187,30 @@ START_TEST(chunked_body_limit)
 
     memset(req + n, 'x', 0x800);
     ck_assert_int_eq(feed(req, (size_t)n + 0x800, 0, &p), HTTP_CONTENT_TOO_LARGE);
+}
+END_TEST
+
+START_TEST(http10_chunked_closes)
+{
+    struct http_parser p;
+    const char *req = "GET / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked"
+                      "\r\n\r\n0\r\n\r\n";
+
+    ck_assert_int_eq(feed(req, strlen(req), 0, &p), 0);
+    ck_assert(!p.req.keep_alive);
+}
+END_TEST
+
+START_TEST(trailer_limit)
+{
+    struct http_parser p;
+    static char req[12000];
+    int n = sprintf(req, "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: ");
+
+    memset(req + n, 'v', 9000);
+    n += 9000;
+    n += sprintf(req + n, "\r\n\r\n");
+    ck_assert_int_eq(feed(req, (size_t)n, 0, &p), HTTP_HEADERS_TOO_LARGE);
 }
 END_TEST
 
@@ -231,7 +268,7 @@ END_TEST
 START_TEST(pipelined)
 {
     struct http_parser p;
-    const char *req = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n"
+    char req[] = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n"
                       "Connection: close\r\n\r\n";
     size_t len = strlen(req), off = 0, start = 0, used;
     int done = 0;
@@ -267,6 +304,8 @@ Suite *http_suite(void)
     tcase_add_loop_test(tc, parse_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
     tcase_add_test(tc, chunked_body_limit);
     tcase_add_test(tc, header_limits);
+    tcase_add_test(tc, http10_chunked_closes);
+    tcase_add_test(tc, trailer_limit);
     tcase_add_test(tc, request_fields);
     tcase_add_test(tc, pipelined);
     suite_add_tcase(s, tc);
