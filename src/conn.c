@@ -207,11 +207,12 @@ static void start_linger(struct conn *c)
     timer_arm(&c->w->q_linger, &c->timer, c->w->now_ms);
 }
 
-static enum io_result send_continue(struct conn *c)
+/* Sends [*sent, len) of buf; the one loop for every byte we write from memory. */
+static enum io_result send_bytes(struct conn *c, const char *buf, size_t len, size_t *sent,
+                                 int flags)
 {
-    while (c->continue_sent < sizeof(continue_line) - 1) {
-        ssize_t n = send(c->fd, continue_line + c->continue_sent,
-                         sizeof(continue_line) - 1 - c->continue_sent, MSG_NOSIGNAL);
+    while (*sent < len) {
+        ssize_t n = send(c->fd, buf + *sent, len - *sent, MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -221,31 +222,30 @@ static enum io_result send_continue(struct conn *c)
             }
             return IO_ERROR;
         }
-        c->continue_sent += (unsigned char)n;
+        *sent += (size_t)n;
     }
-    c->continue_pending = 0;
     return IO_DONE;
+}
+
+static enum io_result send_continue(struct conn *c)
+{
+    enum io_result res = send_bytes(c, continue_line, sizeof(continue_line) - 1,
+                                    &c->continue_sent, 0);
+
+    if (res == IO_DONE)
+        c->continue_pending = 0;
+    return res;
 }
 
 static enum io_result send_response(struct conn *c)
 {
     struct response *resp = &c->resp;
+    /* MSG_MORE: the head and the file's first bytes leave in the same segments */
+    int more = resp->fd >= 0 && resp->length > c->file_sent ? MSG_MORE : 0;
+    enum io_result res = send_bytes(c, c->out.data, c->out.len, &c->out_sent, more);
 
-    while (c->out_sent < c->out.len) {
-        int more = resp->fd >= 0 && resp->length > c->file_sent ? MSG_MORE : 0;
-        ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
-                         MSG_NOSIGNAL | more);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                c->writable = 0;
-                return IO_AGAIN;
-            }
-            return IO_ERROR;
-        }
-        c->out_sent += (size_t)n;
-    }
+    if (res != IO_DONE)
+        return res;
     while (resp->fd >= 0 && c->file_sent < resp->length) {
         uint64_t left = resp->length - c->file_sent;
         ssize_t n = sendfile(c->fd, resp->fd, &resp->offset, left > (1u << 30) ? (1u << 30) : left);

@@ -29,7 +29,7 @@ struct conn {
     unsigned keep_alive : 1;       /* after the response being sent */
     unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
     unsigned early_response : 1;   /* answering before the body was read */
-    unsigned char continue_sent;
+    size_t continue_sent;
     uint32_t requests;        /* served on this connection */
     uint64_t req_begin_ms;    /* when the current request's first byte arrived */
     char *block;              /* pooled: in = block, out = block + CONN_IN_SIZE */

@@ -29,6 +29,15 @@ static char *put_year(char *p, int year)
     return put2(p, year % 100);
 }
 
+static char *put_clock(char *p, const struct tm *tm)
+{
+    p = put2(p, tm->tm_hour);
+    *p++ = ':';
+    p = put2(p, tm->tm_min);
+    *p++ = ':';
+    return put2(p, tm->tm_sec);
+}
+
 void httpdate_format(time_t t, char *out)
 {
     struct tm tm;
@@ -46,11 +55,7 @@ void httpdate_format(time_t t, char *out)
     *p++ = ' ';
     p = put_year(p, tm.tm_year + 1900);
     *p++ = ' ';
-    p = put2(p, tm.tm_hour);
-    *p++ = ':';
-    p = put2(p, tm.tm_min);
-    *p++ = ':';
-    p = put2(p, tm.tm_sec);
+    p = put_clock(p, &tm);
     memcpy(p, " GMT", 5);
 }
 
@@ -67,10 +72,6 @@ void httpdate_format_log(time_t t, char *out)
     *p++ = '/';
     p = put_year(p, tm.tm_year + 1900);
     *p++ = ':';
-    p = put2(p, tm.tm_hour);
-    *p++ = ':';
-    p = put2(p, tm.tm_min);
-    *p++ = ':';
-    p = put2(p, tm.tm_sec);
+    p = put_clock(p, &tm);
     memcpy(p, " +0000", 7);
 }
