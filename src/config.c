@@ -25,6 +25,9 @@ void config_defaults(struct settings *s)
     s->max_header_size = 8192;
     s->max_headers = 100;
     s->max_connections = 4096;
+    s->precompressed = 1;
+    s->revalidate = 1;
+    s->file_cache_entries = 1000;
 }
 
 int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out)

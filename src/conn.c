@@ -1,6 +1,6 @@
 /* The connection state machine: read → parse → decide → write → next request,
  * with pipelined bytes kept in order and lingering close after errors. It owns the
- * socket and the file being sent; exactly one function, conn_close, releases them. */
+ * socket and the response being sent; exactly one function, conn_close, releases them. */
 #include "build-config.h"
 
 #include <arpa/inet.h>
@@ -21,8 +21,6 @@ enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-#define LINGER_MS 2000
-
 static void conn_run(struct conn *c);
 
 static void on_event(struct event_handler *h, unsigned events)
@@ -40,11 +38,6 @@ static void on_event(struct event_handler *h, unsigned events)
     conn_run(c);
 }
 
-static char *in_buf(struct conn *c)
-{
-    return c->block;
-}
-
 void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len)
 {
     struct conn *c = worker_conn_get(w);
@@ -60,11 +53,9 @@ void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_
     c->fd = fd;
     c->state = CONN_READ;
     c->keep_alive = 1;
-    response_init(&c->resp);
     if (len > sizeof(c->peer))
         len = sizeof(c->peer);
     memcpy(&c->peer, peer, len);
-    http_parser_init(&c->parser, &w->limits);
     /* responses are whole by the time they are written; do not let Nagle hold the tail */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (event_add_conn(w->loop, fd, &c->h) < 0) {
@@ -72,40 +63,37 @@ void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_
         conn_close(c);
         return;
     }
-    c->req_begin_ms = w->now_ms;
     timer_arm(&w->q_header, &c->timer, w->now_ms);
 }
 
-static void release_file(struct conn *c)
+/* Gives the active block back: the connection is idle between requests. */
+static void go_idle(struct conn *c)
 {
-    if (c->resp.fd >= 0) {
-        close(c->resp.fd);
-        c->resp.fd = -1;
+    if (c->a != NULL) {
+        response_release(&c->a->resp);
+        worker_block_put(c->w, c->a);
+        c->a = NULL;
     }
+    c->in_len = c->in_pos = c->req_start = c->head_end = 0;
 }
 
 void conn_close(struct conn *c)
 {
-    struct worker *w = c->w;
-
     timer_cancel(&c->timer);
-    release_file(c);
+    go_idle(c);
     if (c->fd >= 0)
         close(c->fd); /* also removes it from the epoll set */
-    if (c->block)
-        worker_block_put(w, c->block);
     c->fd = -1;
-    c->block = NULL;
-    worker_conn_put(w, c);
+    worker_conn_put(c->w, c);
 }
 
 static void log_request(struct conn *c)
 {
+    struct conn_active *a = c->a;
     struct log_access_entry e;
-    struct request *r = &c->parser.req;
-    const char *base = in_buf(c) + c->req_start;
+    struct request *r = &a->parser.req;
+    const char *base = a->in + c->req_start;
     char addr[INET6_ADDRSTRLEN];
-    uint64_t inline_body = c->out_sent > c->head_len ? c->out_sent - c->head_len : 0;
 
     if (!log_access_enabled())
         return;
@@ -115,7 +103,7 @@ static void log_request(struct conn *c)
         inet_ntop(AF_INET, &c->peer.v4.sin_addr, addr, sizeof(addr));
     memset(&e, 0, sizeof(e));
     e.client = addr;
-    if (r->line_end > r->line_start && c->block) {
+    if (r->line_end > r->line_start) {
         e.request_line = base + r->line_start;
         e.request_line_len = r->line_end - r->line_start;
     }
@@ -127,18 +115,30 @@ static void log_request(struct conn *c)
         e.user_agent = base + r->user_agent.off;
         e.user_agent_len = r->user_agent.len;
     }
-    e.status = (int)c->resp.status;
-    e.bytes = inline_body + c->file_sent;
+    e.status = (int)a->resp.status;
+    e.bytes = a->bytes_sent > a->head_len ? a->bytes_sent - a->head_len : 0;
     e.when = c->w->now;
     log_access(&e);
+}
+
+static struct str header(const struct request *r, const char *base, const struct span *s,
+                         unsigned bit)
+{
+    struct str v = {NULL, 0};
+
+    if (r->present & bit) {
+        v.p = base + s->off;
+        v.len = s->len;
+    }
+    return v;
 }
 
 /* Chooses the response to a complete, valid request head. */
 static void decide(struct conn *c)
 {
-    struct request *r = &c->parser.req;
-    struct response *resp = &c->resp;
-    const char *base = in_buf(c) + c->req_start;
+    struct request *r = &c->a->parser.req;
+    struct response *resp = &c->a->resp;
+    const char *base = c->a->in + c->req_start;
 
     response_init(resp);
     resp->head_only = r->method == HTTP_HEAD;
@@ -149,8 +149,24 @@ static void decide(struct conn *c)
         resp->status = HTTP_METHOD_NOT_ALLOWED;
         resp->allow = 1;
     } else {
-        static_serve(c->w->rootfd, base + r->path.off, r->path.len, base + r->query.off,
-                     r->query.len, r->has_query, resp);
+        struct static_request rq;
+        rq.head = r->method == HTTP_HEAD;
+        rq.path.p = base + r->path.off;
+        rq.path.len = r->path.len;
+        rq.query.p = r->has_query ? base + r->query.off : NULL;
+        rq.query.len = r->query.len;
+        rq.cond.if_match = header(r, base, &r->if_match, HTTP_HDR_IF_MATCH);
+        rq.cond.if_none_match = header(r, base, &r->if_none_match, HTTP_HDR_IF_NONE_MATCH);
+        rq.cond.if_modified_since =
+            header(r, base, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
+        rq.cond.if_unmodified_since =
+            header(r, base, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
+        rq.cond.if_range = header(r, base, &r->if_range, HTTP_HDR_IF_RANGE);
+        rq.range = (r->present & HTTP_HDR_RANGE_TWICE)
+                       ? (struct str){NULL, 0}
+                       : header(r, base, &r->range, HTTP_HDR_RANGE);
+        rq.accept_encoding = header(r, base, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+        static_serve(&c->w->sctx, &rq, resp);
     }
     if (resp->status == HTTP_INTERNAL_ERROR || resp->status == HTTP_SERVICE_UNAVAILABLE)
         log_warnx("%s %.*s: %d %s", http_method_name(r->method), (int)r->target.len,
@@ -159,41 +175,40 @@ static void decide(struct conn *c)
 
 static void compose(struct conn *c)
 {
-    struct response *resp = &c->resp;
+    struct conn_active *a = c->a;
+    struct response *resp = &a->resp;
 
     resp->keep_alive = c->keep_alive && !c->w->stopping;
-    resp->http10 = c->parser.req.minor == 0;
-    if (resp->head_only) {
-        /* the headers say what GET would send; the file itself is not needed */
-        c->out.len = 0;
-        c->head_len = response_compose(&c->out, resp);
-        release_file(c);
-    } else {
-        c->head_len = response_compose(&c->out, resp);
-    }
-    if (c->out.overflow) {
+    resp->http10 = a->parser.req.minor == 0;
+    static_error_page(&c->w->sctx, resp);
+    buf_init(&a->out, a->outmem, CONN_OUT_SIZE);
+    a->nseg = response_compose(&a->out, resp, a->seg, &a->head_len);
+    if (a->out.overflow) {
         /* a head that does not fit would be cut mid-header: send a small 500 instead */
         log_warnx("response head larger than %d bytes; answering 500", CONN_OUT_SIZE);
-        release_file(c);
+        response_release(resp);
         response_init(resp);
         resp->status = HTTP_INTERNAL_ERROR;
-        c->keep_alive = resp->keep_alive = 0;
-        resp->http10 = c->parser.req.minor == 0;
-        buf_init(&c->out, c->block + CONN_IN_SIZE, CONN_OUT_SIZE);
-        c->head_len = response_compose(&c->out, resp);
+        c->keep_alive = 0;
+        resp->http10 = a->parser.req.minor == 0;
+        buf_init(&a->out, a->outmem, CONN_OUT_SIZE);
+        a->nseg = response_compose(&a->out, resp, a->seg, &a->head_len);
     }
-    c->out_sent = 0;
-    c->file_sent = 0;
+    if (resp->head_only || a->seg[0].file_len == 0)
+        response_release(resp); /* the head is written; no file bytes will be sent */
+    a->cur = 0;
+    a->seg_mem_sent = 0;
+    a->seg_file_sent = 0;
+    a->bytes_sent = 0;
 }
 
 /* An error that ends the conversation: framing is lost or the client is too slow. */
 static void fail_request(struct conn *c, enum http_status status)
 {
-    release_file(c);
-    response_init(&c->resp);
-    c->resp.status = status;
+    response_release(&c->a->resp);
+    response_init(&c->a->resp);
+    c->a->resp.status = status;
     c->keep_alive = 0;
-    buf_init(&c->out, c->block + CONN_IN_SIZE, CONN_OUT_SIZE);
     compose(c);
     c->state = CONN_WRITE;
 }
@@ -237,34 +252,48 @@ static enum io_result send_continue(struct conn *c)
     return res;
 }
 
+/* Sends the segments in order: memory with send, file ranges with sendfile. */
 static enum io_result send_response(struct conn *c)
 {
-    struct response *resp = &c->resp;
-    /* MSG_MORE: the head and the file's first bytes leave in the same segments */
-    int more = resp->fd >= 0 && resp->length > c->file_sent ? MSG_MORE : 0;
-    enum io_result res = send_bytes(c, c->out.data, c->out.len, &c->out_sent, more);
+    struct conn_active *a = c->a;
+    int body_fd = response_body_fd(&a->resp);
 
-    if (res != IO_DONE)
-        return res;
-    while (resp->fd >= 0 && c->file_sent < resp->length) {
-        uint64_t left = resp->length - c->file_sent;
-        ssize_t n = sendfile(c->fd, resp->fd, &resp->offset, left > (1u << 30) ? (1u << 30) : left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                c->writable = 0;
-                return IO_AGAIN;
+    while (a->cur < a->nseg) {
+        const struct segment *sg = &a->seg[a->cur];
+        /* MSG_MORE: a head and the file bytes after it leave in the same segments */
+        int more = sg->file_len > 0 || a->cur + 1 < a->nseg ? MSG_MORE : 0;
+        size_t before = a->seg_mem_sent;
+        enum io_result res =
+            send_bytes(c, a->outmem + sg->mem_off, sg->mem_len, &a->seg_mem_sent, more);
+
+        a->bytes_sent += a->seg_mem_sent - before;
+        if (res != IO_DONE)
+            return res;
+        while (a->seg_file_sent < sg->file_len) {
+            uint64_t left = sg->file_len - a->seg_file_sent;
+            off_t off = (off_t)(sg->file_off + a->seg_file_sent);
+            ssize_t n = sendfile(c->fd, body_fd, &off, left > (1u << 30) ? (1u << 30) : left);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN) {
+                    c->writable = 0;
+                    return IO_AGAIN;
+                }
+                return IO_ERROR;
             }
-            return IO_ERROR;
+            if (n == 0) {
+                /* the file shrank after Content-Length was sent: the only honest end
+                 * is to abort the connection (RFC 9112 §6.3) */
+                log_warnx("file shrank while being sent; closing the connection");
+                return IO_ERROR;
+            }
+            a->seg_file_sent += (uint64_t)n;
+            a->bytes_sent += (uint64_t)n;
         }
-        if (n == 0) {
-            /* the file shrank after Content-Length was sent: the only honest end
-             * is to abort the connection (RFC 9112 §6.3) */
-            log_warnx("file shrank while being sent; closing the connection");
-            return IO_ERROR;
-        }
-        c->file_sent += (uint64_t)n;
+        a->cur++;
+        a->seg_mem_sent = 0;
+        a->seg_file_sent = 0;
     }
     return IO_DONE;
 }
@@ -272,7 +301,7 @@ static enum io_result send_response(struct conn *c)
 /* Moves the unparsed bytes of the current request to the front of the buffer. */
 static void compact(struct conn *c)
 {
-    char *in = in_buf(c);
+    char *in = c->a->in;
 
     if (c->req_start == 0)
         return;
@@ -289,22 +318,19 @@ static void finish_response(struct conn *c)
     struct worker *w = c->w;
 
     log_request(c);
-    release_file(c);
+    response_release(&c->a->resp);
     c->requests++;
-    if (!c->resp.keep_alive || c->early_response || w->stopping) {
+    if (!c->a->resp.keep_alive || c->early_response || w->stopping) {
         start_linger(c);
         return;
     }
-    http_parser_next(&c->parser);
+    http_parser_next(&c->a->parser);
     c->req_start = c->in_pos;
     c->head_end = c->in_pos;
     c->state = CONN_READ;
-    c->req_begin_ms = w->now_ms;
     if (c->in_pos == c->in_len) {
         /* nothing pipelined: the connection goes idle and gives its block back */
-        worker_block_put(w, c->block);
-        c->block = NULL;
-        c->in_len = c->in_pos = c->req_start = c->head_end = 0;
+        go_idle(c);
         timer_arm(&w->q_idle, &c->timer, w->now_ms);
         worker_conn_idle(w);
     } else {
@@ -315,12 +341,13 @@ static void finish_response(struct conn *c)
 /* Runs the parser over the unparsed bytes; returns 1 to go on, 0 to wait for more. */
 static int parse_step(struct conn *c)
 {
-    char *in = in_buf(c);
-    struct request *r = &c->parser.req;
+    struct conn_active *a = c->a;
+    char *in = a->in;
+    struct request *r = &a->parser.req;
     size_t used = 0;
     enum http_parse_result res;
 
-    res = http_parse(&c->parser, in + c->req_start, in + c->in_pos, c->in_len - c->in_pos, &used);
+    res = http_parse(&a->parser, in + c->req_start, in + c->in_pos, c->in_len - c->in_pos, &used);
     c->in_pos += (uint32_t)used;
     switch (res) {
     case HTTP_PARSE_AGAIN:
@@ -335,9 +362,8 @@ static int parse_step(struct conn *c)
         c->head_end = c->in_pos;
         c->keep_alive = r->keep_alive;
         decide(c);
-        buf_init(&c->out, c->block + CONN_IN_SIZE, CONN_OUT_SIZE);
         if (r->has_body && r->expect_continue) {
-            if (c->resp.status >= 300) {
+            if (a->resp.status >= 300) {
                 /* RFC 9110 §10.1.1: answer now instead of asking for a body we
                  * would throw away, and close rather than read it */
                 c->keep_alive = 0;
@@ -368,26 +394,24 @@ static int read_step(struct conn *c)
     struct worker *w = c->w;
     ssize_t n;
 
-    if (c->block == NULL) {
-        c->block = worker_block_get(w);
-        if (c->block == NULL) {
+    if (c->a == NULL) {
+        c->a = worker_block_get(w);
+        if (c->a == NULL) {
             log_warnx("out of memory for a connection buffer; closing it");
             conn_close(c);
             return 0;
         }
+        http_parser_init(&c->a->parser, &w->limits);
+        response_init(&c->a->resp);
     }
     if (c->in_len == CONN_IN_SIZE)
         compact(c);
-    n = recv(c->fd, in_buf(c) + c->in_len, CONN_IN_SIZE - c->in_len, 0);
+    n = recv(c->fd, c->a->in + c->in_len, CONN_IN_SIZE - c->in_len, 0);
     if (n > 0) {
-        if (c->in_len == c->req_start) {
-            /* the first byte of a request starts its deadline */
-            c->req_begin_ms = w->now_ms;
-            timer_arm_at(&w->q_header, &c->timer, w->now_ms + w->q_header.duration_ms);
-        }
+        /* the first byte of a request starts its deadline; a body needs only progress */
+        if (c->in_len == c->req_start || c->a->parser.req.state == HTTP_REQ_BODY)
+            timer_arm(&w->q_header, &c->timer, w->now_ms);
         c->in_len += (uint32_t)n;
-        if (c->parser.req.state == HTTP_REQ_BODY)
-            timer_arm(&w->q_header, &c->timer, w->now_ms); /* a body only needs progress */
         return 1;
     }
     if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -395,14 +419,12 @@ static int read_step(struct conn *c)
         conn_close(c);
         return 0;
     }
-    if (errno == EAGAIN)
-        c->readable = 0;
-    if (c->in_len == c->req_start && c->block && c->requests > 0) {
-        worker_block_put(w, c->block);
-        c->block = NULL;
-        c->in_len = c->in_pos = c->req_start = c->head_end = 0;
-    }
-    return errno == EINTR;
+    if (errno == EINTR)
+        return 1;
+    c->readable = 0;
+    if (c->in_len == c->req_start)
+        go_idle(c); /* nothing of a request yet: wait without the block */
+    return 0;
 }
 
 static void conn_run(struct conn *c)
@@ -422,7 +444,7 @@ static void conn_run(struct conn *c)
                     return;
             }
             /* in a body, a call with no new bytes lets llhttp finish a message */
-            if (c->block && (c->in_pos < c->in_len || c->parser.req.state == HTTP_REQ_BODY)) {
+            if (c->a && (c->in_pos < c->in_len || c->a->parser.req.state == HTTP_REQ_BODY)) {
                 if (parse_step(c))
                     continue;
             }
@@ -474,8 +496,8 @@ void conn_timeout(struct conn *c)
 {
     /* a request that started but did not finish in time gets a 408; an idle
      * connection, a stalled writer or a lingering close is simply closed */
-    if (c->state == CONN_READ && c->block && c->in_len > c->req_start && !c->continue_pending &&
-        c->parser.req.state == HTTP_REQ_HEAD) {
+    if (c->state == CONN_READ && c->a && c->in_len > c->req_start && !c->continue_pending &&
+        c->a->parser.req.state == HTTP_REQ_HEAD) {
         fail_request(c, HTTP_REQUEST_TIMEOUT);
         c->writable = 1;
         conn_run(c);
@@ -486,6 +508,6 @@ void conn_timeout(struct conn *c)
 
 void conn_stop_if_idle(struct conn *c)
 {
-    if (c->state == CONN_READ && (c->block == NULL || c->in_len == c->req_start))
+    if (c->state == CONN_READ && (c->a == NULL || c->in_len == c->req_start))
         conn_close(c);
 }

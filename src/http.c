@@ -117,6 +117,16 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+/* The first occurrence of a header is the one used (a repeated list header is
+ * rare enough that combining field lines is not worth a copy). */
+static void keep(struct request *r, struct span *slot, unsigned bit)
+{
+    if (!(r->present & bit)) {
+        *slot = r->value;
+        r->present |= bit;
+    }
+}
+
 static int on_header_value_complete(llhttp_t *l)
 {
     struct http_parser *p = parser_of(l);
@@ -137,6 +147,31 @@ static int on_header_value_complete(llhttp_t *l)
         return fail(p, HTTP_BAD_REQUEST);
 
     switch (r->field.len) {
+    case 5:
+        if (str_ieq(name, 5, "range")) {
+            if (r->present & HTTP_HDR_RANGE)
+                r->present |= HTTP_HDR_RANGE_TWICE;
+            keep(r, &r->range, HTTP_HDR_RANGE);
+        }
+        break;
+    case 8:
+        if (str_ieq(name, 8, "if-match"))
+            keep(r, &r->if_match, HTTP_HDR_IF_MATCH);
+        else if (str_ieq(name, 8, "if-range"))
+            keep(r, &r->if_range, HTTP_HDR_IF_RANGE);
+        break;
+    case 13:
+        if (str_ieq(name, 13, "if-none-match"))
+            keep(r, &r->if_none_match, HTTP_HDR_IF_NONE_MATCH);
+        break;
+    case 15:
+        if (str_ieq(name, 15, "accept-encoding"))
+            keep(r, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+        break;
+    case 19:
+        if (str_ieq(name, 19, "if-unmodified-since"))
+            keep(r, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
+        break;
     case 4:
         if (str_ieq(name, 4, "host")) {
             r->nhost++;
@@ -162,6 +197,10 @@ static int on_header_value_complete(llhttp_t *l)
             r->user_agent = r->value;
         break;
     case 17:
+        if (str_ieq(name, 17, "if-modified-since")) {
+            keep(r, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
+            break;
+        }
         /* chunked is the only coding we can remove (RFC 9112 §6.1: 501 for others) */
         if (str_ieq(name, 17, "transfer-encoding")) {
             const char *q = value, *tok;
@@ -527,14 +566,18 @@ const char *http_reason(enum http_status status)
     case HTTP_CONTINUE: return "Continue";
     case HTTP_OK: return "OK";
     case HTTP_NO_CONTENT: return "No Content";
+    case HTTP_PARTIAL_CONTENT: return "Partial Content";
     case HTTP_MOVED_PERMANENTLY: return "Moved Permanently";
+    case HTTP_NOT_MODIFIED: return "Not Modified";
     case HTTP_BAD_REQUEST: return "Bad Request";
     case HTTP_FORBIDDEN: return "Forbidden";
     case HTTP_NOT_FOUND: return "Not Found";
     case HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
     case HTTP_REQUEST_TIMEOUT: return "Request Timeout";
+    case HTTP_PRECONDITION_FAILED: return "Precondition Failed";
     case HTTP_CONTENT_TOO_LARGE: return "Content Too Large";
     case HTTP_URI_TOO_LONG: return "URI Too Long";
+    case HTTP_RANGE_NOT_SATISFIABLE: return "Range Not Satisfiable";
     case HTTP_EXPECTATION_FAILED: return "Expectation Failed";
     case HTTP_HEADERS_TOO_LARGE: return "Request Header Fields Too Large";
     case HTTP_INTERNAL_ERROR: return "Internal Server Error";

@@ -21,6 +21,10 @@ enum {
     OPT_SEND_TIMEOUT,
     OPT_MAX_BODY,
     OPT_MAX_CONNECTIONS,
+    OPT_CACHE_CONTROL,
+    OPT_LISTING,
+    OPT_NO_PRECOMPRESSED,
+    OPT_REVALIDATE,
 };
 
 static const struct option options[] = {
@@ -35,6 +39,10 @@ static const struct option options[] = {
     {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
     {"max-body-size", required_argument, NULL, OPT_MAX_BODY},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"cache-control", required_argument, NULL, OPT_CACHE_CONTROL},
+    {"listing", no_argument, NULL, OPT_LISTING},
+    {"no-precompressed", no_argument, NULL, OPT_NO_PRECOMPRESSED},
+    {"revalidate", required_argument, NULL, OPT_REVALIDATE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -59,6 +67,11 @@ static void usage(FILE *out)
             "      --send-timeout SEC      time a client may stall a response (default 30)\n"
             "      --max-body-size SIZE    largest request body, e.g. 64k or 1m (default 1m)\n"
             "      --max-connections N     connections per worker (default 4096)\n"
+            "      --listing               list directories that have no index.html\n"
+            "      --cache-control VALUE   Cache-Control header on file responses (default none)\n"
+            "      --no-precompressed      never serve FILE.br / FILE.gz in place of FILE\n"
+            "      --revalidate SEC        how long an open file is trusted before it is\n"
+            "                              checked again on disk (default 1; 0: every request)\n"
             "  -h, --help                  show this help and exit\n"
             "  -V, --version               show the version and exit\n"
             "\n"
@@ -139,6 +152,20 @@ int main(int argc, char **argv)
             break;
         case OPT_MAX_CONNECTIONS:
             s.max_connections = (unsigned)number(optarg, "connection limit", 1, 1000000);
+            break;
+        case OPT_CACHE_CONTROL:
+            if (optarg[0] == '\0' || strpbrk(optarg, "\r\n") != NULL)
+                die_usage("invalid Cache-Control value '%s'", optarg);
+            s.cache_control = optarg;
+            break;
+        case OPT_LISTING:
+            s.listing = 1;
+            break;
+        case OPT_NO_PRECOMPRESSED:
+            s.precompressed = 0;
+            break;
+        case OPT_REVALIDATE:
+            s.revalidate = (unsigned)number(optarg, "revalidation interval", 0, 86400);
             break;
         case 'h':
             usage(stdout);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,7 +20,7 @@
 #include "portico/event.h"
 #include "portico/log.h"
 #include "portico/master.h"
-#include "portico/static.h"
+#include "portico/beneath.h"
 #include "portico/worker.h"
 
 #define MAX_LISTENERS    8
@@ -207,6 +208,17 @@ fail:
     return -1;
 }
 
+/* Connections and cached files both need descriptors: take what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void url_host(const struct settings *s, char *out, size_t len)
 {
     const char *b = s->bind_addr;
@@ -347,11 +359,12 @@ int master_run(struct settings *s)
     int i;
 
     m.s = s;
+    raise_fd_limit();
     if (s->workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         s->workers = n > 0 ? (int)n : 1;
     }
-    m.rootfd = static_open_root(s->root_abs);
+    m.rootfd = beneath_open_root(s->root_abs);
     if (m.rootfd < 0) {
         log_error("document root %s", s->root_abs);
         return 1;

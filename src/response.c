@@ -1,19 +1,37 @@
-/* Owns the bytes of a response head and the built-in error and redirect bodies.
- * Never decides a status and never writes to a socket. */
+/* Owns the bytes of a response head, multipart/byteranges framing and the built-in
+ * error and redirect bodies. Never decides a status and never writes to a socket. */
 #include "build-config.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "portico/httpdate.h"
 #include "portico/response.h"
 
 static char date[HTTPDATE_LEN + 1] = "Thu, 01 Jan 1970 00:00:00 GMT";
 static time_t date_when = -1;
+static uint64_t boundary_state;
 
 void response_init(struct response *r)
 {
-    memset(r, 0, sizeof(*r));
-    r->fd = -1;
+    memset(r, 0, offsetof(struct response, ranges));
+    r->own_fd = -1;
+}
+
+void response_release(struct response *r)
+{
+    filecache_release(r->file);
+    r->file = NULL;
+    if (r->own_fd >= 0)
+        close(r->own_fd);
+    r->own_fd = -1;
+}
+
+int response_body_fd(const struct response *r)
+{
+    return r->file ? r->file->fd : r->own_fd;
 }
 
 void response_tick(time_t now)
@@ -22,6 +40,8 @@ void response_tick(time_t now)
         httpdate_format(now, date);
         date_when = now;
     }
+    if (boundary_state == 0)
+        boundary_state = ((uint64_t)now << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ull;
 }
 
 static void put_header(struct buf *b, const char *name, const char *value)
@@ -40,12 +60,34 @@ static void error_body(struct buf *body, enum http_status status)
                (int)status, http_reason(status), (int)status, http_reason(status));
 }
 
-size_t response_compose(struct buf *out, const struct response *r)
+static void part_header(struct buf *b, const char *boundary, const struct response *r,
+                        const struct byte_range *br)
 {
-    char bodymem[512];
+    buf_printf(b, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+               boundary, r->content_type ? r->content_type : "application/octet-stream",
+               (unsigned long long)br->first, (unsigned long long)br->last,
+               (unsigned long long)r->complete_length);
+}
+
+static void next_boundary(char *out, size_t cap)
+{
+    /* xorshift: unpredictable enough that a file's bytes do not contain it by chance */
+    boundary_state ^= boundary_state << 13;
+    boundary_state ^= boundary_state >> 7;
+    boundary_state ^= boundary_state << 17;
+    snprintf(out, cap, "portico-%016llx", (unsigned long long)boundary_state);
+}
+
+int response_compose(struct buf *out, const struct response *r, struct segment *seg,
+                     size_t *head_len)
+{
+    char bodymem[512], boundary[40], tmp[256];
     struct buf body;
-    size_t head_len;
-    int builtin = r->fd < 0 && r->status >= 300;
+    int has_body_fd = response_body_fd(r) >= 0;
+    int builtin = !has_body_fd && r->status >= 300 && r->status != HTTP_NOT_MODIFIED;
+    int multipart = r->status == HTTP_PARTIAL_CONTENT && r->nranges > 1;
+    uint64_t length = 0;
+    int i, n = 0;
 
     buf_init(&body, bodymem, sizeof(bodymem));
     if (builtin)
@@ -58,15 +100,50 @@ size_t response_compose(struct buf *out, const struct response *r)
         put_header(out, "Location", r->location);
     if (r->allow)
         put_header(out, "Allow", "GET, HEAD, OPTIONS");
-    if (builtin) {
+    if (r->status == HTTP_PARTIAL_CONTENT && !multipart)
+        buf_printf(out, "Content-Range: bytes %llu-%llu/%llu\r\n",
+                   (unsigned long long)r->ranges[0].first, (unsigned long long)r->ranges[0].last,
+                   (unsigned long long)r->complete_length);
+    else if (r->status == HTTP_RANGE_NOT_SATISFIABLE)
+        buf_printf(out, "Content-Range: bytes */%llu\r\n", (unsigned long long)r->complete_length);
+
+    if (multipart) {
+        struct buf t;
+        next_boundary(boundary, sizeof(boundary));
+        buf_printf(out, "Content-Type: multipart/byteranges; boundary=%s\r\n", boundary);
+        for (i = 0; i < r->nranges; i++) {
+            buf_init(&t, tmp, sizeof(tmp));
+            part_header(&t, boundary, r, &r->ranges[i]);
+            length += t.len + (r->ranges[i].last - r->ranges[i].first + 1);
+        }
+        length += 2 + 2 + strlen(boundary) + 4; /* "\r\n--" boundary "--\r\n" */
+    } else if (builtin) {
         put_header(out, "Content-Type", "text/html; charset=utf-8");
-    } else if (r->content_type) {
-        put_header(out, "Content-Type", r->content_type);
+        length = body.len;
+    } else {
+        if (r->content_type)
+            put_header(out, "Content-Type", r->content_type);
+        if (r->status == HTTP_PARTIAL_CONTENT)
+            length = r->ranges[0].last - r->ranges[0].first + 1;
+        else
+            length = r->length;
     }
-    /* RFC 9110 §8.6: no Content-Length in a 1xx or 204 */
-    if (r->status != HTTP_NO_CONTENT && r->status >= 200) {
+    if (r->content_encoding)
+        put_header(out, "Content-Encoding", r->content_encoding);
+    if (r->vary_encoding)
+        put_header(out, "Vary", "Accept-Encoding");
+    if (r->accept_ranges && (r->status == HTTP_OK || r->status == HTTP_PARTIAL_CONTENT))
+        put_header(out, "Accept-Ranges", "bytes");
+    if (r->etag)
+        put_header(out, "ETag", r->etag);
+    if (r->last_modified)
+        put_header(out, "Last-Modified", r->last_modified);
+    if (r->cache_control)
+        put_header(out, "Cache-Control", r->cache_control);
+    /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */
+    if (r->status >= 200 && r->status != HTTP_NO_CONTENT && r->status != HTTP_NOT_MODIFIED) {
         buf_puts(out, "Content-Length: ");
-        buf_put_u64(out, builtin ? body.len : r->length);
+        buf_put_u64(out, length);
         buf_append(out, "\r\n", 2);
     }
     if (!r->keep_alive)
@@ -74,8 +151,35 @@ size_t response_compose(struct buf *out, const struct response *r)
     else if (r->http10)
         put_header(out, "Connection", "keep-alive");
     buf_append(out, "\r\n", 2);
-    head_len = out->len;
-    if (builtin && !r->head_only)
+    *head_len = out->len;
+
+    memset(seg, 0, sizeof(*seg));
+    if (r->head_only || r->status == HTTP_NOT_MODIFIED || r->status == HTTP_NO_CONTENT) {
+        seg[0].mem_len = (uint32_t)out->len;
+        return 1;
+    }
+    if (multipart) {
+        for (i = 0; i < r->nranges; i++) {
+            size_t start = i == 0 ? 0 : out->len;
+            part_header(out, boundary, r, &r->ranges[i]);
+            seg[n].mem_off = (uint32_t)start;
+            seg[n].mem_len = (uint32_t)(out->len - start);
+            seg[n].file_off = r->ranges[i].first;
+            seg[n].file_len = r->ranges[i].last - r->ranges[i].first + 1;
+            n++;
+        }
+        memset(&seg[n], 0, sizeof(seg[n]));
+        seg[n].mem_off = (uint32_t)out->len;
+        buf_printf(out, "\r\n--%s--\r\n", boundary);
+        seg[n].mem_len = (uint32_t)(out->len - seg[n].mem_off);
+        return n + 1;
+    }
+    if (builtin)
         buf_append(out, body.data, body.len);
-    return head_len;
+    seg[0].mem_len = (uint32_t)out->len;
+    if (has_body_fd) {
+        seg[0].file_off = r->status == HTTP_PARTIAL_CONTENT ? r->ranges[0].first : 0;
+        seg[0].file_len = length;
+    }
+    return 1;
 }

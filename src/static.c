@@ -1,106 +1,21 @@
-/* Maps a request path to a file beneath the root and opens it safely. The kernel
- * enforces the fence (openat2 RESOLVE_BENEATH); the string checks in path.c are the
- * second fence. Never reads file contents: bodies go out by sendfile in conn.c. */
+/* Maps a request path to a file beneath the root and decides what of it to send:
+ * index files, listings, pre-compressed siblings, validators, conditionals and
+ * ranges. Never reads file contents: bodies go out by sendfile in conn.c. */
 #include "build-config.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#ifdef HAVE_LINUX_OPENAT2_H
-#include <linux/openat2.h>
-#endif
 
-#include "portico/mime.h"
+#include "portico/encoding.h"
+#include "portico/listing.h"
 #include "portico/path.h"
 #include "portico/static.h"
-
-#ifndef RESOLVE_BENEATH
-struct open_how {
-    unsigned long long flags, mode, resolve;
-};
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_BENEATH       0x08
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-
-#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
 /* One request is decided at a time per worker, so the decoded path and the
  * Location value can live here rather than on a connection. */
 static char path_buf[16384];
 static char location_buf[8192]; /* a Location longer than this is refused with 414 */
-static int have_openat2 = 1;
-
-int static_open_root(const char *path)
-{
-    return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-int static_open_walk(int dirfd, const char *rel, int flags)
-{
-    char comp[256];
-    int cur = dirfd;
-
-    for (;;) {
-        const char *slash = strchr(rel, '/');
-        size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
-        int next, saved;
-
-        if (n >= sizeof(comp)) {
-            if (cur != dirfd)
-                close(cur);
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        memcpy(comp, rel, n);
-        comp[n] = '\0';
-        if (n == 0 || strcmp(comp, ".") == 0) {
-            strcpy(comp, ".");
-        } else if (strcmp(comp, "..") == 0) { /* never produced by path.c; refuse anyway */
-            if (cur != dirfd)
-                close(cur);
-            errno = EXDEV;
-            return -1;
-        }
-        if (slash && slash[1] != '\0')
-            next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        else
-            next = openat(cur, comp, flags | O_NOFOLLOW | (slash ? O_DIRECTORY : 0));
-        saved = errno;
-        if (cur != dirfd)
-            close(cur);
-        if (next < 0) {
-            errno = saved;
-            return -1;
-        }
-        if (!slash || slash[1] == '\0')
-            return next;
-        cur = next;
-        rel = slash + 1;
-    }
-}
-
-int static_open_beneath(int dirfd, const char *rel, int flags)
-{
-    if (have_openat2) {
-        struct open_how how;
-        long fd;
-
-        memset(&how, 0, sizeof(how));
-        how.flags = (unsigned long long)flags;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-        fd = syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof(how));
-        if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-            return (int)fd;
-        have_openat2 = 0; /* an old kernel or a seccomp filter: walk instead */
-    }
-    return static_open_walk(dirfd, rel, flags);
-}
 
 static enum http_status errno_status(int err)
 {
@@ -123,9 +38,10 @@ static enum http_status errno_status(int err)
     }
 }
 
-static void redirect_to_dir(const char *path, size_t len, const char *query, size_t qlen,
-                            int has_query, struct response *resp)
+static void redirect_to_dir(const char *path, size_t len, const struct str *query,
+                            struct response *resp)
 {
+    size_t qlen = query->p ? query->len : 0;
     long n = qlen + 3 < sizeof(location_buf)
                  ? path_encode(path, len, location_buf, sizeof(location_buf) - qlen - 3)
                  : -1;
@@ -135,9 +51,9 @@ static void redirect_to_dir(const char *path, size_t len, const char *query, siz
         return;
     }
     location_buf[n++] = '/';
-    if (has_query) {
+    if (query->p) {
         location_buf[n++] = '?';
-        memcpy(location_buf + n, query, qlen);
+        memcpy(location_buf + n, query->p, qlen);
         n += (long)qlen;
     }
     location_buf[n] = '\0';
@@ -145,14 +61,92 @@ static void redirect_to_dir(const char *path, size_t len, const char *query, siz
     resp->location = location_buf;
 }
 
-void static_serve(int rootfd, const char *path, size_t len, const char *query, size_t qlen,
-                  int has_query, struct response *resp)
+static void serve_listing(struct static_ctx *ctx, size_t len, struct response *resp)
 {
-    struct stat st;
-    long n;
-    int fd;
+    uint64_t length = 0;
+    int fd = listing_build(ctx->rootfd, path_buf, len, &length);
 
-    n = len ? path_normalize(path, len, path_buf, sizeof(path_buf) - sizeof("index.html"))
+    if (fd < 0) {
+        resp->status = errno_status(errno);
+        return;
+    }
+    resp->status = HTTP_OK;
+    resp->own_fd = fd;
+    resp->length = length;
+    resp->content_type = "text/html; charset=utf-8";
+}
+
+/* The response is an error after all: its body is not this representation. */
+static void not_this_file(struct response *resp)
+{
+    resp->content_type = resp->content_encoding = NULL;
+    resp->etag = resp->last_modified = resp->cache_control = NULL;
+    resp->vary_encoding = resp->accept_ranges = 0;
+}
+
+/* Picks the representation, then applies preconditions and Range to it. */
+static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
+                       const struct fc_entry *e, struct response *resp)
+{
+    struct fc_file *f = e->file;
+    unsigned avail = (e->gz ? ENCODING_GZIP : 0) | (e->br ? ENCODING_BR : 0);
+    enum http_status st;
+    int n;
+
+    if (avail != 0) {
+        /* the response depends on Accept-Encoding whichever coding is sent */
+        unsigned enc = encoding_choose(rq->accept_encoding.p, rq->accept_encoding.len, avail);
+        resp->vary_encoding = 1;
+        if (enc == ENCODING_BR) {
+            f = e->br;
+            resp->content_encoding = "br";
+        } else if (enc == ENCODING_GZIP) {
+            f = e->gz;
+            resp->content_encoding = "gzip";
+        }
+    }
+    resp->content_type = e->content_type;
+    resp->etag = f->etag;
+    resp->last_modified = f->last_modified;
+    resp->cache_control = ctx->settings->cache_control;
+    resp->accept_ranges = 1;
+
+    st = cond_evaluate(&rq->cond, 1, f->etag, f->etag_len, f->mtime);
+    if (st != 0) {
+        resp->status = st;
+        if (st == HTTP_PRECONDITION_FAILED)
+            not_this_file(resp);
+        return;
+    }
+    resp->status = HTTP_OK;
+    resp->length = f->size;
+    resp->complete_length = f->size;
+    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, f->mtime)) {
+        switch (range_parse(rq->range.p, rq->range.len, f->size, resp->ranges, &n)) {
+        case RANGE_OK:
+            resp->status = HTTP_PARTIAL_CONTENT;
+            resp->nranges = n;
+            break;
+        case RANGE_UNSATISFIABLE:
+            resp->status = HTTP_RANGE_NOT_SATISFIABLE;
+            not_this_file(resp);
+            return;
+        case RANGE_IGNORE:
+            break;
+        }
+    }
+    resp->file = filecache_ref(f);
+}
+
+void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct response *resp)
+{
+    struct fc_entry *e;
+    long n;
+    int err;
+
+    n = rq->path.len
+            ? path_normalize(rq->path.p, rq->path.len, path_buf,
+                             sizeof(path_buf) - sizeof("index.html"))
             : path_normalize("/", 1, path_buf, sizeof(path_buf));
     if (n < 0) {
         resp->status = n == PATH_TOO_LONG ? HTTP_URI_TOO_LONG : HTTP_BAD_REQUEST;
@@ -162,44 +156,51 @@ void static_serve(int rootfd, const char *path, size_t len, const char *query, s
         resp->status = HTTP_NOT_FOUND;
         return;
     }
-    fd = static_open_beneath(rootfd, path_buf + 1, OPEN_FLAGS);
-    if (fd < 0) {
-        resp->status = errno_status(errno);
+    err = filecache_get(ctx->fc, path_buf, (size_t)n, ctx->now_ms, &e);
+    if (err != 0) {
+        resp->status = errno_status(err);
         return;
     }
-    if (fstat(fd, &st) < 0) {
-        resp->status = HTTP_INTERNAL_ERROR;
-        close(fd);
-        return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
+    if (e->type == FC_DIR) {
         if (path_buf[n - 1] != '/') {
-            redirect_to_dir(path_buf, (size_t)n, query, qlen, has_query, resp);
+            redirect_to_dir(path_buf, (size_t)n, &rq->query, resp);
             return;
         }
         memcpy(path_buf + n, "index.html", sizeof("index.html"));
-        n += (long)sizeof("index.html") - 1;
-        fd = static_open_beneath(rootfd, path_buf + 1, OPEN_FLAGS);
-        if (fd < 0) {
-            /* no index: listings are off, so the directory itself is forbidden */
-            resp->status = errno == ENOENT ? HTTP_FORBIDDEN : errno_status(errno);
+        err = filecache_get(ctx->fc, path_buf, (size_t)n + sizeof("index.html") - 1, ctx->now_ms,
+                            &e);
+        path_buf[n] = '\0';
+        if (err == ENOENT) {
+            if (ctx->settings->listing)
+                serve_listing(ctx, (size_t)n, resp);
+            else
+                resp->status = HTTP_FORBIDDEN; /* no index and listings are off */
             return;
         }
-        if (fstat(fd, &st) < 0) {
-            resp->status = HTTP_INTERNAL_ERROR;
-            close(fd);
+        if (err != 0) {
+            resp->status = errno_status(err);
+            return;
+        }
+        if (e->type != FC_FILE) {
+            resp->status = HTTP_FORBIDDEN;
             return;
         }
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        resp->status = HTTP_FORBIDDEN;
+    serve_file(ctx, rq, e, resp);
+}
+
+void static_error_page(struct static_ctx *ctx, struct response *resp)
+{
+    char name[16];
+    struct fc_entry *e;
+    int len;
+
+    if (resp->status < 400 || response_body_fd(resp) >= 0 || ctx->fc == NULL)
         return;
-    }
-    resp->status = HTTP_OK;
-    resp->fd = fd;
-    resp->offset = 0;
-    resp->length = (uint64_t)st.st_size;
-    resp->content_type = mime_type(path_buf, (size_t)n);
+    len = snprintf(name, sizeof(name), "/%d.html", (int)resp->status);
+    if (filecache_get(ctx->fc, name, (size_t)len, ctx->now_ms, &e) != 0 || e->type != FC_FILE)
+        return;
+    resp->file = filecache_ref(e->file);
+    resp->length = e->file->size;
+    resp->content_type = "text/html; charset=utf-8";
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ static void clock_tick(struct worker *w)
     struct timespec ts;
 
     w->now_ms = event_now_ms();
+    w->sctx.now_ms = w->now_ms;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != w->now) {
         w->now = ts.tv_sec;
@@ -204,12 +206,33 @@ static void expire_timers(struct worker *w)
         resume_accepting(w);
 }
 
+/* Cached files hold descriptors (up to three an entry, with the pre-compressed
+ * siblings): leave the connections theirs. */
+static unsigned cache_entries(const struct settings *s)
+{
+    struct rlimit rl;
+    unsigned long long spare;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return s->file_cache_entries;
+    spare = rl.rlim_cur > (rlim_t)s->max_connections + 64 ? rl.rlim_cur - s->max_connections - 64
+                                                         : 0;
+    spare /= 3;
+    if (spare < 16)
+        spare = 16;
+    return spare < s->file_cache_entries ? (unsigned)spare : s->file_cache_entries;
+}
+
 static int setup(struct worker *w, const struct settings *s, const int *fds, int n, int rootfd)
 {
     unsigned i;
 
     w->settings = s;
     w->rootfd = rootfd;
+    w->sctx.rootfd = rootfd;
+    w->sctx.settings = s;
+    w->sctx.fc = filecache_new(rootfd, cache_entries(s), (uint64_t)s->revalidate * 1000,
+                               s->precompressed);
     w->limits.max_header_size = s->max_header_size;
     w->limits.max_headers = s->max_headers;
     w->limits.max_body_size = s->max_body_size;
@@ -224,7 +247,8 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, int
     w->max_free_blocks = 64;
     w->free_blocks = calloc(w->max_free_blocks, sizeof(void *));
     w->listeners = calloc((size_t)n, sizeof(*w->listeners));
-    if (w->loop == NULL || w->slots == NULL || w->free_blocks == NULL || w->listeners == NULL) {
+    if (w->loop == NULL || w->slots == NULL || w->free_blocks == NULL || w->listeners == NULL ||
+        w->sctx.fc == NULL) {
         log_error("worker set-up");
         return -1;
     }

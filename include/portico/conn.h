@@ -6,16 +6,34 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "portico/buf.h"
 #include "portico/event.h"
 #include "portico/http.h"
 #include "portico/response.h"
 
 struct worker;
 
-/* An active connection borrows one block: input first, then the output head. */
-#define CONN_IN_SIZE    16384
-#define CONN_OUT_SIZE   16384
-#define CONN_BLOCK_SIZE (CONN_IN_SIZE + CONN_OUT_SIZE)
+#define CONN_IN_SIZE  16384
+#define CONN_OUT_SIZE 16384
+
+/* Everything a connection needs only while a request is in progress. It lives in
+ * one pooled block that an idle keep-alive connection gives back, so waiting
+ * costs a few hundred bytes, not tens of kilobytes. */
+struct conn_active {
+    struct http_parser parser;
+    struct response resp;
+    struct buf out;
+    struct segment seg[RESPONSE_MAX_SEGMENTS];
+    int nseg, cur;            /* segments of the response, the one being sent */
+    size_t seg_mem_sent;
+    uint64_t seg_file_sent;
+    size_t head_len;
+    uint64_t bytes_sent;      /* head and body, for the access log */
+    char in[CONN_IN_SIZE];
+    char outmem[CONN_OUT_SIZE];
+};
+
+#define CONN_BLOCK_SIZE sizeof(struct conn_active)
 
 enum conn_state { CONN_READ, CONN_WRITE, CONN_LINGER };
 
@@ -29,16 +47,10 @@ struct conn {
     unsigned keep_alive : 1;       /* after the response being sent */
     unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
     unsigned early_response : 1;   /* answering before the body was read */
-    size_t continue_sent;
-    uint32_t requests;        /* served on this connection */
-    uint64_t req_begin_ms;    /* when the current request's first byte arrived */
-    char *block;              /* pooled: in = block, out = block + CONN_IN_SIZE */
+    uint32_t requests;             /* served on this connection */
+    struct conn_active *a;         /* NULL while idle */
     uint32_t in_len, in_pos, req_start, head_end;
-    struct buf out;
-    size_t out_sent, head_len;
-    struct response resp;
-    uint64_t file_sent;
-    struct http_parser parser;
+    size_t continue_sent;
     union {
         struct sockaddr sa;
         struct sockaddr_in v4;

@@ -13,14 +13,18 @@ enum http_status {
     HTTP_CONTINUE = 100,
     HTTP_OK = 200,
     HTTP_NO_CONTENT = 204,
+    HTTP_PARTIAL_CONTENT = 206,
     HTTP_MOVED_PERMANENTLY = 301,
+    HTTP_NOT_MODIFIED = 304,
     HTTP_BAD_REQUEST = 400,
     HTTP_FORBIDDEN = 403,
     HTTP_NOT_FOUND = 404,
     HTTP_METHOD_NOT_ALLOWED = 405,
     HTTP_REQUEST_TIMEOUT = 408,
+    HTTP_PRECONDITION_FAILED = 412,
     HTTP_CONTENT_TOO_LARGE = 413,
     HTTP_URI_TOO_LONG = 414,
+    HTTP_RANGE_NOT_SATISFIABLE = 416,
     HTTP_EXPECTATION_FAILED = 417,
     HTTP_HEADERS_TOO_LARGE = 431,
     HTTP_INTERNAL_ERROR = 500,
@@ -34,6 +38,15 @@ enum http_status {
 struct span {
     uint32_t off, len;
 };
+
+#define HTTP_HDR_IF_MATCH            0x01u
+#define HTTP_HDR_IF_NONE_MATCH       0x02u
+#define HTTP_HDR_IF_MODIFIED_SINCE   0x04u
+#define HTTP_HDR_IF_UNMODIFIED_SINCE 0x08u
+#define HTTP_HDR_IF_RANGE            0x10u
+#define HTTP_HDR_RANGE               0x20u
+#define HTTP_HDR_ACCEPT_ENCODING     0x40u
+#define HTTP_HDR_RANGE_TWICE         0x80u /* more than one Range: ignore them all */
 
 #define HTTP_CONN_CLOSE      0x1u
 #define HTTP_CONN_KEEP_ALIVE 0x2u
@@ -59,6 +72,10 @@ struct request {
     struct span query;     /* after '?', without it */
     int has_query;
     struct span host, referer, user_agent;
+    /* the headers static.c decides with; a bit in `present` says each was sent */
+    struct span if_match, if_none_match, if_modified_since, if_unmodified_since, if_range;
+    struct span range, accept_encoding;
+    unsigned present;
     struct span field, value; /* the header being parsed */
     uint32_t line_end;     /* offset just past the request line's last visible byte */
     uint32_t line_start;   /* offset of the method's first byte (leading CRLFs skipped) */

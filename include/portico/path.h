@@ -30,4 +30,8 @@ int path_is_hidden(const char *path, size_t len);
  * Returns the length written, or -1 if it does not fit. */
 long path_encode(const char *in, size_t len, char *out, size_t cap);
 
+/* Percent-encodes one file name for use as a relative link: everything except
+ * the unreserved characters becomes %XX. Returns the length, or -1. */
+long path_encode_name(const char *in, size_t len, char *out, size_t cap);
+
 #endif

@@ -1,4 +1,5 @@
-/* Composing responses: status line, headers and the small built-in bodies. */
+/* Composing responses: status line, headers, multipart framing and the small
+ * built-in bodies, as a list of memory and file segments for conn.c to send. */
 #ifndef PORTICO_RESPONSE_H
 #define PORTICO_RESPONSE_H
 
@@ -7,26 +8,51 @@
 #include <time.h>
 
 #include "portico/buf.h"
+#include "portico/filecache.h"
 #include "portico/http.h"
+#include "portico/range.h"
 
 /* What a handler decided; response_compose turns it into bytes. */
 struct response {
     enum http_status status;
-    const char *content_type; /* NULL: none, or text/html for a built-in body */
-    const char *location;     /* for redirects */
-    unsigned allow : 1;       /* send "Allow: GET, HEAD, OPTIONS" */
-    unsigned head_only : 1;   /* HEAD: headers exactly as for GET, no body */
+    const char *content_type;     /* of the body (or of the file, for 304 and 206) */
+    const char *content_encoding; /* "gzip", "br" or NULL */
+    const char *location;         /* for redirects */
+    const char *cache_control;
+    const char *etag, *last_modified; /* validators of the representation */
+    unsigned allow : 1;           /* send "Allow: GET, HEAD, OPTIONS" */
+    unsigned head_only : 1;       /* HEAD: headers exactly as for GET, no body */
     unsigned keep_alive : 1;
-    unsigned http10 : 1;      /* the request was HTTP/1.0: keep-alive must be explicit */
-    int fd;                   /* file body, or -1 */
-    off_t offset;
-    uint64_t length;          /* bytes of the file body */
+    unsigned http10 : 1;          /* the request was HTTP/1.0: keep-alive must be explicit */
+    unsigned vary_encoding : 1;   /* a pre-compressed sibling exists */
+    unsigned accept_ranges : 1;
+    struct fc_file *file;         /* the body, a reference from the file cache */
+    int own_fd;                   /* or a body fd this response owns (a listing), or -1 */
+    uint64_t length;              /* of the whole body source (file size) */
+    uint64_t complete_length;     /* for Content-Range (206 and 416) */
+    int nranges;                  /* 206: parts of the file to send */
+    struct byte_range ranges[RANGE_MAX];
 };
 
+/* A piece of the response on the wire: bytes from the output buffer, then bytes
+ * from the body file (either may be empty). */
+struct segment {
+    uint32_t mem_off, mem_len;
+    uint64_t file_off, file_len;
+};
+
+#define RESPONSE_MAX_SEGMENTS (RANGE_MAX + 1)
+
 void response_init(struct response *r);
+/* Drops the body file or fd the response holds. */
+void response_release(struct response *r);
+int response_body_fd(const struct response *r);
 /* Formats the Date header's value when the second changes. */
 void response_tick(time_t now);
-/* Writes the head and any built-in body into out; returns the head's length. */
-size_t response_compose(struct buf *out, const struct response *r);
+/* Writes the head (and multipart delimiters, built-in bodies) into out and the
+ * segments to send into seg; returns the number of segments. *head_len is the
+ * head's length, for the access log's body byte count. */
+int response_compose(struct buf *out, const struct response *r, struct segment *seg,
+                     size_t *head_len);
 
 #endif

@@ -24,6 +24,11 @@ struct settings {
     size_t max_header_size;
     unsigned max_headers;
     unsigned max_connections; /* per worker */
+    const char *cache_control; /* Cache-Control on file responses, or NULL */
+    int listing;               /* HTML index for a directory without index.html */
+    int precompressed;         /* serve FILE.br / FILE.gz when the client accepts them */
+    unsigned revalidate;       /* seconds an open-file cache entry is trusted; 0: never */
+    unsigned file_cache_entries; /* per worker */
 };
 
 void config_defaults(struct settings *s);

@@ -1,25 +1,37 @@
-/* Serving files beneath the document root: target → path → safely opened file. */
+/* Serving files beneath the document root: target → path → cached file →
+ * conditionals, ranges and the representation to send. */
 #ifndef PORTICO_STATIC_H
 #define PORTICO_STATIC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "portico/cond.h"
+#include "portico/filecache.h"
 #include "portico/http.h"
 #include "portico/response.h"
+#include "portico/settings.h"
 
-/* Opens the root directory; -1 with errno on failure. */
-int static_open_root(const char *path);
+struct static_ctx {
+    struct filecache *fc;
+    int rootfd;
+    const struct settings *settings;
+    uint64_t now_ms;
+};
 
-/* Decides the response for GET or HEAD of a path (still percent-encoded) and an
- * optional query: fills resp (an open file, a redirect, or an error status).
- * Strings it points resp at stay valid until the next call. */
-void static_serve(int rootfd, const char *path, size_t len, const char *query, size_t qlen,
-                  int has_query, struct response *resp);
+/* What static needs of a GET or HEAD request; strings point into the request. */
+struct static_request {
+    int head;
+    struct str path, query; /* path still percent-encoded; query.p NULL when absent */
+    struct cond_headers cond;
+    struct str range, accept_encoding;
+};
 
-/* Opens rel (no leading '/') beneath dirfd without ever resolving outside it:
- * openat2(RESOLVE_BENEATH) where the kernel has it, else a walk that refuses
- * every symbolic link. -1 with errno (EXDEV or ELOOP for an escape). */
-int static_open_beneath(int dirfd, const char *rel, int flags);
-int static_open_walk(int dirfd, const char *rel, int flags);
+/* Decides the response: a file (maybe a part of it or a pre-compressed sibling),
+ * a listing, a redirect, 304/412/416, or an error status. */
+void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct response *resp);
+
+/* For an error response without a body: use the root's NNN.html when there is one. */
+void static_error_page(struct static_ctx *ctx, struct response *resp);
 
 #endif

@@ -9,6 +9,7 @@
 #include "portico/event.h"
 #include "portico/http.h"
 #include "portico/settings.h"
+#include "portico/static.h"
 
 struct conn;
 
@@ -23,6 +24,7 @@ struct worker {
     struct event_loop *loop;
     const struct settings *settings;
     int rootfd;
+    struct static_ctx sctx;
     struct http_limits limits;
     /* one queue per timeout length; a connection sits in at most one */
     struct timer_queue q_header, q_idle, q_send, q_linger, q_accept;

@@ -99,7 +99,7 @@ int path_is_hidden(const char *path, size_t len)
     return 0;
 }
 
-long path_encode(const char *in, size_t len, char *out, size_t cap)
+static long encode(const char *in, size_t len, char *out, size_t cap, const char *keep_set)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i, o = 0;
@@ -107,7 +107,7 @@ long path_encode(const char *in, size_t len, char *out, size_t cap)
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+                   (c != '\0' && strchr(keep_set, c) != NULL);
         if (o + (keep ? 1 : 3) >= cap)
             return -1;
         if (keep) {
@@ -120,4 +120,14 @@ long path_encode(const char *in, size_t len, char *out, size_t cap)
     }
     out[o] = '\0';
     return (long)o;
+}
+
+long path_encode(const char *in, size_t len, char *out, size_t cap)
+{
+    return encode(in, len, out, cap, "-._~!$&'()*+,;=:@/");
+}
+
+long path_encode_name(const char *in, size_t len, char *out, size_t cap)
+{
+    return encode(in, len, out, cap, "-._~");
 }

@@ -9,6 +9,6 @@ Suite *mime_suite(void);
 Suite *http_suite(void);
 Suite *httpdate_suite(void);
 Suite *config_suite(void);
-Suite *static_suite(void);
+Suite *beneath_suite(void);
 
 #endif

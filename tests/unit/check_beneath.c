@@ -1,4 +1,4 @@
-/* The fence beneath the root (src/static.c): openat2 and the O_NOFOLLOW walk that
+/* The fence beneath the root (src/beneath.c): openat2 and the O_NOFOLLOW walk that
  * stands in for it on old kernels must both refuse every way out. */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "portico/static.h"
+#include "portico/beneath.h"
 #include "suites.h"
 
 static char top[64];
@@ -48,7 +48,7 @@ static void make_tree(void)
     snprintf(p, sizeof(p), "%s/root/abs", top);
     ck_assert_int_eq(symlink("/etc", p), 0);
     snprintf(p, sizeof(p), "%s/root", top);
-    rootfd = static_open_root(p);
+    rootfd = beneath_open_root(p);
     ck_assert_int_ge(rootfd, 0);
 }
 
@@ -73,12 +73,12 @@ static char read_one(int fd)
 START_TEST(beneath_and_walk_serve_inside)
 {
     make_tree();
-    ck_assert_int_eq(read_one(static_open_beneath(rootfd, "a.txt", O_RDONLY)), 'a');
-    ck_assert_int_eq(read_one(static_open_beneath(rootfd, "dir/b.txt", O_RDONLY)), 'b');
-    ck_assert_int_eq(read_one(static_open_walk(rootfd, "a.txt", O_RDONLY)), 'a');
-    ck_assert_int_eq(read_one(static_open_walk(rootfd, "dir/b.txt", O_RDONLY)), 'b');
+    ck_assert_int_eq(read_one(beneath_open(rootfd, "a.txt", O_RDONLY)), 'a');
+    ck_assert_int_eq(read_one(beneath_open(rootfd, "dir/b.txt", O_RDONLY)), 'b');
+    ck_assert_int_eq(read_one(beneath_open_walk(rootfd, "a.txt", O_RDONLY)), 'a');
+    ck_assert_int_eq(read_one(beneath_open_walk(rootfd, "dir/b.txt", O_RDONLY)), 'b');
     /* a symlink that stays inside is followed by openat2 */
-    ck_assert_int_eq(read_one(static_open_beneath(rootfd, "in", O_RDONLY)), 'a');
+    ck_assert_int_eq(read_one(beneath_open(rootfd, "in", O_RDONLY)), 'a');
     remove_tree();
 }
 END_TEST
@@ -91,9 +91,9 @@ START_TEST(beneath_refuses_escapes)
     int fd;
 
     make_tree();
-    fd = static_open_beneath(rootfd, escapes[_i], O_RDONLY);
+    fd = beneath_open(rootfd, escapes[_i], O_RDONLY);
     ck_assert_msg(fd < 0, "%s opened", escapes[_i]);
-    fd = static_open_walk(rootfd, escapes[_i], O_RDONLY);
+    fd = beneath_open_walk(rootfd, escapes[_i], O_RDONLY);
     ck_assert_msg(fd < 0, "%s opened by the walk", escapes[_i]);
     remove_tree();
 }
@@ -102,17 +102,17 @@ END_TEST
 START_TEST(walk_refuses_every_symlink)
 {
     make_tree();
-    ck_assert_int_lt(static_open_walk(rootfd, "in", O_RDONLY), 0);
+    ck_assert_int_lt(beneath_open_walk(rootfd, "in", O_RDONLY), 0);
     ck_assert_int_eq(errno, ELOOP);
-    ck_assert_int_lt(static_open_walk(rootfd, "a.txt/", O_RDONLY), 0);
+    ck_assert_int_lt(beneath_open_walk(rootfd, "a.txt/", O_RDONLY), 0);
     remove_tree();
 }
 END_TEST
 
-Suite *static_suite(void)
+Suite *beneath_suite(void)
 {
-    Suite *s = suite_create("static");
-    TCase *tc = tcase_create("static");
+    Suite *s = suite_create("beneath");
+    TCase *tc = tcase_create("beneath");
 
     tcase_add_test(tc, beneath_and_walk_serve_inside);
     tcase_add_loop_test(tc, beneath_refuses_escapes, 0, sizeof(escapes) / sizeof(escapes[0]));

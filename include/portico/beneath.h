@@ -1,0 +1,15 @@
+/* The fence: opening files beneath the document root and nowhere else. */
+#ifndef PORTICO_BENEATH_H
+#define PORTICO_BENEATH_H
+
+/* Opens the root directory; -1 with errno on failure. */
+int beneath_open_root(const char *path);
+
+/* Opens rel (no leading '/'; "" is the root itself) beneath dirfd without ever
+ * resolving outside it: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) where the
+ * kernel has it, else beneath_open_walk. -1 with errno (EXDEV or ELOOP for an escape). */
+int beneath_open(int dirfd, const char *rel, int flags);
+/* The fallback: one component at a time with O_NOFOLLOW, refusing every symlink. */
+int beneath_open_walk(int dirfd, const char *rel, int flags);
+
+#endif
