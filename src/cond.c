@@ -50,6 +50,8 @@ int etag_list_match(const char *list, size_t len, const char *etag, size_t etag_
 
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
     if (end - p == 1 && *p == '*')
         return 1;
     while (next_tag(&p, end, &tag, &tlen, &tweak)) {
@@ -58,6 +60,16 @@ int etag_list_match(const char *list, size_t len, const char *etag, size_t etag_
         if (tlen == etag_len && memcmp(tag, etag, tlen) == 0)
             return 1;
     }
+    return 0;
+}
+
+static int any_line_matches(const struct str_list *l, const char *etag, size_t etag_len, int weak)
+{
+    int i;
+
+    for (i = 0; i < l->n; i++)
+        if (etag_list_match(l->line[i].p, l->line[i].len, etag, etag_len, weak))
+            return 1;
     return 0;
 }
 
@@ -72,15 +84,15 @@ enum http_status cond_evaluate(const struct cond_headers *h, int get_or_head, co
     time_t t;
 
     /* 1-2: the client's state-changing preconditions */
-    if (h->if_match.p != NULL) {
-        if (!etag_list_match(h->if_match.p, h->if_match.len, etag, etag_len, 0))
+    if (h->if_match.n > 0) {
+        if (!any_line_matches(&h->if_match, etag, etag_len, 0))
             return HTTP_PRECONDITION_FAILED;
     } else if (date_header(&h->if_unmodified_since, &t) && last_modified > t) {
         return HTTP_PRECONDITION_FAILED;
     }
     /* 3-4: cache validation; If-Modified-Since only without If-None-Match */
-    if (h->if_none_match.p != NULL) {
-        if (etag_list_match(h->if_none_match.p, h->if_none_match.len, etag, etag_len, 1))
+    if (h->if_none_match.n > 0) {
+        if (any_line_matches(&h->if_none_match, etag, etag_len, 1))
             return get_or_head ? HTTP_NOT_MODIFIED : HTTP_PRECONDITION_FAILED;
     } else if (get_or_head && date_header(&h->if_modified_since, &t) && last_modified <= t) {
         return HTTP_NOT_MODIFIED;

@@ -121,6 +121,19 @@ static void log_request(struct conn *c)
     log_access(&e);
 }
 
+static struct str_list header_lines(const char *base, const struct span *lines, int n)
+{
+    struct str_list l;
+    int i;
+
+    for (i = 0; i < n && i < COND_LIST_MAX; i++) {
+        l.line[i].p = base + lines[i].off;
+        l.line[i].len = lines[i].len;
+    }
+    l.n = i;
+    return l;
+}
+
 static struct str header(const struct request *r, const char *base, const struct span *s,
                          unsigned bit)
 {
@@ -155,8 +168,8 @@ static void decide(struct conn *c)
         rq.path.len = r->path.len;
         rq.query.p = r->has_query ? base + r->query.off : NULL;
         rq.query.len = r->query.len;
-        rq.cond.if_match = header(r, base, &r->if_match, HTTP_HDR_IF_MATCH);
-        rq.cond.if_none_match = header(r, base, &r->if_none_match, HTTP_HDR_IF_NONE_MATCH);
+        rq.cond.if_match = header_lines(base, r->if_match, r->n_if_match);
+        rq.cond.if_none_match = header_lines(base, r->if_none_match, r->n_if_none_match);
         rq.cond.if_modified_since =
             header(r, base, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
         rq.cond.if_unmodified_since =

@@ -117,14 +117,22 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
-/* The first occurrence of a header is the one used (a repeated list header is
- * rare enough that combining field lines is not worth a copy). */
+/* The first occurrence of a single-valued header is the one used. */
 static void keep(struct request *r, struct span *slot, unsigned bit)
 {
     if (!(r->present & bit)) {
         *slot = r->value;
         r->present |= bit;
     }
+}
+
+/* Each field line of a list header is kept, up to four; more is a client we do
+ * not need to please. */
+static void keep_line(struct request *r, struct span *lines, uint8_t *n, unsigned bit)
+{
+    r->present |= bit;
+    if (*n < 4)
+        lines[(*n)++] = r->value;
 }
 
 static int on_header_value_complete(llhttp_t *l)
@@ -156,13 +164,13 @@ static int on_header_value_complete(llhttp_t *l)
         break;
     case 8:
         if (str_ieq(name, 8, "if-match"))
-            keep(r, &r->if_match, HTTP_HDR_IF_MATCH);
+            keep_line(r, r->if_match, &r->n_if_match, HTTP_HDR_IF_MATCH);
         else if (str_ieq(name, 8, "if-range"))
             keep(r, &r->if_range, HTTP_HDR_IF_RANGE);
         break;
     case 13:
         if (str_ieq(name, 13, "if-none-match"))
-            keep(r, &r->if_none_match, HTTP_HDR_IF_NONE_MATCH);
+            keep_line(r, r->if_none_match, &r->n_if_none_match, HTTP_HDR_IF_NONE_MATCH);
         break;
     case 15:
         if (str_ieq(name, 15, "accept-encoding"))

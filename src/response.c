@@ -121,7 +121,8 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         put_header(out, "Content-Type", "text/html; charset=utf-8");
         length = body.len;
     } else {
-        if (r->content_type)
+        /* a 304 carries validators, not a description of a body it does not have */
+        if (r->content_type && r->status != HTTP_NOT_MODIFIED)
             put_header(out, "Content-Type", r->content_type);
         if (r->status == HTTP_PARTIAL_CONTENT)
             length = r->ranges[0].last - r->ranges[0].first + 1;

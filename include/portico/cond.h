@@ -26,8 +26,17 @@ struct str {
     size_t len;
 };
 
+/* A list header may arrive as several field lines (RFC 9110 §5.3): each is kept. */
+#define COND_LIST_MAX 4
+
+struct str_list {
+    struct str line[COND_LIST_MAX];
+    int n; /* 0: the header is absent */
+};
+
 struct cond_headers {
-    struct str if_match, if_none_match, if_modified_since, if_unmodified_since, if_range;
+    struct str_list if_match, if_none_match;
+    struct str if_modified_since, if_unmodified_since, if_range;
 };
 
 /* Evaluates the preconditions in the order of RFC 9110 §13.2.2 for a resource

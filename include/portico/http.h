@@ -73,8 +73,9 @@ struct request {
     int has_query;
     struct span host, referer, user_agent;
     /* the headers static.c decides with; a bit in `present` says each was sent */
-    struct span if_match, if_none_match, if_modified_since, if_unmodified_since, if_range;
-    struct span range, accept_encoding;
+    struct span if_modified_since, if_unmodified_since, if_range, range, accept_encoding;
+    struct span if_match[4], if_none_match[4]; /* each field line of these lists */
+    uint8_t n_if_match, n_if_none_match;
     unsigned present;
     struct span field, value; /* the header being parsed */
     uint32_t line_end;     /* offset just past the request line's last visible byte */

@@ -787,3 +787,228 @@ def curl(*args, timeout=15):
     r = subprocess.run(['curl', '--max-time', '10'] + list(args), capture_output=True,
                        timeout=timeout)
     return r.returncode, r.stdout, r.stderr
+
+
+# --------------------------------------------------------------------------
+# helpers for validators, conditionals, ranges and the open-file cache
+# (added for issue 3; nothing above depends on them)
+
+STRONG_ETAG = re.compile(r'^"[\x21\x23-\x7e\x80-\xff]*"$')
+_WDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
+_WDAYS_LONG = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
+_MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+
+def http_date(ts):
+    """IMF-fixdate of the whole seconds of TS: 'Sun, 06 Nov 1994 08:49:37 GMT'."""
+    t = time.gmtime(int(ts // 1))
+    return '%s, %02d %s %04d %02d:%02d:%02d GMT' % (
+        _WDAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
+        t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def rfc850_date(ts):
+    """Obsolete RFC 850 form: 'Sunday, 06-Nov-94 08:49:37 GMT'."""
+    t = time.gmtime(int(ts // 1))
+    return '%s, %02d-%s-%02d %02d:%02d:%02d GMT' % (
+        _WDAYS_LONG[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year % 100,
+        t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def asctime_date(ts):
+    """ANSI C asctime() form: 'Sun Nov  6 08:49:37 1994'."""
+    t = time.gmtime(int(ts // 1))
+    return '%s %s %2d %02d:%02d:%02d %04d' % (
+        _WDAYS[t.tm_wday], _MONTHS[t.tm_mon - 1], t.tm_mday,
+        t.tm_hour, t.tm_min, t.tm_sec, t.tm_year)
+
+
+def set_mtime(path, ts):
+    """Set atime and mtime of PATH to TS (float seconds; nanoseconds kept)."""
+    ns = int(round(ts * 1e9))
+    os.utime(path, ns=(ns, ns))
+
+
+def write_file(path, data, mtime=None):
+    with open(path, 'wb') as f:
+        f.write(data)
+    if mtime is not None:
+        set_mtime(path, mtime)
+
+
+def replace_file(path, data, mtime=None):
+    """Atomically replace PATH (new inode): write a temporary file beside it
+    and rename it over PATH."""
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    write_file(tmp, data, mtime)
+    os.rename(tmp, path)
+
+
+def check_validators(r, mtime=None):
+    """R carries one strong ETag and one Last-Modified (the IMF-fixdate of
+    MTIME when given).  Returns the ETag."""
+    tags = r.get_all('etag')
+    eq(len(tags), 1, 'number of ETag headers in %r' % r.head[:300])
+    check(STRONG_ETAG.match(tags[0]), 'ETag is not a strong quoted entity tag: %r' % tags[0])
+    lms = r.get_all('last-modified')
+    eq(len(lms), 1, 'number of Last-Modified headers')
+    check(IMF_FIXDATE.match(lms[0]), 'Last-Modified is not an IMF-fixdate: %r' % lms[0])
+    if mtime is not None:
+        eq(lms[0], http_date(mtime), 'Last-Modified')
+    return tags[0]
+
+
+def expect_304(r, method='GET', **headers):
+    """A 304: no body, no Content-Length, no Transfer-Encoding, the usual
+    status line, Date and Server, plus HEADERS as in expect()."""
+    check(r.status == 304, 'status: want 304, got %r' % r)
+    eq(r.version, 'HTTP/1.1', 'status-line version')
+    check(r.reason.strip() != '', 'empty reason phrase')
+    dates = r.get_all('date')
+    eq(len(dates), 1, 'number of Date headers')
+    check(IMF_FIXDATE.match(dates[0]), 'Date is not an IMF-fixdate: %r' % dates[0])
+    srv = r.get_all('server')
+    check(len(srv) == 1 and srv[0].startswith('portico/'), 'Server header %r' % srv)
+    check(not r.get_all('content-length'), '304 with Content-Length %r' % r.get_all('content-length'))
+    check(not r.get_all('transfer-encoding'), '304 with Transfer-Encoding')
+    eq(r.body, b'', '304 body')
+    for k, v in headers.items():
+        name = k.replace('_', '-')
+        eq(r.get(name), v, name + ' header')
+    return r
+
+
+CONTENT_RANGE = re.compile(r'^bytes (\d+)-(\d+)/(\d+)$')
+
+
+def content_range(value):
+    """'bytes a-b/len' -> (a, b, len); anything else fails."""
+    m = CONTENT_RANGE.match(value or '')
+    check(m, 'bad Content-Range %r' % value)
+    a, b, n = (int(x) for x in m.groups())
+    check(a <= b < n, 'Content-Range out of order %r' % value)
+    return a, b, n
+
+
+def parse_byteranges(r):
+    """Parse a multipart/byteranges body strictly (RFC 9110 section 14.6,
+    RFC 2046 section 5.1.1).  Returns [(headers dict lower-case, (a, b, len),
+    data)]."""
+    ct = r.get('content-type') or ''
+    m = re.match(r'^multipart/byteranges\s*;\s*boundary=("?)([^";]+)\1\s*$', ct, re.I)
+    check(m, 'Content-Type is not multipart/byteranges with a boundary: %r' % ct)
+    boundary = m.group(2).encode('latin-1')
+    check(1 <= len(boundary) <= 70, 'boundary length %d' % len(boundary))
+    body = r.body
+    cl = r.get('content-length')
+    check(cl is not None and int(cl) == len(body), 'Content-Length %r vs %d body bytes'
+          % (cl, len(body)))
+    delim = b'--' + boundary
+    # preamble: nothing or a CRLF before the first delimiter
+    if body.startswith(delim):
+        pos = len(delim)
+    elif body.startswith(b'\r\n' + delim):
+        pos = 2 + len(delim)
+    else:
+        raise AssertionError('multipart body does not start with the boundary: %r' % body[:100])
+    parts = []
+    while True:
+        check(body[pos:pos + 2] == b'\r\n', 'no CRLF after a delimiter at %d: %r'
+              % (pos, body[pos:pos + 40]))
+        pos += 2
+        end = body.find(b'\r\n\r\n', pos)
+        check(end >= 0, 'unterminated part header block at %d' % pos)
+        hdrs = {}
+        for ln in body[pos:end].split(b'\r\n'):
+            k, sep, v = ln.partition(b':')
+            check(sep and k and k == k.strip(), 'bad part header line %r' % ln)
+            key = k.decode('latin-1').lower()
+            check(key not in hdrs, 'duplicate part header %r' % ln)
+            hdrs[key] = v.strip().decode('latin-1')
+        pos = end + 4
+        check('content-range' in hdrs, 'part without Content-Range: %r' % hdrs)
+        a, b, n = content_range(hdrs['content-range'])
+        size = b - a + 1
+        data = body[pos:pos + size]
+        eq(len(data), size, 'part data length')
+        pos += size
+        parts.append((hdrs, (a, b, n), data))
+        check(body[pos:pos + 2 + len(delim)] == b'\r\n' + delim,
+              'part data not followed by CRLF and the delimiter at %d: %r'
+              % (pos, body[pos:pos + 40]))
+        pos += 2 + len(delim)
+        if body[pos:pos + 2] == b'--':
+            pos += 2
+            break
+    check(body[pos:] in (b'', b'\r\n'), 'bytes after the closing delimiter: %r' % body[pos:pos + 80])
+    return parts
+
+
+def _tcp_inode(local_port, remote_port):
+    """Inode of the loopback TCP socket local_port <-> remote_port."""
+    for path in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(path) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            fields = ln.split()
+            lport = int(fields[1].rsplit(':', 1)[1], 16)
+            rport = int(fields[2].rsplit(':', 1)[1], 16)
+            if lport == local_port and rport == remote_port:
+                return fields[9]
+    return None
+
+
+def serving_worker(srv, client):
+    """PID of the worker that holds the server side of CLIENT's connection,
+    or None if it cannot be told (no /proc)."""
+    inode = _tcp_inode(srv.port, client.sock.getsockname()[1])
+    if inode is None or inode == '0':
+        return None
+    want = 'socket:[%s]' % inode
+    for pid in srv.workers():
+        try:
+            fds = os.listdir('/proc/%d/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink('/proc/%d/fd/%s' % (pid, fd)) == want:
+                    return pid
+            except OSError:
+                pass
+    return None
+
+
+class only_worker:
+    """Context manager: SIGSTOP every worker of SRV except PID so that new
+    connections are accepted by PID (the listener is shared with
+    EPOLLEXCLUSIVE: a stopped worker is not waiting, so it is not woken);
+    SIGCONT them on exit."""
+
+    def __init__(self, srv, pid):
+        self.srv = srv
+        self.pid = pid
+        self.stopped = []
+
+    def __enter__(self):
+        for w in self.srv.workers():
+            if w != self.pid:
+                os.kill(w, signal.SIGSTOP)
+                self.stopped.append(w)
+        # wait until each is really stopped (state T)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if all(process_state(w) in ('T', 't', None) for w in self.stopped):
+                break
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *a):
+        for w in self.stopped:
+            try:
+                os.kill(w, signal.SIGCONT)
+            except ProcessLookupError:
+                pass

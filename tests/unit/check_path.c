@@ -98,6 +98,18 @@ START_TEST(encode)
 }
 END_TEST
 
+START_TEST(encode_name)
+{
+    char out[64];
+
+    /* a name becomes one relative-link segment: '/', ':', '?', '#' must not survive */
+    ck_assert_int_eq(path_encode_name("a:b/c?d#e f", 11, out, sizeof(out)), 21);
+    ck_assert_str_eq(out, "a%3Ab%2Fc%3Fd%23e%20f");
+    ck_assert_int_eq(path_encode_name("x-y_z.~1", 8, out, sizeof(out)), 8);
+    ck_assert_str_eq(out, "x-y_z.~1");
+}
+END_TEST
+
 Suite *path_suite(void)
 {
     Suite *s = suite_create("path");
@@ -107,6 +119,7 @@ Suite *path_suite(void)
     tcase_add_test(tc, normalize_too_long);
     tcase_add_test(tc, hidden);
     tcase_add_test(tc, encode);
+    tcase_add_test(tc, encode_name);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,5 +10,8 @@ Suite *http_suite(void);
 Suite *httpdate_suite(void);
 Suite *config_suite(void);
 Suite *beneath_suite(void);
+Suite *cond_suite(void);
+Suite *range_suite(void);
+Suite *listing_suite(void);
 
 #endif
