@@ -130,7 +130,8 @@ static int collect(int rootfd, const char *rel, int dirfd, struct item **out, si
         n++;
     }
     closedir(d);
-    qsort(items, n, sizeof(*items), by_kind_then_name);
+    if (n > 1)
+        qsort(items, n, sizeof(*items), by_kind_then_name);
     *out = items;
     *count = n;
     return 0;

@@ -4,8 +4,10 @@
 the order of section 13.2.2, the three date formats, 304 and 412 responses,
 --cache-control, curl -z."""
 
+import email.utils
 import os
 import sys
+import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +28,9 @@ _, ROOT = new_root(FILES)
 for name in FILES:
     set_mtime(os.path.join(ROOT, name), T0)
 set_mtime(os.path.join(ROOT, 'frac.txt'), T0 + 0.75)
+with open(os.path.join(ROOT, 'future.txt'), 'wb') as _f:
+    _f.write(b'mtime in the future\n')
+set_mtime(os.path.join(ROOT, 'future.txt'), time.time() + DAY)
 srv = start_server(ROOT)
 P = srv.port
 CC = 'public, max-age=60'
@@ -79,6 +84,16 @@ def frac_lm():
     check_validators(r, T0)
 
 
+@test('mtime in the future: Last-Modified not later than Date (RFC 9110 8.8.2.1)')
+def future_lm():
+    r = expect(get(P, '/future.txt'), 200, body=b'mtime in the future\n')
+    check_validators(r)
+    lm = email.utils.parsedate_to_datetime(r.get('last-modified'))
+    date = email.utils.parsedate_to_datetime(r.get('date'))
+    check(lm <= date, 'Last-Modified %s is later than Date %s' % (r.get('last-modified'),
+                                                                 r.get('date')))
+
+
 @test('ETag stable over 10 requests on fresh connections')
 def etag_stable():
     for _ in range(10):
@@ -127,6 +142,9 @@ CASES = [
     ([('If-None-Match', 'W/{E}')], 304),
     ([('If-None-Match', '"nope"'), ('If-None-Match', '{E}')], 304),
     ([('If-None-Match', '"nope", W/"other"')], 200),
+    ([('If-None-Match', ', '.join('"tag-%03d"' % i for i in range(100)) + ', {E}')], 304),
+    ([('If-None-Match', ', '.join('"tag-%03d"' % i for i in range(100)))], 200),
+    ([('If-None-Match', '"unterminated')], 200),
     # If-Modified-Since
     ([('If-Modified-Since', '{LM}')], 304),
     ([('If-Modified-Since', http_date(T0 + DAY))], 304),

@@ -10,8 +10,8 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (Client, add_case, check, check_validators, curl, eq,  # noqa: E402
-                          exchange, expect, expect_304, get, head_equal, make_tree, new_root,
-                          req, run, set_mtime, start_server, test)
+                          exchange, expect, expect_304, head_equal, make_tree, new_root,
+                          parse_byteranges, req, run, set_mtime, start_server, test)
 
 T0 = 1615107903
 JS = b''.join(b'console.log("line %d of app.js");\n' % i for i in range(300))
@@ -36,6 +36,7 @@ FILES = {
     'dirsib.js': b'the .gz beside me is a directory\n',
     'dirsib.js.gz/x': b'x',
     'leak.js': b'the .gz beside me is a symlink out of the root\n',
+    'only.js.gz': gzip.compress(b'there is no only.js', mtime=0),
 }
 PARENT, ROOT = new_root(FILES)
 make_tree(PARENT, {'secret.gz': SECRET})
@@ -162,6 +163,20 @@ def symlink_sibling():
     expect_coding(r, None, FILES['leak.js'], JS_TYPE, vary=None)
 
 
+@test('a .gz without the original beside it: the original is 404')
+def gz_without_original():
+    expect(ae('/only.js', 'gzip'), 404)
+    expect(ae('/only.js', None), 404)
+
+
+@test('If-None-Match with the identity ETag, no Accept-Encoding -> 304 with Vary')
+def inm_identity_vary():
+    tag = check_validators(ae('/app.js', None))
+    r = ae('/app.js', None, extra=[('If-None-Match', tag)])
+    expect_304(r, etag=tag)
+    check(varies(r), 'a 304 must carry the Vary its 200 would have: %r' % r.head)
+
+
 @test('the .gz file requested by its own name: served as itself, no Content-Encoding')
 def gz_direct():
     for v in (None, 'gzip'):
@@ -223,7 +238,6 @@ def range_gzip_416():
 
 @test('multipart ranges of the gzip representation')
 def multi_gzip():
-    from portico_test import parse_byteranges
     gz = FILES['app.js.gz']
     r = ae('/app.js', 'gzip', extra=[('Range', 'bytes=0-3,10-13')])
     expect(r, 206, content_encoding='gzip')

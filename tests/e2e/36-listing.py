@@ -16,10 +16,13 @@ from portico_test import (HTML_TYPE, Client, check, eq, exchange, expect, get,  
 
 T0 = 1615107903                    # 2021-03-07
 # (a file name cannot hold '/', so no closing tags in them)
-WEIRD = ['<script>alert(1).txt', '<img src=x onerror=alert(2)>.txt', 'a"b.txt', 'sp ace.txt', 'hash#x.txt',
+WEIRD = ['<script>alert(1).txt', '<img src=x onerror=alert(2)>.txt', 'a"b.txt', 'sp ace.txt',
+         'hash#x.txt',
          '\u00fcn\u00ef.txt', 'a&b.txt', "it's.txt", 'what?.txt', 'pct%41.txt',
-         'x:y.txt', 'semi;colon.txt', 'back\\slash.txt', 'plus+.txt', '%2e%2e.txt']
-WEIRD_DIRS = ['d <b>x', 'sp ace dir', 'h#d']
+         'x:y.txt', 'semi;colon.txt', 'back\\slash.txt', 'plus+.txt', '%2e%2e.txt',
+         'new\nline.txt', 'tab\there.txt', ' lead.txt']
+PRINTABLE = [n for n in WEIRD if n.isprintable() and n == n.strip()]
+WEIRD_DIRS = ['d <b>x', 'sp ace dir', 'h#d', '<script>d']
 FILES = {
     'b.txt': b'b\n',
     'a.txt': b'a\n',
@@ -43,6 +46,11 @@ for n in WEIRD:
     FILES['weird/' + n] = ('content of %s\n' % n).encode('utf-8')
 for n in WEIRD_DIRS:
     FILES['weird/%s/f.txt' % n] = ('inside %s\n' % n).encode('utf-8')
+# 255-byte names (NAME_MAX) whose escaped and percent-encoded forms are
+# three to five times longer
+LONG = ['<' * 251 + '.txt', '\u00e9' * 127 + '.', '"' * 255, '%' * 255, '&' * 250 + '.html']
+for n in LONG:
+    FILES['long/' + n] = ('long name %d\n' % len(n)).encode() + n.encode('utf-8')
 MANY = ['file-%04d-padding-padding-padding.txt' % i for i in range(1500)]
 MANY_SET = set(MANY)
 for n in MANY:
@@ -59,7 +67,13 @@ PAGE404 = b'<!doctype html><title>Not here</title><h1>custom 404 page</h1><p>404
 PAGE403 = b'<!doctype html><title>No</title><h1>custom 403 page</h1><p>403</p>\n'
 _, EROOT = new_root({'404.html': PAGE404, '403.html': PAGE403, 'ok.txt': b'ok\n',
                      'dir/file.txt': b'f\n', 'sub/deeper/x.txt': b'x\n'})
+SECRET = b'SECRET-' + os.urandom(8).hex().encode() + b'-DO-NOT-SERVE'
+EPARENT, EROOT2 = new_root({'403.html/x': b'a directory, not a page', 'dir/f.txt': b'f'})
+with open(os.path.join(EPARENT, 'secret.html'), 'wb') as f:
+    f.write(SECRET)
+os.symlink(os.path.join(EPARENT, 'secret.html'), os.path.join(EROOT2, '404.html'))
 srv_err = start_server(EROOT)
+srv_err2 = start_server(EROOT2)
 srv_err_listing = start_server(EROOT, '--listing')
 
 
@@ -71,8 +85,12 @@ class Links(html.parser.HTMLParser):
         self.links = []
         self.in_a = False
         self.scripts = 0
+        self.tags = []
+        self.title = ''
+        self.in_title = False
 
     def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
         if tag == 'a':
             href = dict(attrs).get('href')
             self.links.append([href, '', ''])
@@ -83,8 +101,12 @@ class Links(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == 'a':
             self.in_a = False
+        if tag == 'title':
+            self.in_title = False
 
     def handle_data(self, data):
+        if self.tags and self.tags[-1][0] == 'title' and not self.title:
+            self.title = data
         if self.links:
             self.links[-1][1 if self.in_a else 2] += data
 
@@ -124,8 +146,10 @@ def byte_order(names):
 def follow(base, href):
     """Resolve HREF against the directory URL like a browser and return the
     request target (path, query kept)."""
-    # a browser treats '\\' as '/' in http URLs (WHATWG URL standard)
-    url = urllib.parse.urljoin(srv.url(base), href.replace('\\', '/'))
+    # like a browser (WHATWG URL standard): '\\' is '/' in http URLs, tabs and
+    # newlines are dropped, leading and trailing spaces trimmed
+    href = href.replace('\\', '/').replace('\t', '').replace('\n', '').replace('\r', '')
+    url = urllib.parse.urljoin(srv.url(base), href.strip(' '))
     parts = urllib.parse.urlsplit(url)
     check(parts.scheme == 'http' and parts.netloc == '%s:%d' % ('127.0.0.1', P),
           'href %r resolves to %r, not to this server' % (href, url))
@@ -136,7 +160,7 @@ def follow(base, href):
 @test('root listing: 200 text/html, directories first with /, then files, byte order')
 def root_order():
     r, p, entries = listing('/')
-    dirs = byte_order(['Adir', 'empty', 'many', 'mdir', 'sub', 'weird', 'withindex', 'zz'])
+    dirs = byte_order(['Adir', 'empty', 'long', 'many', 'mdir', 'sub', 'weird', 'withindex', 'zz'])
     files = byte_order(['Z.txt', '_u.txt', 'a.txt', 'b.txt'])
     eq([t for t, _ in entries], [d + '/' for d in dirs] + files, 'entries in order')
 
@@ -193,21 +217,30 @@ def weird_escaped():
     check(b'<img' not in r.body.lower(), 'raw <img from a file name in the page')
     check(p.scripts == 0, 'the page contains a <script> element')
     check(b'<b>x' not in r.body, 'raw <b> from a directory name in the page')
-    want = [d + '/' for d in byte_order(WEIRD_DIRS)] + byte_order(WEIRD)
-    eq([t for t, _ in entries], want, 'entries (decoded text) in order')
+    eq(len(entries), len(WEIRD_DIRS) + len(WEIRD), 'number of entries')
+    texts = [t for t, _ in entries]
+    # names with control characters or edge spaces may be shown differently
+    shown = [t for t in texts if t in set(PRINTABLE) or t[:-1] in set(WEIRD_DIRS)]
+    want = [d + '/' for d in byte_order(WEIRD_DIRS)] + byte_order(PRINTABLE)
+    eq(shown, want, 'entries (decoded text) in order')
 
 
 @test('weird names: each href, resolved like a browser, GETs the right file')
 def weird_follow():
     r, p, entries = listing('/weird/')
-    by_text = dict(entries)
-    for name in WEIRD:
-        href = by_text.get(name)
-        check(href is not None, 'no entry for %r' % name)
+    by_body = {FILES['weird/' + n]: n for n in WEIRD}
+    reached = set()
+    for text, href in entries:
+        if text.endswith('/') and text[:-1] in WEIRD_DIRS:
+            continue
         t = follow('/weird/', href)
         g = get(P, t)
-        check(g.status == 200 and g.body == FILES['weird/' + name],
-              'href %r -> GET %s -> %r (want the file %r)' % (href, t, g, name))
+        check(g.status == 200 and g.body in by_body,
+              'entry %r: href %r -> GET %s -> %r' % (text, href, t, g))
+        reached.add(by_body[g.body])
+        if text in PRINTABLE:
+            eq(by_body[g.body], text, 'file reached from the entry %r' % text)
+    eq(sorted(set(WEIRD) - reached), [], 'files not reachable from the listing')
 
 
 @test('weird directory names: each href leads to that directory\'s listing')
@@ -220,9 +253,22 @@ def weird_dirs():
         t = follow('/weird/', href)
         check(t.endswith('/'), 'directory href %r does not end in /' % href)
         sub, sp, sentries = listing(t)
+        check(b'<script>' not in sub.body and b'<b>x' not in sub.body,
+              'raw markup from the directory name %r in its own listing page' % name)
+        check(sp.scripts == 0, 'a <script> element in the listing of %r' % name)
         eq([x for x, _ in sentries], ['f.txt'], 'entries of %r' % name)
         g = get(P, follow(t, sentries[0][1]))
         eq((g.status, g.body), (200, FILES['weird/%s/f.txt' % name]), 'f.txt in %r' % name)
+
+
+@test('255-byte names: listed escaped, each href GETs its file')
+def long_names():
+    r, p, entries = listing('/long/')
+    check(b'<<<' not in r.body, 'raw < from a long name in the page')
+    eq(sorted(t for t, _ in entries), sorted(LONG), 'entries')
+    for text, href in entries:
+        g = get(P, follow('/long/', href))
+        eq((g.status, g.body), (200, FILES['long/' + text]), 'GET of %r...' % text[:10])
 
 
 @test('hrefs are percent-encoded: no raw space, quote, <, #, ? or non-ASCII')
@@ -232,6 +278,21 @@ def hrefs_encoded():
         for ch in ' "<>#?':
             check(ch not in href, 'raw %r in href %r' % (ch, href))
         check(all(ord(c) < 128 for c in href), 'non-ASCII in href %r' % href)
+
+
+@test('listing page: doctype, title naming the directory, viewport, inline CSS only')
+def page_shape():
+    r, p, entries = listing('/sub/')
+    check(r.body[:15].lower() == b'<!doctype html>', 'no <!doctype html>: %r' % r.body[:40])
+    check('/sub/' in p.title, 'title %r does not name /sub/' % p.title)
+    tags = p.tags
+    check(any(t == 'meta' and a.get('name') == 'viewport' for t, a in tags),
+          'no <meta name=viewport> (readable on a phone)')
+    check(any(t == 'style' for t, a in tags), 'no inline <style>')
+    check(not any(t == 'link' and 'stylesheet' in (a.get('rel') or '') for t, a in tags),
+          'external stylesheet')
+    check(not any(t in ('script', 'img', 'iframe') for t, a in tags),
+          'script/img/iframe in a listing')
 
 
 @test('directory with index.html still serves index.html')
@@ -335,6 +396,18 @@ def custom_with_listing():
     expect(get(srv_err_listing.port, '/missing'), 404, body=PAGE404)
     r, p, entries = listing('/dir/', port=srv_err_listing.port)
     eq([t for t, _ in entries], ['file.txt'], 'entries')
+
+
+@test('404.html that is a symlink out of the root: never served; built-in 404')
+def custom_404_symlink():
+    r = expect(get(srv_err2.port, '/nope'), 404)
+    check(SECRET not in r.body, 'the 404 page leaked a file outside the root')
+
+
+@test('403.html that is a directory: built-in 403')
+def custom_403_dir():
+    r = expect(get(srv_err2.port, '/dir/'), 403)
+    check(b'a directory, not a page' not in r.body, 'served a file inside 403.html/')
 
 
 @test('without error pages: the built-in 404 body')

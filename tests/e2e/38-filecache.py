@@ -34,6 +34,7 @@ FILES = {
     'app.js': JS,
     'lib.js': JS + b'// lib\n',
     'lib.js.gz': gzip.compress(JS + b'// lib\n', mtime=0),
+    'morph': b'a file that becomes a directory\n',
 }
 _, ROOT = new_root(FILES)
 for n in FILES:
@@ -127,7 +128,7 @@ STATE = {}
 @test('warm-up: every file (and a missing one) requested from each worker')
 def warm():
     for t in ('/replaced.txt', '/inplace.txt', '/grown.txt', '/deleted.txt', '/small.txt',
-              '/app.js', '/lib.js'):
+              '/app.js', '/lib.js', '/morph'):
         for pid, r in each_worker(srv, t):
             expect(r, 200, body=FILES[t[1:]])
             STATE[(t, pid)] = check_validators(r)
@@ -158,6 +159,9 @@ def change():
     write_file(path('created.txt'), CHANGED['created.txt'], mtime=T0 + 100)
     write_file(path('app.js.gz'), gzip.compress(JS, mtime=0), mtime=T0 + 100)
     os.unlink(path('lib.js.gz'))
+    os.unlink(path('morph'))
+    os.mkdir(path('morph'))
+    write_file(path('morph/index.html'), b'<p>morph is a directory now</p>\n')
     time.sleep(STALE_WAIT)
 
 
@@ -206,6 +210,13 @@ def fresh_gz_added():
 def fresh_gz_removed():
     for pid, r in each_worker(srv, '/lib.js', [('Accept-Encoding', 'gzip')]):
         expect(r, 200, body=FILES['lib.js'], content_encoding=None)
+
+
+@test('after the interval: a file that became a directory -> 301 to the slash form')
+def fresh_morph():
+    for pid, r in each_worker(srv, '/morph'):
+        expect(r, 301, location='/morph/')
+    expect(get(P, '/morph/'), 200, body=b'<p>morph is a directory now</p>\n')
 
 
 @test('after the interval: the old ETag of a replaced file no longer gives 304')
@@ -347,7 +358,7 @@ def many_files():
 def low_fd_limit():
     root = many_root(600)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
     try:
         s = start_server(root, '--max-connections', '64')
     finally:

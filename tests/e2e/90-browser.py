@@ -523,19 +523,23 @@ def media_seek():
     check(206 in st, 'no 206 for the seek page\'s media requests: %r' % st)
 
 
-@test('access log: style.css and the logo 200, no request failed, no favicon.ico miss')
+@test('access log: style.css and the logo 200, no request failed (no favicon.ico miss)')
 def access_log():
     entries = log_entries()
     for e in entries:
         eq(e['host'], '127.0.0.1', 'client address in the log')
+    # Each Chromium run has a new profile, so the first fetch of a file is a
+    # 200; a repeat fetch in the same run may be a revalidation (the files were
+    # just copied, so their heuristic freshness is about zero): 304 is fine.
     for path in ('/style.css', '/img/logo.svg', '/browser-check.html', '/'):
         st = statuses(entries, path)
-        check(st and all(s == 200 for s in st), '%s statuses %r, want 200' % (path, st))
-    bad = ['%s %s -> %s' % (e['method'], e['path'], e['status'])
+        check(200 in st and all(s in (200, 304) for s in st),
+              '%s statuses %r, want 200 (or 304 on a repeat)' % (path, st))
+    bad = ['%s %s -> %s (referer %s)' % (e['method'], e['path'], e['status'], e['referer'])
            for e in entries if int(e['status']) >= 400]
     check(not bad, 'failed requests: %s' % ', '.join(bad))
     media = statuses(entries, '/media/tone.wav')
-    check(all(s in (200, 206) for s in media), 'media statuses %r' % media)
+    check(all(s in (200, 206, 304) for s in media), 'media statuses %r' % media)
 
 
 run()

@@ -869,7 +869,8 @@ def expect_304(r, method='GET', **headers):
     check(IMF_FIXDATE.match(dates[0]), 'Date is not an IMF-fixdate: %r' % dates[0])
     srv = r.get_all('server')
     check(len(srv) == 1 and srv[0].startswith('portico/'), 'Server header %r' % srv)
-    check(not r.get_all('content-length'), '304 with Content-Length %r' % r.get_all('content-length'))
+    check(not r.get_all('content-length'),
+          '304 with Content-Length %r' % r.get_all('content-length'))
     check(not r.get_all('transfer-encoding'), '304 with Transfer-Encoding')
     eq(r.body, b'', '304 body')
     for k, v in headers.items():
@@ -940,7 +941,8 @@ def parse_byteranges(r):
         if body[pos:pos + 2] == b'--':
             pos += 2
             break
-    check(body[pos:] in (b'', b'\r\n'), 'bytes after the closing delimiter: %r' % body[pos:pos + 80])
+    check(body[pos:] in (b'', b'\r\n'),
+          'bytes after the closing delimiter: %r' % body[pos:pos + 80])
     return parts
 
 
