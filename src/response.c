@@ -137,7 +137,9 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         put_header(out, "Accept-Ranges", "bytes");
     if (r->etag)
         put_header(out, "ETag", r->etag);
-    if (r->last_modified)
+    if (r->modified_now)
+        put_header(out, "Last-Modified", date);
+    else if (r->last_modified)
         put_header(out, "Last-Modified", r->last_modified);
     if (r->cache_control)
         put_header(out, "Cache-Control", r->cache_control);

@@ -81,7 +81,7 @@ static void not_this_file(struct response *resp)
 {
     resp->content_type = resp->content_encoding = NULL;
     resp->etag = resp->last_modified = resp->cache_control = NULL;
-    resp->vary_encoding = resp->accept_ranges = 0;
+    resp->vary_encoding = resp->accept_ranges = resp->modified_now = 0;
 }
 
 /* Picks the representation, then applies preconditions and Range to it. */
@@ -91,6 +91,7 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     struct fc_file *f = e->file;
     unsigned avail = (e->gz ? ENCODING_GZIP : 0) | (e->br ? ENCODING_BR : 0);
     enum http_status st;
+    time_t mtime;
     int n;
 
     if (avail != 0) {
@@ -110,8 +111,14 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->last_modified = f->last_modified;
     resp->cache_control = ctx->settings->cache_control;
     resp->accept_ranges = 1;
+    /* RFC 9110 §8.8.2.1: a modification time in the future is replaced by the Date */
+    mtime = f->mtime;
+    if (mtime > ctx->now && ctx->now > 0) {
+        mtime = ctx->now;
+        resp->modified_now = 1;
+    }
 
-    st = cond_evaluate(&rq->cond, 1, f->etag, f->etag_len, f->mtime);
+    st = cond_evaluate(&rq->cond, 1, f->etag, f->etag_len, mtime);
     if (st != 0) {
         resp->status = st;
         if (st == HTTP_PRECONDITION_FAILED)
@@ -121,7 +128,7 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->status = HTTP_OK;
     resp->length = f->size;
     resp->complete_length = f->size;
-    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, f->mtime)) {
+    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, mtime)) {
         switch (range_parse(rq->range.p, rq->range.len, f->size, resp->ranges, &n)) {
         case RANGE_OK:
             resp->status = HTTP_PARTIAL_CONTENT;

@@ -89,6 +89,7 @@ static void clock_tick(struct worker *w)
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != w->now) {
         w->now = ts.tv_sec;
+        w->sctx.now = ts.tv_sec;
         response_tick(w->now);
     }
 }

@@ -26,6 +26,7 @@ struct response {
     unsigned http10 : 1;          /* the request was HTTP/1.0: keep-alive must be explicit */
     unsigned vary_encoding : 1;   /* a pre-compressed sibling exists */
     unsigned accept_ranges : 1;
+    unsigned modified_now : 1;    /* mtime in the future: Last-Modified is the Date */
     struct fc_file *file;         /* the body, a reference from the file cache */
     int own_fd;                   /* or a body fd this response owns (a listing), or -1 */
     uint64_t length;              /* of the whole body source (file size) */

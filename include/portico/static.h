@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "portico/cond.h"
 #include "portico/filecache.h"
@@ -17,6 +18,7 @@ struct static_ctx {
     int rootfd;
     const struct settings *settings;
     uint64_t now_ms;
+    time_t now; /* wall clock, for Last-Modified dates in the future */
 };
 
 /* What static needs of a GET or HEAD request; strings point into the request. */

@@ -65,7 +65,9 @@ srv_off = start_server(ROOT)
 
 PAGE404 = b'<!doctype html><title>Not here</title><h1>custom 404 page</h1><p>404</p>\n'
 PAGE403 = b'<!doctype html><title>No</title><h1>custom 403 page</h1><p>403</p>\n'
-_, EROOT = new_root({'404.html': PAGE404, '403.html': PAGE403, 'ok.txt': b'ok\n',
+PAGE416 = b'<!doctype html><title>Range</title><h1>custom 416 page</h1>\n'
+_, EROOT = new_root({'404.html': PAGE404, '403.html': PAGE403, '416.html': PAGE416,
+                     'ok.txt': b'ok\n',
                      'dir/file.txt': b'f\n', 'sub/deeper/x.txt': b'x\n'})
 SECRET = b'SECRET-' + os.urandom(8).hex().encode() + b'-DO-NOT-SERVE'
 EPARENT, EROOT2 = new_root({'403.html/x': b'a directory, not a page', 'dir/f.txt': b'f'})
@@ -372,6 +374,15 @@ def custom_404_deep():
 @test('403.html in the root: a directory without index -> 403 with that page')
 def custom_403():
     expect(get(srv_err.port, '/dir/'), 403, body=PAGE403, ctype=HTML_TYPE)
+
+
+@test('416.html in the root: an unsatisfiable Range -> 416 with that page, Content-Range')
+def custom_416():
+    r = exchange(srv_err.port, req('GET', '/ok.txt', headers=[('Range', 'bytes=10-')]))
+    check(r.status == 416, 'status %r' % r)
+    eq(r.body, PAGE416, '416 body')
+    eq(r.get('content-range'), 'bytes */3', 'Content-Range')
+    eq(r.get('content-type'), HTML_TYPE, 'Content-Type')
 
 
 @test('custom 404: HEAD has its Content-Length and no body; keep-alive intact')

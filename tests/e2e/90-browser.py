@@ -7,7 +7,6 @@ and seeked with byte ranges (the access log shows 206).  Chromium talks only
 to 127.0.0.1.  Skipped (exit 77) where no Chromium is installed.
 """
 
-import base64
 import collections
 import fcntl
 import json
@@ -35,7 +34,7 @@ CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 if not CHROMIUM:
     skip_all('no chromium or chromium-browser in PATH (scripts/install-deps installs it)')
 
-portico_test.SCRIPT_TIMEOUT = 85   # three browser starts, each bounded below
+portico_test.SCRIPT_TIMEOUT = 85   # four browser starts, each bounded below
 BROWSER_TIMEOUT = 20               # one Chromium run
 WWW = os.path.normpath(os.path.join(HERE, '..', '..', 'www'))   # srcdir-relative
 
@@ -53,7 +52,7 @@ def css_rgb(c):
 # --------------------------------------------------------------------------
 # the document root: a copy of www/ plus the test pages and a media file
 
-def wav_bytes_file(path, seconds, rate=8000):
+def write_wav(path, seconds, rate=8000):
     """A valid PCM WAV (mono, 16 bit): a 440 Hz tone, SECONDS long."""
     one = b''.join(struct.pack('<h', int(6000 * math.sin(2 * math.pi * 440 * i / rate)))
                    for i in range(rate))
@@ -114,9 +113,9 @@ addEventListener('load', function () {
 # The same stylesheet served as text/plain: a standards-mode page must refuse
 # it.  This proves that the computed-style checks above depend on portico's
 # Content-Type for .css, not just on the bytes arriving.
+AUDIO_TAG = b'<audio id="media" src="/media/tone.wav" preload="auto"></audio>\n'
 CONTROL_PAGE = CHECK_PAGE.replace(b'href="/style.css"', b'href="/style-as-text.txt"') \
-                         .replace(b'<audio id="media" src="/media/tone.wav" preload="auto"></audio>\n',
-                                  b'')
+                         .replace(AUDIO_TAG, b'')
 
 # Loads the metadata, seeks near the end and reports where it landed.
 SEEK_PAGE = (b'''<!DOCTYPE html>
@@ -167,8 +166,7 @@ with open(os.path.join(ROOT, 'seek.html'), 'wb') as f:
 shutil.copyfile(os.path.join(WWW, 'style.css'), os.path.join(ROOT, 'style-as-text.txt'))
 os.mkdir(os.path.join(ROOT, 'media'))
 MEDIA = os.path.join(ROOT, 'media', 'tone.wav')
-wav_bytes_file(MEDIA, MEDIA_SECONDS)
-MEDIA_SIZE = os.path.getsize(MEDIA)
+write_wav(MEDIA, MEDIA_SECONDS)
 
 ACCESS_LOG = os.path.join(PARENT, 'access.log')
 srv = start_server(ROOT, '--access-log', ACCESS_LOG, quiet=False)
@@ -433,7 +431,7 @@ def page_facts():
             eq(res[path], 200, 'resource-timing responseStatus of ' + path)
 
 
-@test('control: the same CSS served as text/plain is refused (the style check measures Content-Type)')
+@test('control: the same CSS served as text/plain is refused (so the CSS check sees Content-Type)')
 def control_page():
     html = chromium('--dump-dom', '--virtual-time-budget=5000', page_url('/control.html'))
     r = result_json(html)
