@@ -101,7 +101,7 @@ enum http_status cond_evaluate(const struct cond_headers *h, int get_or_head, co
 }
 
 int cond_if_range(const struct str *if_range, const char *etag, size_t etag_len,
-                  time_t last_modified)
+                  time_t last_modified, time_t now)
 {
     const char *p;
     time_t t;
@@ -111,6 +111,8 @@ int cond_if_range(const struct str *if_range, const char *etag, size_t etag_len,
     p = if_range->p;
     if (if_range->len >= 2 && (p[0] == '"' || (p[0] == 'W' && p[1] == '/')))
         return p[0] == '"' && if_range->len == etag_len && memcmp(p, etag, etag_len) == 0;
-    /* a date must equal Last-Modified exactly (RFC 9110 §13.1.5) */
-    return httpdate_parse(p, if_range->len, &t) == 0 && t == last_modified;
+    /* a date must equal Last-Modified exactly (RFC 9110 §13.1.5), and a file
+     * changed within the last second could change again unseen in the same second */
+    return httpdate_parse(p, if_range->len, &t) == 0 && t == last_modified &&
+           last_modified < now;
 }

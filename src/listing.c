@@ -19,6 +19,9 @@
 #include "portico/listing.h"
 #include "portico/path.h"
 
+/* A bigger directory is listed in part: the page is built in the event loop. */
+#define LISTING_MAX 10000
+
 struct item {
     char *name;
     int is_dir;
@@ -80,7 +83,8 @@ static void human_size(uint64_t n, char *out, size_t cap)
 }
 
 /* Reads the entries worth showing: no dotfiles, no symlinks that leave the root. */
-static int collect(int rootfd, const char *rel, int dirfd, struct item **out, size_t *count)
+static int collect(int rootfd, const char *rel, int dirfd, struct item **out, size_t *count,
+                   int *truncated)
 {
     DIR *d = fdopendir(dirfd);
     struct dirent *de;
@@ -88,8 +92,12 @@ static int collect(int rootfd, const char *rel, int dirfd, struct item **out, si
     size_t n = 0, cap = 0;
     char path[PATH_MAX];
 
-    if (d == NULL)
+    if (d == NULL) {
+        int saved = errno;
+        close(dirfd);
+        errno = saved;
         return -1;
+    }
     while ((de = readdir(d)) != NULL) {
         struct stat st;
         struct item *it;
@@ -114,6 +122,10 @@ static int collect(int rootfd, const char *rel, int dirfd, struct item **out, si
         }
         if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
             continue;
+        if (n == LISTING_MAX) {
+            *truncated = 1; /* the page stays small and quick to build */
+            break;
+        }
         if (n == cap) {
             struct item *grown = realloc(items, (cap = cap ? cap * 2 : 64) * sizeof(*items));
             if (grown == NULL)
@@ -144,6 +156,33 @@ fail:
     return -1;
 }
 
+/* Writes s escaped, in pieces, so no length of s can outgrow a buffer. */
+static void put_escaped(FILE *f, const char *s, size_t len)
+{
+    char out[6 * 512 + 1];
+
+    while (len > 0) {
+        size_t n = len > 512 ? 512 : len;
+        if (listing_html_escape(s, n, out, sizeof(out)) >= 0)
+            fputs(out, f);
+        s += n;
+        len -= n;
+    }
+}
+
+static void put_date(FILE *f, time_t t)
+{
+    struct tm tm;
+    char when[32];
+
+    if (t < 0)
+        t = 0;
+    if (t > 253402300799) /* 9999-12-31: four-digit years only */
+        t = 253402300799;
+    if (gmtime_r(&t, &tm) != NULL && strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm) > 0)
+        fputs(when, f);
+}
+
 static const char style[] =
     "body{font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;margin:0;"
     "padding:1.5rem;color:#1d2430;background:#fbfaf7}"
@@ -162,19 +201,19 @@ static const char style[] =
 
 int listing_build(int rootfd, const char *path, size_t len, uint64_t *out_len)
 {
-    char esc[4 * PATH_MAX], href[3 * NAME_MAX + 8], when[32], size[32];
+    char href[3 * NAME_MAX + 8], size[32];
     struct item *items = NULL;
     size_t n = 0, i;
     struct stat st;
     FILE *f;
-    int dirfd, memfd, wfd, saved;
+    int dirfd, memfd, wfd, saved = 0, truncated = 0;
 
     if (len == 0 || path[len - 1] != '/' || len >= PATH_MAX)
         return errno = EINVAL, -1;
     dirfd = beneath_open(rootfd, len > 1 ? path + 1 : "", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return -1;
-    if (collect(rootfd, path + 1, dirfd, &items, &n) < 0) /* takes dirfd */
+    if (collect(rootfd, path + 1, dirfd, &items, &n, &truncated) < 0) /* takes dirfd */
         return -1;
     memfd = memfd_create("portico-listing", MFD_CLOEXEC);
     wfd = memfd < 0 ? -1 : dup(memfd);
@@ -188,39 +227,42 @@ int listing_build(int rootfd, const char *path, size_t len, uint64_t *out_len)
         memfd = -1;
         goto done;
     }
-    listing_html_escape(path, len, esc, sizeof(esc));
-    fprintf(f,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            "<title>Index of %s</title>\n<style>%s</style></head>\n<body><main>\n"
-            "<h1>Index of %s</h1>\n<table>\n"
-            "<tr><th>Name</th><th class=\"s\">Size</th><th class=\"m\">Modified (UTC)</th></tr>\n",
-            esc, style, esc);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ",
+          f);
+    put_escaped(f, path, len);
+    fprintf(f, "</title>\n<style>%s</style></head>\n<body><main>\n<h1>Index of ", style);
+    put_escaped(f, path, len);
+    fputs("</h1>\n<table>\n"
+          "<tr><th>Name</th><th class=\"s\">Size</th><th class=\"m\">Modified (UTC)</th></tr>\n",
+          f);
     if (len > 1)
-        fprintf(f, "<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td>"
-                   "<td class=\"m\"></td></tr>\n");
+        fputs("<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td>"
+              "<td class=\"m\"></td></tr>\n",
+              f);
     for (i = 0; i < n; i++) {
-        struct tm tm;
         size_t nl = strlen(items[i].name);
         /* "./" keeps a name with a colon from reading as a URL scheme */
         memcpy(href, "./", 2);
-        if (path_encode_name(items[i].name, nl, href + 2, sizeof(href) - 3) < 0 ||
-            listing_html_escape(items[i].name, nl, esc, sizeof(esc)) < 0)
+        if (path_encode_name(items[i].name, nl, href + 2, sizeof(href) - 3) < 0)
             continue;
         if (items[i].is_dir)
             strcat(href, "/");
-        gmtime_r(&items[i].mtime, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
         if (items[i].is_dir)
             size[0] = '\0';
         else
             human_size(items[i].size, size, sizeof(size));
-        fprintf(f,
-                "<tr><td class=\"n\"><a href=\"%s\">%s%s</a></td><td class=\"s\">%s</td>"
-                "<td class=\"m\">%s</td></tr>\n",
-                href, esc, items[i].is_dir ? "/" : "", size, when);
+        fprintf(f, "<tr><td class=\"n\"><a href=\"%s\">", href);
+        put_escaped(f, items[i].name, nl);
+        fprintf(f, "%s</a></td><td class=\"s\">%s</td><td class=\"m\">", items[i].is_dir ? "/" : "",
+                size);
+        put_date(f, items[i].mtime);
+        fputs("</td></tr>\n", f);
     }
-    fprintf(f, "</table>\n<footer>portico</footer>\n</main></body></html>\n");
+    fputs("</table>\n", f);
+    if (truncated)
+        fprintf(f, "<p>Only the first %d entries are shown.</p>\n", LISTING_MAX);
+    fputs("<footer>portico</footer>\n</main></body></html>\n", f);
     saved = ferror(f) ? EIO : 0;
     if (fclose(f) != 0 && saved == 0)
         saved = errno;

@@ -76,12 +76,13 @@ static void serve_listing(struct static_ctx *ctx, size_t len, struct response *r
     resp->content_type = "text/html; charset=utf-8";
 }
 
-/* The response is an error after all: its body is not this representation. */
+/* The response is an error after all: its body is not this representation
+ * (Vary stays: which representation failed still depended on Accept-Encoding). */
 static void not_this_file(struct response *resp)
 {
     resp->content_type = resp->content_encoding = NULL;
     resp->etag = resp->last_modified = resp->cache_control = NULL;
-    resp->vary_encoding = resp->accept_ranges = resp->modified_now = 0;
+    resp->accept_ranges = resp->modified_now = 0;
 }
 
 /* Picks the representation, then applies preconditions and Range to it. */
@@ -128,7 +129,7 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->status = HTTP_OK;
     resp->length = f->size;
     resp->complete_length = f->size;
-    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, mtime)) {
+    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, mtime, ctx->now)) {
         switch (range_parse(rq->range.p, rq->range.len, f->size, resp->ranges, &n)) {
         case RANGE_OK:
             resp->status = HTTP_PARTIAL_CONTENT;

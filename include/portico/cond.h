@@ -46,8 +46,10 @@ enum http_status cond_evaluate(const struct cond_headers *h, int get_or_head, co
                                size_t etag_len, time_t last_modified);
 
 /* 1 when a Range may be honoured under If-Range (absent, a strongly matching
- * entity tag, or exactly the Last-Modified date); 0 means send the whole file. */
+ * entity tag, or exactly the Last-Modified date when that date is a strong
+ * validator: at least a second older than now, RFC 9110 §8.8.2.2); 0 means send
+ * the whole file. */
 int cond_if_range(const struct str *if_range, const char *etag, size_t etag_len,
-                  time_t last_modified);
+                  time_t last_modified, time_t now);
 
 #endif

@@ -38,12 +38,22 @@ static char *put_clock(char *p, const struct tm *tm)
     return put2(p, tm->tm_sec);
 }
 
+/* gmtime_r fails past year 2^31: keep every time within the four-digit years */
+static void utc(time_t t, struct tm *tm)
+{
+    if (t < 0)
+        t = 0;
+    if (t > 253402300799) /* 9999-12-31 23:59:59 */
+        t = 253402300799;
+    gmtime_r(&t, tm);
+}
+
 void httpdate_format(time_t t, char *out)
 {
     struct tm tm;
     char *p = out;
 
-    gmtime_r(&t, &tm);
+    utc(t, &tm);
     memcpy(p, days[tm.tm_wday], 3);
     p += 3;
     *p++ = ',';
@@ -64,7 +74,7 @@ void httpdate_format_log(time_t t, char *out)
     struct tm tm;
     char *p = out;
 
-    gmtime_r(&t, &tm);
+    utc(t, &tm);
     p = put2(p, tm.tm_mday);
     *p++ = '/';
     memcpy(p, months[tm.tm_mon], 3);

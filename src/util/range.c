@@ -38,7 +38,9 @@ enum range_result range_parse(const char *value, size_t len, uint64_t size,
         if (dash == tok) { /* suffix-range: "-n" */
             if (parse_pos(dash + 1, tlen - 1, &suffix) < 0)
                 return RANGE_IGNORE;
-            if (suffix == 0 || size == 0)
+            if (size == 0)
+                return RANGE_IGNORE; /* satisfiable, yet no 206 can carry 0 bytes: send 200 */
+            if (suffix == 0)
                 continue; /* unsatisfiable */
             out[*n].first = suffix >= size ? 0 : size - suffix;
             out[*n].last = size - 1;

@@ -128,13 +128,16 @@ START_TEST(if_range)
     struct str same_date = S("Sun, 06 Nov 1994 08:49:37 GMT");
     struct str later = S("Sun, 06 Nov 1994 08:49:38 GMT"), junk = S("junk");
 
-    ck_assert(cond_if_range(&none, TAG, strlen(TAG), LM));
-    ck_assert(cond_if_range(&strong, TAG, strlen(TAG), LM));
-    ck_assert(!cond_if_range(&weak, TAG, strlen(TAG), LM));
-    ck_assert(!cond_if_range(&other, TAG, strlen(TAG), LM));
-    ck_assert(cond_if_range(&same_date, TAG, strlen(TAG), LM));
-    ck_assert(!cond_if_range(&later, TAG, strlen(TAG), LM));
-    ck_assert(!cond_if_range(&junk, TAG, strlen(TAG), LM));
+    ck_assert(cond_if_range(&none, TAG, strlen(TAG), LM, LM + 60));
+    ck_assert(cond_if_range(&strong, TAG, strlen(TAG), LM, LM + 60));
+    ck_assert(!cond_if_range(&weak, TAG, strlen(TAG), LM, LM + 60));
+    ck_assert(!cond_if_range(&other, TAG, strlen(TAG), LM, LM + 60));
+    ck_assert(cond_if_range(&same_date, TAG, strlen(TAG), LM, LM + 60));
+    ck_assert(!cond_if_range(&later, TAG, strlen(TAG), LM, LM + 60));
+    ck_assert(!cond_if_range(&junk, TAG, strlen(TAG), LM, LM + 60));
+    /* modified in the current second: the date is weak and never matches */
+    ck_assert(!cond_if_range(&same_date, TAG, strlen(TAG), LM, LM));
+    ck_assert(cond_if_range(&strong, TAG, strlen(TAG), LM, LM));
 }
 END_TEST
 

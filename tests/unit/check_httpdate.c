@@ -16,6 +16,11 @@ START_TEST(imf_fixdate)
     ck_assert_str_eq(out, "Tue, 29 Feb 2000 00:00:00 GMT");
     httpdate_format(1795307722, out);
     ck_assert_str_eq(out, "Sun, 22 Nov 2026 00:35:22 GMT");
+    /* out of gmtime's range: clamped, never garbage */
+    httpdate_format((time_t)1 << 60, out);
+    ck_assert_str_eq(out, "Fri, 31 Dec 9999 23:59:59 GMT");
+    httpdate_format(-5, out);
+    ck_assert_str_eq(out, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 END_TEST
 
