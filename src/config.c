@@ -28,6 +28,8 @@ void config_defaults(struct settings *s)
     s->precompressed = 1;
     s->revalidate = 1;
     s->file_cache_entries = 1000;
+    s->tls_port = -1;
+    s->hsts = -1;
 }
 
 int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -15,9 +16,10 @@
 #include "portico/conn.h"
 #include "portico/log.h"
 #include "portico/static.h"
+#include "portico/tls.h"
 #include "portico/worker.h"
 
-enum io_result { IO_DONE, IO_AGAIN, IO_ERROR };
+enum io_result { IO_DONE, IO_AGAIN, IO_ERROR, IO_EOF };
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -38,7 +40,7 @@ static void on_event(struct event_handler *h, unsigned events)
     conn_run(c);
 }
 
-void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len)
+void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len, int tls)
 {
     struct conn *c = worker_conn_get(w);
     int one = 1;
@@ -58,12 +60,92 @@ void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_
     memcpy(&c->peer, peer, len);
     /* responses are whole by the time they are written; do not let Nagle hold the tail */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tls) {
+        c->ssl = tls_conn_new(w->tls, fd);
+        if (c->ssl == NULL) {
+            log_warnx("out of memory for a TLS connection; closing it");
+            conn_close(c);
+            return;
+        }
+        c->state = CONN_HANDSHAKE;
+    }
     if (event_add_conn(w->loop, fd, &c->h) < 0) {
         log_warn("epoll_ctl");
         conn_close(c);
         return;
     }
+    /* the handshake and the first request head share one deadline */
     timer_arm(&w->q_header, &c->timer, w->now_ms);
+}
+
+/* The transport: plain socket calls, or OpenSSL's once the handshake is done.
+ * Both clear the readiness flag that ran out, as edge-triggered epoll needs. */
+static enum io_result map_tls(struct conn *c, enum tls_result r)
+{
+    switch (r) {
+    case TLS_OK:
+        return IO_DONE;
+    case TLS_WANT_READ:
+        c->readable = 0;
+        return IO_AGAIN;
+    case TLS_WANT_WRITE:
+        c->writable = 0;
+        return IO_AGAIN;
+    case TLS_CLOSED:
+        return IO_EOF;
+    case TLS_FAILED:
+        break;
+    }
+    return IO_ERROR;
+}
+
+static enum io_result conn_read(struct conn *c, void *buf, size_t len, size_t *got)
+{
+    enum tls_result r;
+    ssize_t n;
+
+    if (c->ssl != NULL) {
+        *got = tls_read(c->ssl, buf, len, &r);
+        return map_tls(c, r);
+    }
+    do
+        n = recv(c->fd, buf, len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        *got = (size_t)n;
+        return IO_DONE;
+    }
+    if (n == 0)
+        return IO_EOF;
+    if (errno == EAGAIN) {
+        c->readable = 0;
+        return IO_AGAIN;
+    }
+    return IO_ERROR;
+}
+
+static enum io_result conn_write(struct conn *c, const void *buf, size_t len, int more,
+                                 size_t *put)
+{
+    enum tls_result r;
+    ssize_t n;
+
+    if (c->ssl != NULL) {
+        *put = tls_write(c->ssl, buf, len, &r);
+        return map_tls(c, r);
+    }
+    do
+        n = send(c->fd, buf, len, MSG_NOSIGNAL | more);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+        *put = (size_t)n;
+        return IO_DONE;
+    }
+    if (errno == EAGAIN) {
+        c->writable = 0;
+        return IO_AGAIN;
+    }
+    return IO_ERROR;
 }
 
 /* Gives the active block back: the connection is idle between requests. */
@@ -81,6 +163,8 @@ void conn_close(struct conn *c)
 {
     timer_cancel(&c->timer);
     go_idle(c);
+    tls_conn_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
@@ -146,6 +230,61 @@ static struct str header(const struct request *r, const char *base, const struct
     return v;
 }
 
+/* --redirect-https: the same host and target on the HTTPS port (308 keeps the
+ * method). The host is the request's, without its port, else our own address. */
+static void redirect_https(struct conn *c, const struct request *r, const char *base,
+                           struct response *resp)
+{
+    static char location[8192];
+    char local[INET6_ADDRSTRLEN + 2], portstr[8] = "";
+    const char *host = base + r->host.off;
+    size_t hlen = r->host.len, i;
+    int port = c->w->settings->tls_port, n;
+
+    if (r->path.off > r->target.off) { /* absolute-form: the authority is the host */
+        host = base + r->target.off;
+        hlen = r->path.off - r->target.off;
+        for (i = 0; i + 2 < hlen && !(host[i] == '/' && host[i + 1] == '/'); i++)
+            ;
+        host += i + 2;
+        hlen -= i + 2;
+    }
+    if (hlen > 0 && host[0] == '[') {
+        const char *close = memchr(host, ']', hlen);
+        hlen = close ? (size_t)(close - host + 1) : hlen;
+    } else {
+        const char *colon = memchr(host, ':', hlen);
+        if (colon != NULL)
+            hlen = (size_t)(colon - host);
+    }
+    if (hlen == 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char addr[INET6_ADDRSTRLEN];
+        getsockname(c->fd, (struct sockaddr *)&ss, &len);
+        if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
+            snprintf(local, sizeof(local), "[%s]", addr);
+        } else {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, local, sizeof(local));
+        }
+        host = local;
+        hlen = strlen(local);
+    }
+    if (port != 443)
+        snprintf(portstr, sizeof(portstr), ":%d", port);
+    n = snprintf(location, sizeof(location), "https://%.*s%s%.*s%s%.*s", (int)hlen, host,
+                 portstr, r->path.len ? (int)r->path.len : 1,
+                 r->path.len ? base + r->path.off : "/", r->has_query ? "?" : "",
+                 (int)r->query.len, base + r->query.off);
+    if (n < 0 || (size_t)n >= sizeof(location)) {
+        resp->status = HTTP_URI_TOO_LONG;
+        return;
+    }
+    resp->status = HTTP_PERMANENT_REDIRECT;
+    resp->location = location;
+}
+
 /* Chooses the response to a complete, valid request head. */
 static void decide(struct conn *c)
 {
@@ -155,7 +294,9 @@ static void decide(struct conn *c)
 
     response_init(resp);
     resp->head_only = r->method == HTTP_HEAD;
-    if (r->method == HTTP_OPTIONS) {
+    if (c->ssl == NULL && c->w->settings->redirect_https && r->method != HTTP_OPTIONS) {
+        redirect_https(c, r, base, resp);
+    } else if (r->method == HTTP_OPTIONS) {
         resp->status = HTTP_NO_CONTENT;
         resp->allow = 1;
     } else if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
@@ -193,6 +334,8 @@ static void compose(struct conn *c)
 
     resp->keep_alive = c->keep_alive && !c->w->stopping;
     resp->http10 = a->parser.req.minor == 0;
+    if (c->ssl != NULL)
+        resp->hsts = c->w->settings->hsts;
     static_error_page(&c->w->sctx, resp);
     buf_init(&a->out, a->outmem, CONN_OUT_SIZE);
     a->nseg = response_compose(&a->out, resp, a->seg, &a->head_len);
@@ -213,6 +356,7 @@ static void compose(struct conn *c)
     a->seg_mem_sent = 0;
     a->seg_file_sent = 0;
     a->bytes_sent = 0;
+    a->tls_len = a->tls_sent = 0;
 }
 
 /* An error that ends the conversation: framing is lost or the client is too slow. */
@@ -228,6 +372,11 @@ static void fail_request(struct conn *c, enum http_status status)
 
 static void start_linger(struct conn *c)
 {
+    if (c->ssl != NULL) {
+        /* say goodbye in TLS, then stop speaking it: the drain below reads raw bytes */
+        tls_conn_free(c->ssl);
+        c->ssl = NULL;
+    }
     /* RFC 9112 §9.6: half-close, then drain what the client still sends, so the
      * kernel does not answer unread bytes with a reset that destroys our response */
     shutdown(c->fd, SHUT_WR);
@@ -240,17 +389,11 @@ static enum io_result send_bytes(struct conn *c, const char *buf, size_t len, si
                                  int flags)
 {
     while (*sent < len) {
-        ssize_t n = send(c->fd, buf + *sent, len - *sent, MSG_NOSIGNAL | flags);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                c->writable = 0;
-                return IO_AGAIN;
-            }
-            return IO_ERROR;
-        }
-        *sent += (size_t)n;
+        size_t n = 0;
+        enum io_result res = conn_write(c, buf + *sent, len - *sent, flags, &n);
+        if (res != IO_DONE)
+            return res == IO_EOF ? IO_ERROR : res;
+        *sent += n;
     }
     return IO_DONE;
 }
@@ -265,11 +408,85 @@ static enum io_result send_continue(struct conn *c)
     return res;
 }
 
+/* Over TLS the head and the file bytes after it are gathered into one buffer, so
+ * a small response is a single record; with kernel TLS the file goes by sendfile. */
+static enum io_result send_response_tls(struct conn *c)
+{
+    struct conn_active *a = c->a;
+    int body_fd = response_body_fd(&a->resp);
+    int ktls = tls_ktls_send(c->ssl);
+
+    for (;;) {
+        enum io_result res;
+        const struct segment *sg;
+
+        size_t before = a->tls_sent;
+
+        res = send_bytes(c, a->tlsbuf, a->tls_len, &a->tls_sent, 0);
+        a->bytes_sent += a->tls_sent - before;
+        if (res != IO_DONE)
+            return res;
+        a->tls_len = a->tls_sent = 0;
+        while (a->cur < a->nseg && a->tls_len < CONN_TLS_SIZE) {
+            sg = &a->seg[a->cur];
+            if (a->seg_mem_sent < sg->mem_len) {
+                size_t k = sg->mem_len - a->seg_mem_sent;
+                if (k > CONN_TLS_SIZE - a->tls_len)
+                    k = CONN_TLS_SIZE - a->tls_len;
+                memcpy(a->tlsbuf + a->tls_len, a->outmem + sg->mem_off + a->seg_mem_sent, k);
+                a->tls_len += k;
+                a->seg_mem_sent += k;
+            } else if (a->seg_file_sent < sg->file_len) {
+                uint64_t left = sg->file_len - a->seg_file_sent;
+                off_t off = (off_t)(sg->file_off + a->seg_file_sent);
+                size_t k;
+                ssize_t n;
+                if (ktls)
+                    break;
+                k = left < CONN_TLS_SIZE - a->tls_len ? (size_t)left : CONN_TLS_SIZE - a->tls_len;
+                n = pread(body_fd, a->tlsbuf + a->tls_len, k, off);
+                if (n <= 0) {
+                    log_warnx("file shrank while being sent; closing the connection");
+                    return IO_ERROR;
+                }
+                a->tls_len += (size_t)n;
+                a->seg_file_sent += (uint64_t)n;
+            } else {
+                a->cur++;
+                a->seg_mem_sent = 0;
+                a->seg_file_sent = 0;
+            }
+        }
+        if (a->tls_len > 0)
+            continue;
+        if (a->cur >= a->nseg)
+            return IO_DONE;
+        /* kernel TLS and nothing staged: the file part goes straight from the page cache */
+        sg = &a->seg[a->cur];
+        {
+            uint64_t left = sg->file_len - a->seg_file_sent;
+            enum tls_result r;
+            size_t n = tls_sendfile(c->ssl, body_fd, (off_t)(sg->file_off + a->seg_file_sent),
+                                    left > (1u << 30) ? (1u << 30) : (size_t)left, &r);
+            if (n == 0 && r == TLS_OK)
+                return IO_ERROR; /* the file shrank */
+            res = map_tls(c, r);
+            if (res != IO_DONE)
+                return res == IO_EOF ? IO_ERROR : res;
+            a->seg_file_sent += n;
+            a->bytes_sent += n;
+        }
+    }
+}
+
 /* Sends the segments in order: memory with send, file ranges with sendfile. */
 static enum io_result send_response(struct conn *c)
 {
     struct conn_active *a = c->a;
     int body_fd = response_body_fd(&a->resp);
+
+    if (c->ssl != NULL)
+        return send_response_tls(c);
 
     while (a->cur < a->nseg) {
         const struct segment *sg = &a->seg[a->cur];
@@ -395,9 +612,30 @@ static int parse_step(struct conn *c)
         c->state = CONN_WRITE;
         return 1;
     case HTTP_PARSE_ERROR:
+        if (c->ssl == NULL && (unsigned char)in[c->req_start] == 0x16) {
+            /* a TLS ClientHello on the plain port: no HTTP answer would be read */
+            start_linger(c);
+            return 1;
+        }
         fail_request(c, r->status);
         return 1;
     }
+    return 1;
+}
+
+/* Borrows the block a request needs; 0 (and the connection closed) when there is none. */
+static int ensure_active(struct conn *c)
+{
+    if (c->a != NULL)
+        return 1;
+    c->a = worker_block_get(c->w);
+    if (c->a == NULL) {
+        log_warnx("out of memory for a connection buffer; closing it");
+        conn_close(c);
+        return 0;
+    }
+    http_parser_init(&c->a->parser, &c->w->limits);
+    response_init(&c->a->resp);
     return 1;
 }
 
@@ -405,39 +643,55 @@ static int parse_step(struct conn *c)
 static int read_step(struct conn *c)
 {
     struct worker *w = c->w;
-    ssize_t n;
+    size_t n = 0;
+    enum io_result res;
 
-    if (c->a == NULL) {
-        c->a = worker_block_get(w);
-        if (c->a == NULL) {
-            log_warnx("out of memory for a connection buffer; closing it");
-            conn_close(c);
-            return 0;
-        }
-        http_parser_init(&c->a->parser, &w->limits);
-        response_init(&c->a->resp);
-    }
+    if (!ensure_active(c))
+        return 0;
     if (c->in_len == CONN_IN_SIZE)
         compact(c);
-    n = recv(c->fd, c->a->in + c->in_len, CONN_IN_SIZE - c->in_len, 0);
-    if (n > 0) {
+    res = conn_read(c, c->a->in + c->in_len, CONN_IN_SIZE - c->in_len, &n);
+    if (res == IO_DONE) {
         /* the first byte of a request starts its deadline; a body needs only progress */
         if (c->in_len == c->req_start || c->a->parser.req.state == HTTP_REQ_BODY)
             timer_arm(&w->q_header, &c->timer, w->now_ms);
         c->in_len += (uint32_t)n;
         return 1;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    if (res != IO_AGAIN) {
         /* the client is gone (or half-closed before a complete request) */
         conn_close(c);
         return 0;
     }
-    if (errno == EINTR)
-        return 1;
-    c->readable = 0;
     if (c->in_len == c->req_start)
         go_idle(c); /* nothing of a request yet: wait without the block */
     return 0;
+}
+
+/* The first byte on an HTTPS port says who is there: a TLS handshake record, or
+ * someone speaking plain HTTP, who gets a clear-text 400 as nginx gives. Returns
+ * 1 to go on (handshake, or the 400 now in CONN_WRITE), 0 to wait or when closed. */
+static int check_plain_on_tls(struct conn *c)
+{
+    unsigned char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+    if (n < 0 && errno == EAGAIN) {
+        c->readable = 0;
+        return 0;
+    }
+    if (n <= 0) {
+        conn_close(c);
+        return 0;
+    }
+    if (b == 0x16)
+        return 1;
+    tls_conn_free(c->ssl);
+    c->ssl = NULL;
+    if (!ensure_active(c))
+        return 0;
+    fail_request(c, HTTP_BAD_REQUEST);
+    return 1;
 }
 
 static void conn_run(struct conn *c)
@@ -446,6 +700,27 @@ static void conn_run(struct conn *c)
 
     for (;;) {
         switch (c->state) {
+        case CONN_HANDSHAKE: {
+            enum io_result res;
+            if (!c->tls_checked) {
+                if (!check_plain_on_tls(c))
+                    return;
+                if (c->state != CONN_HANDSHAKE)
+                    continue; /* plain HTTP: the 400 goes out */
+                c->tls_checked = 1;
+            }
+            res = map_tls(c, tls_handshake(c->ssl));
+            if (res == IO_AGAIN)
+                return;
+            if (res != IO_DONE) {
+                conn_close(c); /* a failed handshake: the alert, if any, is sent */
+                return;
+            }
+            c->state = CONN_READ;
+            c->readable = 1; /* OpenSSL may hold the first request already */
+            continue;
+        }
+
         case CONN_READ:
             if (c->continue_pending) {
                 enum io_result res = send_continue(c);
@@ -521,6 +796,7 @@ void conn_timeout(struct conn *c)
 
 void conn_stop_if_idle(struct conn *c)
 {
-    if (c->state == CONN_READ && (c->a == NULL || c->in_len == c->req_start))
+    if (c->state == CONN_HANDSHAKE ||
+        (c->state == CONN_READ && (c->a == NULL || c->in_len == c->req_start)))
         conn_close(c);
 }

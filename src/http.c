@@ -577,6 +577,7 @@ const char *http_reason(enum http_status status)
     case HTTP_PARTIAL_CONTENT: return "Partial Content";
     case HTTP_MOVED_PERMANENTLY: return "Moved Permanently";
     case HTTP_NOT_MODIFIED: return "Not Modified";
+    case HTTP_PERMANENT_REDIRECT: return "Permanent Redirect";
     case HTTP_BAD_REQUEST: return "Bad Request";
     case HTTP_FORBIDDEN: return "Forbidden";
     case HTTP_NOT_FOUND: return "Not Found";

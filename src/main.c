@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "portico/log.h"
 #include "portico/master.h"
@@ -25,6 +26,13 @@ enum {
     OPT_LISTING,
     OPT_NO_PRECOMPRESSED,
     OPT_REVALIDATE,
+    OPT_TLS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_PORT,
+    OPT_TLS_SAVE_CERT,
+    OPT_REDIRECT_HTTPS,
+    OPT_HSTS,
 };
 
 static const struct option options[] = {
@@ -43,6 +51,13 @@ static const struct option options[] = {
     {"listing", no_argument, NULL, OPT_LISTING},
     {"no-precompressed", no_argument, NULL, OPT_NO_PRECOMPRESSED},
     {"revalidate", required_argument, NULL, OPT_REVALIDATE},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"tls-save-cert", required_argument, NULL, OPT_TLS_SAVE_CERT},
+    {"redirect-https", no_argument, NULL, OPT_REDIRECT_HTTPS},
+    {"hsts", required_argument, NULL, OPT_HSTS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -72,11 +87,22 @@ static void usage(FILE *out)
             "      --no-precompressed      never serve FILE.br / FILE.gz in place of FILE\n"
             "      --revalidate SEC        how long an open file is trusted before it is\n"
             "                              checked again on disk (default 1; 0: every request)\n"
+            "\n"
+            "HTTPS:\n"
+            "      --tls                   serve HTTPS too; without --tls-cert, with a new\n"
+            "                              self-signed certificate for localhost\n"
+            "      --tls-cert FILE         PEM certificate (and chain); repeat for more host\n"
+            "                              names, chosen by SNI (the first is the default)\n"
+            "      --tls-key FILE          PEM private key of the certificate given before\n"
+            "      --tls-port PORT         HTTPS port (default %d, 443 as root; 0: a free one)\n"
+            "      --tls-save-cert FILE    write the generated certificate there, to trust it\n"
+            "      --redirect-https        answer plain HTTP with 308 to the https URL\n"
+            "      --hsts SECONDS          Strict-Transport-Security max-age on HTTPS\n"
             "  -h, --help                  show this help and exit\n"
             "  -V, --version               show the version and exit\n"
             "\n"
             "Stop with Ctrl-C or SIGTERM: responses in flight are finished first.\n",
-            PORTICO_DATADIR, PORTICO_DEFAULT_PORT);
+            PORTICO_DATADIR, PORTICO_DEFAULT_PORT, PORTICO_DEFAULT_TLS_PORT);
 }
 
 static void die_usage(const char *fmt, const char *arg)
@@ -167,6 +193,32 @@ int main(int argc, char **argv)
         case OPT_REVALIDATE:
             s.revalidate = (unsigned)number(optarg, "revalidation interval", 0, 86400);
             break;
+        case OPT_TLS:
+            s.tls = 1;
+            break;
+        case OPT_TLS_CERT:
+            if (s.ntls_cert == SETTINGS_MAX_CERTS)
+                die_usage("too many certificates (at most 8): '%s'", optarg);
+            s.tls_cert[s.ntls_cert++] = optarg;
+            s.tls = 1;
+            break;
+        case OPT_TLS_KEY:
+            if (s.ntls_key == SETTINGS_MAX_CERTS)
+                die_usage("too many keys (at most 8): '%s'", optarg);
+            s.tls_key[s.ntls_key++] = optarg;
+            break;
+        case OPT_TLS_PORT:
+            s.tls_port = (int)number(optarg, "TLS port", 0, 65535);
+            break;
+        case OPT_TLS_SAVE_CERT:
+            s.tls_save_cert = optarg;
+            break;
+        case OPT_REDIRECT_HTTPS:
+            s.redirect_https = 1;
+            break;
+        case OPT_HSTS:
+            s.hsts = (long)number(optarg, "HSTS max-age", 0, 1000000000);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -201,6 +253,18 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (s.ntls_cert != s.ntls_key)
+        die_usage("each --tls-cert needs its --tls-key (%s)", s.ntls_cert > s.ntls_key
+                                                                    ? "a key is missing"
+                                                                    : "a certificate is missing");
+    if ((s.redirect_https || s.hsts >= 0 || s.tls_save_cert) && !s.tls)
+        die_usage("%s needs HTTPS: add --tls or --tls-cert and --tls-key",
+                  s.redirect_https ? "--redirect-https"
+                                   : s.hsts >= 0 ? "--hsts" : "--tls-save-cert");
+    if (s.tls_save_cert && s.ntls_cert > 0)
+        die_usage("%s", "--tls-save-cert saves a generated certificate; you gave --tls-cert");
+    if (s.tls && s.tls_port < 0)
+        s.tls_port = geteuid() == 0 ? 443 : PORTICO_DEFAULT_TLS_PORT;
     if (s.access_log == NULL && !s.quiet)
         s.access_log = "-";
     if (config_check_root(&s, err, sizeof(err)) < 0) {

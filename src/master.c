@@ -21,6 +21,7 @@
 #include "portico/log.h"
 #include "portico/master.h"
 #include "portico/beneath.h"
+#include "portico/tls.h"
 #include "portico/worker.h"
 
 #define MAX_LISTENERS    8
@@ -34,10 +35,14 @@ struct slot {
     unsigned failures;
 };
 
+#define MAX_FDS (2 * MAX_LISTENERS)
+
 struct master {
     struct settings *s;
-    int fds[MAX_LISTENERS];
+    int fds[MAX_FDS];
+    int tls[MAX_FDS]; /* 1 for an HTTPS listener */
     int nfds;
+    struct tls_server *tls_server;
     int rootfd;
     struct slot *slots;
     int nslots;
@@ -158,22 +163,23 @@ static int resolve(const struct settings *s, struct sockaddr_storage *out, sockl
     return n;
 }
 
-static int bind_listeners(struct master *m)
+/* Binds every address to *port (0: one free port for them all); the sockets are
+ * appended to m->fds with the given TLS flag. */
+static int bind_port(struct master *m, int *port_io, int tls)
 {
     struct sockaddr_storage addrs[MAX_LISTENERS];
     socklen_t lens[MAX_LISTENERS];
     const char *shown = m->s->bind_addr ? m->s->bind_addr : "*";
     int n = resolve(m->s, addrs, lens);
-    int attempt, i;
+    int first = m->nfds, attempt, i;
 
     if (n <= 0)
         return -1;
     /* with port 0 the first socket picks the port and the others must get the
      * same one; if another program holds it on the other family, try again */
     for (attempt = 0; attempt < 20; attempt++) {
-        int port = m->s->port, err = 0, retry = 0;
-        m->nfds = 0;
-        for (i = 0; i < n; i++) {
+        int port = *port_io, err = 0, retry = 0;
+        for (i = 0; i < n && m->nfds < MAX_FDS; i++) {
             int fd;
             set_port(&addrs[i], port);
             fd = listen_on((struct sockaddr *)&addrs[i], lens[i], &err);
@@ -182,30 +188,43 @@ static int bind_listeners(struct master *m)
                 if (m->s->bind_addr == NULL && addrs[i].ss_family == AF_INET6 &&
                     (err == EAFNOSUPPORT || err == EADDRNOTAVAIL))
                     continue;
-                if (m->s->port == 0 && m->nfds > 0 && err == EADDRINUSE) {
+                if (*port_io == 0 && m->nfds > first && err == EADDRINUSE) {
                     retry = 1;
                     break;
                 }
                 bind_error(m->s, shown, port, err);
                 goto fail;
             }
+            m->tls[m->nfds] = tls;
             m->fds[m->nfds++] = fd;
             if (port == 0)
                 port = get_port(fd);
         }
-        if (!retry && m->nfds > 0) {
-            m->s->port = port;
+        if (!retry && m->nfds > first) {
+            *port_io = port;
             return 0;
         }
-        while (m->nfds > 0)
+        while (m->nfds > first)
             close(m->fds[--m->nfds]);
     }
     log_errorx("cannot find a free port on %s", shown);
     return -1;
 fail:
-    while (m->nfds > 0)
+    while (m->nfds > first)
         close(m->fds[--m->nfds]);
     return -1;
+}
+
+static int bind_listeners(struct master *m)
+{
+    if (bind_port(m, &m->s->port, 0) < 0)
+        return -1;
+    if (m->s->tls && bind_port(m, &m->s->tls_port, 1) < 0) {
+        while (m->nfds > 0)
+            close(m->fds[--m->nfds]);
+        return -1;
+    }
+    return 0;
 }
 
 /* Connections and cached files both need descriptors: take what the hard limit allows. */
@@ -244,7 +263,7 @@ static void spawn(struct master *m, int i)
         return;
     }
     if (pid == 0)
-        _exit(worker_run(m->s, m->fds, m->nfds, m->rootfd));
+        _exit(worker_run(m->s, m->fds, m->tls, m->nfds, m->rootfd, m->tls_server));
     m->slots[i].pid = pid;
     m->slots[i].started_ms = event_now_ms();
     m->slots[i].respawn_at_ms = 0;
@@ -369,6 +388,8 @@ int master_run(struct settings *s)
         log_error("document root %s", s->root_abs);
         return 1;
     }
+    if (s->tls && (m.tls_server = tls_server_new(s)) == NULL)
+        return 1;
     if (bind_listeners(&m) < 0)
         return 1;
     if (log_access_open(s->access_log) < 0) {
@@ -402,8 +423,25 @@ int master_run(struct settings *s)
     signal(SIGPIPE, SIG_IGN);
 
     url_host(s, host, sizeof(host));
-    printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host, s->port,
-           s->workers, s->workers == 1 ? "" : "s");
+    if (s->tls)
+        printf("portico: serving %s at http://%s:%d/ and https://%s:%d/ (%d worker%s)\n",
+               s->root_abs, host, s->port, host, s->tls_port, s->workers,
+               s->workers == 1 ? "" : "s");
+    else
+        printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host,
+               s->port, s->workers, s->workers == 1 ? "" : "s");
+    if (s->tls && tls_generated_fingerprint(m.tls_server)) {
+        printf("portico: HTTPS uses a new self-signed certificate for localhost, 127.0.0.1 and "
+               "::1, SHA-256 fingerprint %s\n",
+               tls_generated_fingerprint(m.tls_server));
+        if (s->tls_save_cert)
+            printf("portico: trust it with: curl --cacert %s https://localhost:%d/ (or import "
+                   "it in the browser)\n",
+                   s->tls_save_cert, s->tls_port);
+        else
+            printf("portico: to trust it, add --tls-save-cert cert.pem and use curl --cacert "
+                   "cert.pem, or accept it in the browser\n");
+    }
     fflush(stdout);
 
     for (i = 0; i < m.nslots; i++)

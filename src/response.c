@@ -18,6 +18,7 @@ void response_init(struct response *r)
 {
     memset(r, 0, offsetof(struct response, ranges));
     r->own_fd = -1;
+    r->hsts = -1;
 }
 
 void response_release(struct response *r)
@@ -143,6 +144,8 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         put_header(out, "Last-Modified", r->last_modified);
     if (r->cache_control)
         put_header(out, "Cache-Control", r->cache_control);
+    if (r->hsts >= 0)
+        buf_printf(out, "Strict-Transport-Security: max-age=%ld\r\n", r->hsts);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */
     if (r->status >= 200 && r->status != HTTP_NO_CONTENT && r->status != HTTP_NOT_MODIFIED) {
         buf_puts(out, "Content-Length: ");

@@ -166,7 +166,7 @@ static void on_accept(struct event_handler *h, unsigned events)
         }
         if (w->nconns >= w->settings->max_connections)
             reclaim_idle(w); /* the longest-idle keep-alive connection makes room */
-        conn_accept(w, fd, (struct sockaddr *)&ss, len);
+        conn_accept(w, fd, (struct sockaddr *)&ss, len, l->tls);
     }
 }
 
@@ -224,7 +224,8 @@ static unsigned cache_entries(const struct settings *s)
     return spare < s->file_cache_entries ? (unsigned)spare : s->file_cache_entries;
 }
 
-static int setup(struct worker *w, const struct settings *s, const int *fds, int n, int rootfd)
+static int setup(struct worker *w, const struct settings *s, const int *fds, const int *tls, int n,
+                 int rootfd)
 {
     unsigned i;
 
@@ -257,6 +258,7 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, int
         w->listeners[i].h.on_event = on_accept;
         w->listeners[i].w = w;
         w->listeners[i].fd = fds[i];
+        w->listeners[i].tls = tls[i];
         if (event_add_listener(w->loop, fds[i], &w->listeners[i].h) < 0) {
             log_error("epoll_ctl on a listener");
             return -1;
@@ -266,7 +268,8 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, int
     return 0;
 }
 
-int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int rootfd)
+int worker_run(const struct settings *s, const int *listen_fds, const int *tls, int nlisten,
+               int rootfd, struct tls_server *tls_server)
 {
     static struct worker w;
     struct sigaction sa;
@@ -296,7 +299,8 @@ int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int
     sigprocmask(SIG_SETMASK, &blocked, NULL);
     sigemptyset(&waitmask);
 
-    if (setup(&w, s, listen_fds, nlisten, rootfd) < 0)
+    w.tls = tls_server;
+    if (setup(&w, s, listen_fds, tls, nlisten, rootfd) < 0)
         return 1;
     clock_tick(&w);
 

@@ -15,6 +15,7 @@ struct worker;
 
 #define CONN_IN_SIZE  16384
 #define CONN_OUT_SIZE 16384
+#define CONN_TLS_SIZE 16384 /* one TLS record's worth of plaintext */
 
 /* Everything a connection needs only while a request is in progress. It lives in
  * one pooled block that an idle keep-alive connection gives back, so waiting
@@ -29,13 +30,15 @@ struct conn_active {
     uint64_t seg_file_sent;
     size_t head_len;
     uint64_t bytes_sent;      /* head and body, for the access log */
+    size_t tls_len, tls_sent; /* bytes staged in tlsbuf, and written of them */
     char in[CONN_IN_SIZE];
     char outmem[CONN_OUT_SIZE];
+    char tlsbuf[CONN_TLS_SIZE]; /* head and file bytes gathered into full records */
 };
 
 #define CONN_BLOCK_SIZE sizeof(struct conn_active)
 
-enum conn_state { CONN_READ, CONN_WRITE, CONN_LINGER };
+enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE, CONN_LINGER };
 
 struct conn {
     struct event_handler h; /* first: the event loop hands this back */
@@ -47,8 +50,10 @@ struct conn {
     unsigned keep_alive : 1;       /* after the response being sent */
     unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
     unsigned early_response : 1;   /* answering before the body was read */
+    unsigned tls_checked : 1;      /* the first byte on an HTTPS port was a handshake */
     uint32_t requests;             /* served on this connection */
     struct conn_active *a;         /* NULL while idle */
+    struct ssl_st *ssl;            /* NULL on a plain connection */
     uint32_t in_len, in_pos, req_start, head_end;
     size_t continue_sent;
     union {
@@ -59,8 +64,8 @@ struct conn {
     struct conn *next_free;
 };
 
-/* Takes over an accepted, non-blocking socket. */
-void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len);
+/* Takes over an accepted, non-blocking socket (from an HTTPS listener when tls). */
+void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len, int tls);
 /* A timer of this connection's expired. */
 void conn_timeout(struct conn *c);
 /* The worker is stopping: close the connection now if it is idle. */

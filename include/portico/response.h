@@ -29,6 +29,7 @@ struct response {
     unsigned modified_now : 1;    /* mtime in the future: Last-Modified is the Date */
     struct fc_file *file;         /* the body, a reference from the file cache */
     int own_fd;                   /* or a body fd this response owns (a listing), or -1 */
+    long hsts;                    /* Strict-Transport-Security max-age, or -1 */
     uint64_t length;              /* of the whole body source (file size) */
     uint64_t complete_length;     /* for Content-Range (206 and 416) */
     int nranges;                  /* 206: parts of the file to send */

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PORTICO_DEFAULT_PORT 8080
+#define PORTICO_DEFAULT_PORT     8080
+#define PORTICO_DEFAULT_TLS_PORT 8443
+#define SETTINGS_MAX_CERTS       8
 
 struct settings {
     const char *root;        /* document root as given */
@@ -29,6 +31,13 @@ struct settings {
     int precompressed;         /* serve FILE.br / FILE.gz when the client accepts them */
     unsigned revalidate;       /* seconds an open-file cache entry is trusted; 0: never */
     unsigned file_cache_entries; /* per worker */
+    int tls;                   /* an HTTPS listener (implied by --tls-cert) */
+    int tls_port;              /* -1: 8443, or 443 as root */
+    const char *tls_cert[SETTINGS_MAX_CERTS], *tls_key[SETTINGS_MAX_CERTS];
+    int ntls_cert, ntls_key;   /* the first pair is the default, others by SNI */
+    const char *tls_save_cert; /* where to write a generated certificate */
+    int redirect_https;        /* plain HTTP answers 308 to the https URL */
+    long hsts;                 /* max-age for Strict-Transport-Security, -1: none */
 };
 
 void config_defaults(struct settings *s);

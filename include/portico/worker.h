@@ -17,6 +17,7 @@ struct listener {
     struct event_handler h;
     struct worker *w;
     int fd;
+    int tls;    /* an HTTPS listener */
     int paused; /* out of file descriptors: not accepting for a moment */
 };
 
@@ -25,6 +26,7 @@ struct worker {
     const struct settings *settings;
     int rootfd;
     struct static_ctx sctx;
+    struct tls_server *tls;
     struct http_limits limits;
     /* one queue per timeout length; a connection sits in at most one */
     struct timer_queue q_header, q_idle, q_send, q_linger, q_accept;
@@ -44,8 +46,12 @@ struct worker {
     time_t now;
 };
 
-/* Runs a worker until it is told to stop; returns the process exit status. */
-int worker_run(const struct settings *s, const int *listen_fds, int nlisten, int rootfd);
+struct tls_server;
+
+/* Runs a worker until it is told to stop; returns the process exit status.
+ * tls[i] says whether listen_fds[i] is an HTTPS listener. */
+int worker_run(const struct settings *s, const int *listen_fds, const int *tls, int nlisten,
+               int rootfd, struct tls_server *tls_server);
 
 /* A connection slot, or NULL when all are in use. */
 struct conn *worker_conn_get(struct worker *w);
