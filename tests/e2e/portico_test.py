@@ -33,6 +33,11 @@ SCRIPT_TIMEOUT = 55       # the whole script, enforced by SIGALRM
 START_LINE = re.compile(
     r'^portico: serving (?P<root>/.*) at http://(?P<host>[^/]+):(?P<port>\d+)/ '
     r'\((?P<workers>\d+) workers?\)$')
+# with HTTPS (issue 4): "... at http://H:P/ and https://H:TP/ (N workers)"
+TLS_START_LINE = re.compile(
+    r'^portico: serving (?P<root>/.*) at http://(?P<host>[^/]+):(?P<port>\d+)/ '
+    r'and https://(?P<tlshost>[^/]+):(?P<tlsport>\d+)/ '
+    r'\((?P<workers>\d+) workers?\)$')
 IMF_FIXDATE = re.compile(
     r'^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} '
     r'(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} '
@@ -258,6 +263,7 @@ class Server:
         self.cwd = cwd
         self.proc = None
         self.port = None
+        self.tls_port = None      # set when the start-up line names an https URL
         self.line = None
         self.match = None
         self.out = bytearray()
@@ -298,11 +304,13 @@ class Server:
         self.out.extend(rest)
         threading.Thread(target=_drain, args=(fd, self.out, self.lock), daemon=True).start()
         self.line = line.decode('utf-8', 'replace')
-        self.match = START_LINE.match(self.line)
+        self.match = START_LINE.match(self.line) or TLS_START_LINE.match(self.line)
         if not self.match:
             self.stop()
             raise StartError('bad start-up line %r' % self.line)
         self.port = int(self.match.group('port'))
+        if 'tlsport' in self.match.re.groupindex:
+            self.tls_port = int(self.match.group('tlsport'))
         return self
 
     def stdout(self):
@@ -373,6 +381,9 @@ class Server:
 
     def url(self, path='/'):
         return 'http://%s:%d%s' % (HOST, self.port, path)
+
+    def tls_url(self, path='/', host=HOST):
+        return 'https://%s:%d%s' % (host, self.tls_port, path)
 
 
 def start_server(root, *extra, **kw):
@@ -1014,3 +1025,378 @@ class only_worker:
                 os.kill(w, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+
+
+# --------------------------------------------------------------------------
+# helpers for HTTPS (added for issue 4; nothing above depends on them)
+
+import ssl  # noqa: E402
+
+OPENSSL = shutil.which('openssl')
+
+
+def require_openssl():
+    """Skip the whole script (exit 77) when the openssl CLI is missing."""
+    if not OPENSSL:
+        skip_all('the openssl command-line tool is not installed')
+
+
+def set_script_timeout(seconds):
+    """Scripts that run many TLS handshakes may need more than the default."""
+    global SCRIPT_TIMEOUT
+    SCRIPT_TIMEOUT = seconds
+
+
+def openssl(*args, input=b'', timeout=15, check_rc=True):
+    """Run the openssl CLI; returns (code, stdout + stderr as text).  With
+    CHECK_RC a non-zero exit fails the case."""
+    if not OPENSSL:
+        raise Skip('openssl not installed')
+    try:
+        r = subprocess.run([OPENSSL] + [str(a) for a in args], input=input,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError('openssl %s still running after %d s' % (' '.join(map(str, args)), timeout))
+    text = r.stdout.decode('utf-8', 'replace')
+    if check_rc and r.returncode != 0:
+        raise AssertionError('openssl %s exited with %d: %s'
+                             % (' '.join(map(str, args)), r.returncode, one_line(text)[-600:]))
+    return r.returncode, text
+
+
+class PKI:
+    """A throw-away test CA in DIR and leaf certificates signed by it, all
+    made with the openssl CLI.  Keys: 'rsa' (2048 bits) or 'ec' (P-256)."""
+
+    def __init__(self, base, name='portico test CA'):
+        self.dir = base
+        self.serial = 1
+        self.ca_key = os.path.join(base, 'ca.key')
+        self.ca = os.path.join(base, 'ca.pem')
+        openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                '-nodes', '-keyout', self.ca_key, '-out', self.ca, '-days', '30',
+                '-subj', '/CN=' + name, '-addext', 'basicConstraints=critical,CA:TRUE',
+                '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def key(self, name, kind='rsa'):
+        """Write a new private key NAME.key; returns its path."""
+        out = self.path(name + '.key')
+        if kind == 'rsa':
+            openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048',
+                    '-out', out)
+        elif kind == 'ec':
+            openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                    '-out', out)
+        else:
+            raise ValueError(kind)
+        return out
+
+    def leaf(self, name, sans, kind='rsa', ca=None, key=None, dates=None, is_ca=False):
+        """A certificate NAME.pem for the subjectAltName list SANS (e.g.
+        ['DNS:localhost', 'IP:127.0.0.1']) signed by CA (default: this CA; or
+        a (cert, key) pair), with a new key of KIND or the key file KEY.
+        DATES = (startdate, enddate) as YYYYMMDDHHMMSSZ makes it with `openssl
+        ca` (for an expired certificate).  Returns (cert path, key path)."""
+        key = key or self.key(name, kind)
+        csr = self.path(name + '.csr')
+        cn = sans[0].split(':', 1)[1] if sans else name
+        openssl('req', '-new', '-key', key, '-out', csr, '-subj', '/CN=' + cn)
+        ca_cert, ca_key = ca or (self.ca, self.ca_key)
+        ext = self.path(name + '.ext')
+        with open(ext, 'w') as f:
+            f.write('[ext]\n')
+            if is_ca:
+                f.write('basicConstraints=critical,CA:TRUE\n'
+                        'keyUsage=critical,keyCertSign,cRLSign\n')
+            else:
+                f.write('basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
+                if sans:
+                    f.write('subjectAltName=%s\n' % ','.join(sans))
+            f.write('subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n')
+        out = self.path(name + '.pem')
+        self.serial += 1
+        if dates is None:
+            openssl('x509', '-req', '-in', csr, '-CA', ca_cert, '-CAkey', ca_key,
+                    '-set_serial', str(self.serial), '-days', '30', '-sha256',
+                    '-extfile', ext, '-extensions', 'ext', '-out', out)
+        else:
+            db = self.path('cadb-' + name)
+            os.mkdir(db)
+            open(os.path.join(db, 'index.txt'), 'w').close()
+            with open(os.path.join(db, 'serial'), 'w') as f:
+                f.write('%02X\n' % (self.serial + 0x1000))
+            cnf = self.path(name + '.cnf')
+            with open(cnf, 'w') as f:
+                f.write('[ca]\ndefault_ca=tca\n[tca]\ndatabase=%s/index.txt\n'
+                        'new_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\n'
+                        'policy=pol\nunique_subject=no\n[pol]\ncommonName=supplied\n'
+                        % (db, db, db))
+                with open(ext) as e:
+                    f.write(e.read())
+            openssl('ca', '-batch', '-config', cnf, '-cert', ca_cert, '-keyfile', ca_key,
+                    '-in', csr, '-out', out, '-startdate', dates[0], '-enddate', dates[1],
+                    '-extensions', 'ext', '-notext')
+        return out, key
+
+    def intermediate(self, name):
+        """An intermediate CA signed by this CA: (cert path, key path)."""
+        return self.leaf(name, [], kind='ec', is_ca=True)
+
+
+def client_context(cafile=None, alpn=('http/1.1',), check_hostname=None):
+    """An ssl client context.  With CAFILE: verify against it (and the host
+    name unless CHECK_HOSTNAME is False); without: no verification."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+        ctx.check_hostname = check_hostname is not False
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+class TLSClient(Client):
+    """One TLS connection to the server's HTTPS port, with Client's reading
+    helpers.  The handshake happens in the constructor (bounded by
+    TIMEOUT)."""
+
+    def __init__(self, port, context=None, server_hostname='localhost', session=None,
+                 timeout=IO_TIMEOUT, rcvbuf=None):
+        if rcvbuf:
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            raw.settimeout(timeout)
+            try:
+                raw.connect((HOST, port))
+            except BaseException:
+                raw.close()
+                raise
+        else:
+            raw = socket.create_connection((HOST, port), timeout=timeout)
+        self.raw = raw
+        try:
+            self.sock = (context or client_context()).wrap_socket(
+                raw, server_hostname=server_hostname, session=session)
+        except BaseException:
+            raw.close()
+            raise
+        self.timeout = timeout
+        self.buf = bytearray()
+        self.eof = False
+        self.reset = False
+
+    def _fill(self, deadline):
+        try:
+            return Client._fill(self, deadline)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            self.eof = True
+            return False
+
+    def expect_open(self, wait=0.2):
+        try:
+            return Client.expect_open(self, wait)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            raise AssertionError('server closed the TLS connection')
+
+
+def tls_exchange(port, raw, method='GET', timeout=None, **kw):
+    """Open a TLS connection, send RAW, read one response, close."""
+    with TLSClient(port, **kw) as c:
+        c.send(raw)
+        return c.read_response(method, timeout)
+
+
+def client_hello(server_hostname='localhost', alpn=('http/1.1',)):
+    """The bytes of the first flight (a ClientHello) a Python ssl client sends."""
+    bio_in, bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context(alpn=alpn).wrap_bio(bio_in, bio_out, server_hostname=server_hostname)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    data = bio_out.read()
+    check(data[:1] == b'\x16' and len(data) > 50, 'odd ClientHello %r' % data[:20])
+    return data
+
+
+class ManualHandshake:
+    """A TLS client over a plain socket driven step by step through memory
+    BIOs, to stall a handshake wherever a test wants."""
+
+    def __init__(self, port, server_hostname='localhost', context=None, timeout=IO_TIMEOUT):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.timeout = timeout
+        self.bio_in, self.bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = (context or client_context()).wrap_bio(
+            self.bio_in, self.bio_out, server_hostname=server_hostname)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def step(self):
+        """Advance the handshake with what has arrived; returns True when done."""
+        try:
+            self.obj.do_handshake()
+            return True
+        except ssl.SSLWantReadError:
+            return False
+
+    def pending(self):
+        """Bytes the client wants to send now."""
+        return self.bio_out.read()
+
+    def recv_some(self, timeout=None):
+        """Read what the server sends (at least one chunk) into the BIO;
+        returns the bytes, b'' on EOF."""
+        self.sock.settimeout(timeout or self.timeout)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b''
+        if data:
+            self.bio_in.write(data)
+        return data
+
+    def finish(self, timeout=None):
+        """Complete the handshake (sending everything); returns the ssl object."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            done = self.step()
+            out = self.pending()
+            if out:
+                self.sock.sendall(out)
+            if done:
+                return self.obj
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout('handshake not finished')
+            if not self.recv_some(left):
+                raise Closed('server closed during the handshake')
+
+
+def closed_within(sock, bound):
+    """Read SOCK until the server closes it (EOF or reset) within BOUND
+    seconds; returns (seconds, bytes received).  Fails if still open."""
+    t0 = time.monotonic()
+    got = bytearray()
+    deadline = t0 + bound
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError('connection still open after %.1f s (received %r)'
+                                 % (bound, bytes(got[:200])))
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            data = b''
+        if not data:
+            return time.monotonic() - t0, bytes(got)
+        got.extend(data)
+
+
+def tls_serving_worker(srv, sock):
+    """PID of the worker holding the server side of SOCK, a connection to
+    SRV's HTTPS port, or None if /proc cannot tell."""
+    inode = _tcp_inode(srv.tls_port, sock.getsockname()[1])
+    if inode is None or inode == '0':
+        return None
+    want = 'socket:[%s]' % inode
+    for pid in srv.workers():
+        try:
+            fds = os.listdir('/proc/%d/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink('/proc/%d/fd/%s' % (pid, fd)) == want:
+                    return pid
+            except OSError:
+                pass
+    return None
+
+
+def start_tls_server(root, *extra, tls_port='0', **kw):
+    """Start a server with HTTPS (EXTRA holds --tls or --tls-cert/--tls-key)
+    on an ephemeral TLS port; fails the script when it does not start or its
+    start-up line names no https URL."""
+    args = list(extra)
+    if tls_port is not None:
+        args = ['--tls-port', str(tls_port)] + args
+    s = start_server(root, *args, **kw)
+    if s.tls_port is None:
+        print('FAIL - server start: no https URL in the start-up line %r' % s.line)
+        cleanup()
+        print('0 passed, 1 failed')
+        sys.exit(1)
+    return s
+
+
+S_CLIENT_RESULT = re.compile(r'^(New|Reused), (\S+), Cipher is (\S+)', re.M)
+
+
+class SClient:
+    """The result of one `openssl s_client` run."""
+
+    def __init__(self, rc, text):
+        self.rc = rc
+        self.text = text
+        m = S_CLIENT_RESULT.search(text)
+        self.reused = bool(m) and m.group(1) == 'Reused'
+        self.cipher = m.group(3) if m else None
+        m = re.search(r'^\s*Protocol\s*:\s*(\S+)', text, re.M)
+        self.protocol = m.group(1) if m else None
+        if self.cipher and self.cipher.startswith('TLS_'):
+            self.protocol = 'TLSv1.3'
+        m = re.search(r'^ALPN protocol: (\S+)', text, re.M)
+        self.alpn = m.group(1) if m else None
+        m = re.search(r'^Server Temp Key: ([^\n]*)', text, re.M)
+        self.temp_key = m.group(1) if m else None
+
+    @property
+    def ok(self):
+        """The handshake completed with a cipher."""
+        return self.rc == 0 and self.cipher not in (None, '(NONE)')
+
+    def summary(self):
+        keep = [x for x in self.text.splitlines()
+                if re.search(r'error|alert|Cipher is|Protocol|ALPN|Temp Key|Verif|subject=',
+                             x, re.I)]
+        return 'rc %d: %s' % (self.rc, ' | '.join(keep)[:700])
+
+
+def s_client(port, *args, input=b'', timeout=10):
+    """`openssl s_client -connect 127.0.0.1:PORT ARGS` with INPUT on stdin
+    (it ends at EOF of stdin unless -ign_eof)."""
+    rc, text = openssl('s_client', '-connect', '%s:%d' % (HOST, port), *args,
+                       input=input, timeout=timeout, check_rc=False)
+    return SClient(rc, text)
+
+
+def parse_response(data, method='GET'):
+    """Parse DATA (everything a server sent before closing) as one response."""
+    c = Client.__new__(Client)
+    c.sock = None
+    c.timeout = 1.0
+    c.buf = bytearray(data)
+    c.eof = True
+    c.reset = False
+    return c.read_response(method)
