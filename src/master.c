@@ -217,6 +217,11 @@ fail:
 
 static int bind_listeners(struct master *m)
 {
+    if (m->s->tls && m->s->tls_port == m->s->port && m->s->port != 0) {
+        log_errorx("port %d is already in use by plain HTTP (-p); give --tls-port another port",
+                   m->s->port);
+        return -1;
+    }
     if (bind_port(m, &m->s->port, 0) < 0)
         return -1;
     if (m->s->tls && bind_port(m, &m->s->tls_port, 1) < 0) {

@@ -159,6 +159,7 @@ struct tls_server *tls_server_new(const struct settings *s)
             tlscert_fingerprint(tc.cert, t.fingerprint, sizeof(t.fingerprint));
             if (s->tls_save_cert && tlscert_save(tc.cert, s->tls_save_cert, err, sizeof(err)) < 0) {
                 log_errorx("%s", err);
+                tlscert_free(&tc);
                 return NULL;
             }
         }

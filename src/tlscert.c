@@ -59,6 +59,15 @@ static int key_supported(EVP_PKEY *key, char *err, size_t errlen, const char *pa
     }
 }
 
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
 int tlscert_load(struct tlscert *tc, const char *cert_path, const char *key_path, char *err,
                  size_t errlen)
 {
@@ -69,21 +78,22 @@ int tlscert_load(struct tlscert *tc, const char *cert_path, const char *key_path
     memset(tc, 0, sizeof(*tc));
     if ((f = open_pem(cert_path, "--tls-cert", err, errlen)) == NULL)
         return -1;
-    tc->cert = PEM_read_X509(f, NULL, NULL, NULL);
+    tc->cert = PEM_read_X509(f, NULL, no_passphrase, NULL);
     if (tc->cert == NULL) {
         fclose(f);
         snprintf(err, errlen, "--tls-cert %s: not a PEM certificate", cert_path);
         goto fail;
     }
     tc->chain = sk_X509_new_null();
-    while (tc->chain != NULL && (extra = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+    while (tc->chain != NULL && (extra = PEM_read_X509(f, NULL, no_passphrase, NULL)) != NULL)
         sk_X509_push(tc->chain, extra);
     ERR_clear_error(); /* the read that ended the chain */
     fclose(f);
 
     if ((f = open_pem(key_path, "--tls-key", err, errlen)) == NULL)
         goto fail;
-    tc->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    /* no passphrase prompt: a server starting unattended must fail, not wait */
+    tc->key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
     fclose(f);
     if (tc->key == NULL) {
         snprintf(err, errlen, "--tls-key %s: not a PEM private key (or it is encrypted)",

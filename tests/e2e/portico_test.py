@@ -1180,7 +1180,6 @@ class TLSClient(Client):
                 raise
         else:
             raw = socket.create_connection((HOST, port), timeout=timeout)
-        self.raw = raw
         try:
             self.sock = (context or client_context()).wrap_socket(
                 raw, server_hostname=server_hostname, session=session)
@@ -1377,9 +1376,9 @@ class SClient:
         return self.rc == 0 and self.cipher not in (None, '(NONE)')
 
     def summary(self):
-        keep = [x for x in self.text.splitlines()
-                if re.search(r'error|alert|Cipher is|Protocol|ALPN|Temp Key|Verif|subject=',
-                             x, re.I)]
+        keep = [x.strip() for x in self.text.splitlines()
+                if re.search(r'error|alert|Cipher is|Protocol|ALPN|Temp Key|subject=', x, re.I)
+                and not re.search(r'verify (error|return)|Verification error', x)]
         return 'rc %d: %s' % (self.rc, ' | '.join(keep)[:700])
 
 
