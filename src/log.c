@@ -88,6 +88,18 @@ int log_access_enabled(void)
     return access_fd >= 0;
 }
 
+int log_access_fd(void)
+{
+    return access_fd;
+}
+
+void log_access_use_fd(int fd)
+{
+    if (access_fd > STDERR_FILENO)
+        close(access_fd);
+    access_fd = fd;
+}
+
 /* Escapes a client-supplied span as nginx does: '"', '\' and bytes outside
  * printable ASCII become \xHH, so a log line can never be forged or split. */
 static void put_escaped(struct buf *b, const char *s, size_t len)

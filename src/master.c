@@ -1,61 +1,84 @@
 /* The master: binds the listeners, forks the workers and supervises them —
- * respawn with back-off, graceful stop. Signal handlers only set flags; the loop
- * sleeps in ppoll with them unblocked. It never accepts or serves a request. */
+ * respawn with back-off, reload on SIGHUP as a new generation of workers, log
+ * reopening, graceful and fast stop, privilege drop. Signal handlers only set
+ * flags; the loop sleeps in ppoll with them unblocked. It never serves a request. */
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "portico/beneath.h"
 #include "portico/event.h"
 #include "portico/log.h"
 #include "portico/master.h"
-#include "portico/beneath.h"
 #include "portico/tls.h"
 #include "portico/worker.h"
 
-#define MAX_LISTENERS    8
-#define MAX_BACKOFF_MS   10000
-#define STABLE_AFTER_MS  2000 /* a worker that lived this long did not crash-loop */
+#define MAX_LISTENERS   8
+#define MAX_FDS         (2 * MAX_LISTENERS)
+#define MAX_GENERATIONS 8
+#define MAX_BACKOFF_MS  10000
+#define STABLE_AFTER_MS 2000 /* a worker that lived this long did not crash-loop */
 
 struct slot {
     pid_t pid;
+    int ctl;            /* the master's end of the worker's control socket */
     uint64_t started_ms;
     uint64_t respawn_at_ms;
     unsigned failures;
 };
 
-#define MAX_FDS (2 * MAX_LISTENERS)
-
-struct master {
-    struct settings *s;
-    int fds[MAX_FDS];
-    int tls[MAX_FDS]; /* 1 for an HTTPS listener */
-    int nfds;
-    struct tls_server *tls_server;
+/* Everything one set of workers was started with. A reload makes a new one; the
+ * old one drains and is freed when its last worker has exited. */
+struct generation {
+    struct settings s;
+    int req_port, req_tls_port; /* as asked for, before port 0 became a real port */
+    struct tls_server *tls;
     int rootfd;
+    int fds[MAX_FDS];
+    int tls_flag[MAX_FDS]; /* 1 for an HTTPS listener */
+    int nfds;
+    uid_t uid;
+    gid_t gid;
+    int drop;              /* switch to uid/gid in the workers */
     struct slot *slots;
     int nslots;
+    int stopping;
+    uint64_t kill_at_ms;
 };
 
-static volatile sig_atomic_t got_stop, got_child;
+struct master {
+    const struct config_source *src;
+    struct generation *gen[MAX_GENERATIONS]; /* gen[0] serves; the rest drain */
+    int ngen;
+};
+
+static volatile sig_atomic_t got_term, got_quit, got_hup, got_usr1, got_child;
 
 static void on_signal(int sig)
 {
-    if (sig == SIGCHLD)
-        got_child = 1;
-    else
-        got_stop = 1;
+    switch (sig) {
+    case SIGCHLD: got_child = 1; break;
+    case SIGHUP: got_hup = 1; break;
+    case SIGUSR1: got_usr1 = 1; break;
+    case SIGQUIT: got_quit = 1; break;
+    default: got_term = 1; break;
+    }
 }
 
 static int listen_on(const struct sockaddr *sa, socklen_t len, int *err)
@@ -165,12 +188,12 @@ static int resolve(const struct settings *s, struct sockaddr_storage *out, sockl
 
 /* Binds every address to *port (0: one free port for them all); the sockets are
  * appended to m->fds with the given TLS flag. */
-static int bind_port(struct master *m, int *port_io, int tls)
+static int bind_port(struct generation *m, int *port_io, int tls)
 {
     struct sockaddr_storage addrs[MAX_LISTENERS];
     socklen_t lens[MAX_LISTENERS];
-    const char *shown = m->s->bind_addr ? m->s->bind_addr : "*";
-    int n = resolve(m->s, addrs, lens);
+    const char *shown = m->s.bind_addr ? m->s.bind_addr : "*";
+    int n = resolve(&m->s, addrs, lens);
     int first = m->nfds, attempt, i;
 
     if (n <= 0)
@@ -185,17 +208,17 @@ static int bind_port(struct master *m, int *port_io, int tls)
             fd = listen_on((struct sockaddr *)&addrs[i], lens[i], &err);
             if (fd < 0) {
                 /* no IPv6 on this machine: the IPv4 wildcard is enough */
-                if (m->s->bind_addr == NULL && addrs[i].ss_family == AF_INET6 &&
+                if (m->s.bind_addr == NULL && addrs[i].ss_family == AF_INET6 &&
                     (err == EAFNOSUPPORT || err == EADDRNOTAVAIL))
                     continue;
                 if (*port_io == 0 && m->nfds > first && err == EADDRINUSE) {
                     retry = 1;
                     break;
                 }
-                bind_error(m->s, shown, port, err);
+                bind_error(&m->s, shown, port, err);
                 goto fail;
             }
-            m->tls[m->nfds] = tls;
+            m->tls_flag[m->nfds] = tls;
             m->fds[m->nfds++] = fd;
             if (port == 0)
                 port = get_port(fd);
@@ -213,23 +236,6 @@ fail:
     while (m->nfds > first)
         close(m->fds[--m->nfds]);
     return -1;
-}
-
-static int bind_listeners(struct master *m)
-{
-    if (m->s->tls && m->s->tls_port == m->s->port && m->s->port != 0) {
-        log_errorx("port %d is already in use by plain HTTP (-p); give --tls-port another port",
-                   m->s->port);
-        return -1;
-    }
-    if (bind_port(m, &m->s->port, 0) < 0)
-        return -1;
-    if (m->s->tls && bind_port(m, &m->s->tls_port, 1) < 0) {
-        while (m->nfds > 0)
-            close(m->fds[--m->nfds]);
-        return -1;
-    }
-    return 0;
 }
 
 /* Connections and cached files both need descriptors: take what the hard limit allows. */
@@ -256,109 +262,492 @@ static void url_host(const struct settings *s, char *out, size_t len)
         snprintf(out, len, "%s", b);
 }
 
-static void spawn(struct master *m, int i)
+
+/* Sockets handed over by systemd (LISTEN_FDS): the one on the TLS port serves
+ * HTTPS, the others plain HTTP. Returns the number adopted. */
+static int adopt_systemd_sockets(struct generation *g)
 {
+    const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+    int i, count;
+
+    if (pid == NULL || n == NULL || atol(pid) != (long)getpid())
+        return 0;
+    count = atoi(n);
+    for (i = 0; i < count && g->nfds < MAX_FDS; i++) {
+        int fd = 3 + i, port = get_port(fd);
+        if (port < 0)
+            continue;
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        g->tls_flag[g->nfds] = g->s.tls && port == g->s.tls_port;
+        g->fds[g->nfds++] = fd;
+        if (g->tls_flag[g->nfds - 1])
+            g->s.tls_port = port;
+        else
+            g->s.port = port;
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return g->nfds;
+}
+
+/* The listeners of a new generation: the previous one's sockets where the
+ * address and port asked for are the same (no gap, no rebinding), else new ones. */
+static int bind_listeners(struct generation *g, const struct generation *prev)
+{
+    const struct settings *s = &g->s;
+    int i;
+
+    if (s->tls && s->tls_port == s->port && s->port != 0) {
+        log_errorx("port %d is already in use by plain HTTP (-p); give --tls-port another port",
+                   s->port);
+        return -1;
+    }
+    if (prev == NULL && adopt_systemd_sockets(g) > 0)
+        return 0;
+    if (prev != NULL && g->req_port == prev->req_port &&
+        ((s->bind_addr == NULL && prev->s.bind_addr == NULL) ||
+         (s->bind_addr && prev->s.bind_addr && strcmp(s->bind_addr, prev->s.bind_addr) == 0))) {
+        for (i = 0; i < prev->nfds; i++)
+            if (!prev->tls_flag[i]) {
+                g->tls_flag[g->nfds] = 0;
+                g->fds[g->nfds++] = prev->fds[i];
+            }
+        g->s.port = prev->s.port;
+    } else if (bind_port(g, &g->s.port, 0) < 0) {
+        return -1;
+    }
+    if (!s->tls)
+        return 0;
+    if (prev != NULL && prev->s.tls && g->req_tls_port == prev->req_tls_port &&
+        g->req_port == prev->req_port) {
+        for (i = 0; i < prev->nfds; i++)
+            if (prev->tls_flag[i]) {
+                g->tls_flag[g->nfds] = 1;
+                g->fds[g->nfds++] = prev->fds[i];
+            }
+        g->s.tls_port = prev->s.tls_port;
+        return 0;
+    }
+    return bind_port(g, &g->s.tls_port, 1);
+}
+
+/* Started as root, workers become --user (www-data, else nobody); never root
+ * unless that is asked for by name. */
+static int resolve_user(struct generation *g)
+{
+    const char *name = g->s.user;
+    struct passwd *pw;
+
+    g->drop = 0;
+    if (geteuid() != 0)
+        return 0;
+    if (name == NULL)
+        name = getpwnam("www-data") ? "www-data" : "nobody";
+    pw = getpwnam(name);
+    if (pw == NULL) {
+        log_errorx("user '%s' does not exist; give another with --user", name);
+        return -1;
+    }
+    if (pw->pw_uid == 0 && (g->s.user == NULL || strcmp(g->s.user, "root") != 0)) {
+        log_errorx("user '%s' is root; workers run as root only with --user root", name);
+        return -1;
+    }
+    g->uid = pw->pw_uid;
+    g->gid = pw->pw_gid;
+    g->drop = pw->pw_uid != 0;
+    return 0;
+}
+
+/* In a new worker, before it touches a client: chroot, then give up root for good. */
+static int drop_privileges(const struct generation *g)
+{
+    if (g->s.chroot && (chroot(g->s.root_abs) < 0 || chdir("/") < 0)) {
+        log_error("chroot %s", g->s.root_abs);
+        return -1;
+    }
+    if (!g->drop)
+        return 0;
+    if (setgroups(1, &g->gid) < 0 || setgid(g->gid) < 0 || setuid(g->uid) < 0) {
+        log_error("cannot switch to uid %ld", (long)g->uid);
+        return -1;
+    }
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        log_errorx("root could be regained after dropping privileges; refusing to serve");
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything that can fail for a generation, before any of its workers forks. */
+static struct generation *generation_new(const struct settings *s, const struct generation *prev)
+{
+    struct generation *g = calloc(1, sizeof(*g));
+
+    if (g == NULL) {
+        log_error("calloc");
+        return NULL;
+    }
+    g->s = *s;
+    g->req_port = s->port;
+    g->req_tls_port = s->tls_port;
+    g->rootfd = -1;
+    if (g->s.workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        g->s.workers = n > 0 ? (int)n : 1;
+    }
+    if (resolve_user(g) < 0)
+        goto fail;
+    g->rootfd = beneath_open_root(g->s.root_abs);
+    if (g->rootfd < 0) {
+        log_error("document root %s", g->s.root_abs);
+        goto fail;
+    }
+    if (g->s.tls && (g->tls = tls_server_new(&g->s)) == NULL)
+        goto fail;
+    if (bind_listeners(g, prev) < 0)
+        goto fail;
+    g->nslots = g->s.workers;
+    g->slots = calloc((size_t)g->nslots, sizeof(*g->slots));
+    if (g->slots == NULL) {
+        log_error("calloc");
+        goto fail;
+    }
+    return g;
+fail:
+    if (g->rootfd >= 0)
+        close(g->rootfd);
+    tls_server_free(g->tls);
+    free(g);
+    return NULL;
+}
+
+static int fd_used_by(const struct generation *g, int fd)
+{
+    int i;
+
+    for (i = 0; g != NULL && i < g->nfds; i++)
+        if (g->fds[i] == fd)
+            return 1;
+    return 0;
+}
+
+/* Releases a generation whose workers are gone; listeners still in use stay. */
+static void generation_free(struct master *m, struct generation *g)
+{
+    int i, j;
+
+    for (i = 0; i < g->nfds; i++) {
+        int shared = 0;
+        for (j = 0; j < m->ngen; j++)
+            if (m->gen[j] != g && fd_used_by(m->gen[j], g->fds[i]))
+                shared = 1;
+        if (!shared)
+            close(g->fds[i]);
+    }
+    close(g->rootfd);
+    tls_server_free(g->tls);
+    if (m->ngen == 0 || m->gen[0] != g)
+        config_free(&g->s);
+    free(g->slots);
+    free(g);
+}
+
+static void spawn(struct generation *g, int i)
+{
+    int sv[2];
     pid_t pid;
 
+    /* a control socket: the master hands a reopened access log over it */
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_error("socketpair");
+        g->slots[i].respawn_at_ms = event_now_ms() + 1000;
+        return;
+    }
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
         log_error("fork");
-        m->slots[i].respawn_at_ms = event_now_ms() + 1000;
+        close(sv[0]);
+        close(sv[1]);
+        g->slots[i].respawn_at_ms = event_now_ms() + 1000;
         return;
     }
-    if (pid == 0)
-        _exit(worker_run(m->s, m->fds, m->tls, m->nfds, m->rootfd, m->tls_server));
-    m->slots[i].pid = pid;
-    m->slots[i].started_ms = event_now_ms();
-    m->slots[i].respawn_at_ms = 0;
-}
-
-static void describe_exit(pid_t pid, int status)
-{
-    if (WIFSIGNALED(status))
-        log_warnx("worker %ld was killed by signal %d (%s); starting a new one", (long)pid,
-                  WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else
-        log_warnx("worker %ld exited with status %d; starting a new one", (long)pid,
-                  WEXITSTATUS(status));
-}
-
-static int reap(struct master *m, int stopping)
-{
-    pid_t pid;
-    int status, i, alive = 0;
-
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        uint64_t now = event_now_ms();
-        for (i = 0; i < m->nslots; i++) {
-            struct slot *sl = &m->slots[i];
-            if (sl->pid != pid)
-                continue;
-            sl->pid = 0;
-            if (stopping)
-                break;
-            describe_exit(pid, status);
-            /* a worker that dies young again and again is restarted ever more slowly */
-            sl->failures = now - sl->started_ms < STABLE_AFTER_MS ? sl->failures + 1 : 0;
-            if (sl->failures == 0) {
-                sl->respawn_at_ms = now;
-            } else {
-                uint64_t delay = 100ull << (sl->failures < 8 ? sl->failures - 1 : 7);
-                sl->respawn_at_ms = now + (delay > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay);
-            }
-        }
+    if (pid == 0) {
+        close(sv[0]);
+        if (drop_privileges(g) < 0)
+            _exit(1);
+        _exit(worker_run(&g->s, g->fds, g->tls_flag, g->nfds, g->rootfd, g->tls, sv[1]));
     }
-    for (i = 0; i < m->nslots; i++)
-        alive += m->slots[i].pid != 0;
-    return alive;
+    close(sv[1]);
+    if (g->slots[i].ctl > 0)
+        close(g->slots[i].ctl);
+    g->slots[i].ctl = sv[0];
+    g->slots[i].pid = pid;
+    g->slots[i].started_ms = event_now_ms();
+    g->slots[i].respawn_at_ms = 0;
 }
 
-static void signal_workers(struct master *m, int sig)
+static void signal_generation(struct generation *g, int sig)
 {
     int i;
 
-    for (i = 0; i < m->nslots; i++)
-        if (m->slots[i].pid > 0)
-            kill(m->slots[i].pid, sig);
+    for (i = 0; i < g->nslots; i++)
+        if (g->slots[i].pid > 0)
+            kill(g->slots[i].pid, sig);
+}
+
+/* Bounds how long a stopping generation may take before it is killed. */
+static void stop_generation(struct generation *g, int sig)
+{
+    unsigned bound = g->s.shutdown_timeout;
+
+    if (sig == SIGQUIT) /* graceful: idle connections may wait out their own timeouts */
+        bound += g->s.keepalive_timeout > g->s.header_timeout ? g->s.keepalive_timeout
+                                                              : g->s.header_timeout;
+    g->stopping = 1;
+    g->kill_at_ms = event_now_ms() + (uint64_t)bound * 1000 + 2000;
+    signal_generation(g, sig);
+}
+
+static void reap(struct master *m)
+{
+    pid_t pid;
+    int status, i, j;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        uint64_t now = event_now_ms();
+        for (j = 0; j < m->ngen; j++) {
+            struct generation *g = m->gen[j];
+            for (i = 0; i < g->nslots; i++) {
+                struct slot *sl = &g->slots[i];
+                if (sl->pid != pid)
+                    continue;
+                sl->pid = 0;
+                if (sl->ctl > 0) {
+                    close(sl->ctl);
+                    sl->ctl = 0;
+                }
+                if (g->stopping)
+                    continue;
+                if (WIFSIGNALED(status))
+                    log_warnx("worker %ld was killed by signal %d (%s); starting a new one",
+                              (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+                else
+                    log_warnx("worker %ld exited with status %d; starting a new one", (long)pid,
+                              WEXITSTATUS(status));
+                /* a worker that dies young again and again is restarted ever more slowly */
+                sl->failures = now - sl->started_ms < STABLE_AFTER_MS ? sl->failures + 1 : 0;
+                if (sl->failures == 0) {
+                    sl->respawn_at_ms = now;
+                } else {
+                    uint64_t delay = 100ull << (sl->failures < 8 ? sl->failures - 1 : 7);
+                    sl->respawn_at_ms = now + (delay > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay);
+                }
+            }
+        }
+    }
+}
+
+static int alive(const struct generation *g)
+{
+    int i, n = 0;
+
+    for (i = 0; i < g->nslots; i++)
+        n += g->slots[i].pid != 0;
+    return n;
+}
+
+/* systemd's notification protocol (sd_notify), in the few lines it takes. */
+static void notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t len;
+    int fd;
+
+    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+        (len = strlen(path)) >= sizeof(sa.sun_path))
+        return;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, len);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0'; /* an abstract socket */
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+    close(fd);
+}
+
+static void print_banner(const struct generation *g)
+{
+    const struct settings *s = &g->s;
+    char host[300];
+
+    url_host(s, host, sizeof(host));
+    if (s->tls)
+        printf("portico: serving %s at http://%s:%d/ and https://%s:%d/ (%d worker%s)\n",
+               s->root_abs, host, s->port, host, s->tls_port, s->workers,
+               s->workers == 1 ? "" : "s");
+    else
+        printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host, s->port,
+               s->workers, s->workers == 1 ? "" : "s");
+    if (s->tls && tls_generated_fingerprint(g->tls)) {
+        printf("portico: HTTPS uses a new self-signed certificate for localhost, 127.0.0.1 and "
+               "::1, SHA-256 fingerprint %s\n",
+               tls_generated_fingerprint(g->tls));
+        if (s->tls_save_cert)
+            printf("portico: trust it with: curl --cacert %s https://localhost:%d/ (or import "
+                   "it in the browser)\n",
+                   s->tls_save_cert, s->tls_port);
+        else
+            printf("portico: to trust it, add --tls-save-cert cert.pem and use curl --cacert "
+                   "cert.pem, or accept it in the browser\n");
+    }
+    fflush(stdout);
+}
+
+/* Opens the access log for a generation; as root, hands the file to the workers'
+ * user so that nothing they write needs root. */
+static int open_access_log(const struct generation *g)
+{
+    if (log_access_open(g->s.access_log) < 0) {
+        log_error("cannot open the access log %s", g->s.access_log);
+        return -1;
+    }
+    if (g->drop && log_access_fd() > STDERR_FILENO)
+        if (fchown(log_access_fd(), g->uid, g->gid) < 0) {
+            /* a log file on a file system without owners: keep it as it is */
+        }
+    return 0;
+}
+
+/* SIGUSR1: the master reopens the access log and passes the new descriptor to
+ * every worker, which may no longer be allowed to open the path itself. */
+static void reopen_logs(struct master *m)
+{
+    struct generation *g = m->gen[0];
+    int i, j, fd;
+
+    if (open_access_log(g) < 0 || (fd = log_access_fd()) <= STDERR_FILENO)
+        return;
+    for (j = 0; j < m->ngen; j++)
+        for (i = 0; i < m->gen[j]->nslots; i++)
+            if (m->gen[j]->slots[i].pid > 0 && worker_send_fd(m->gen[j]->slots[i].ctl, fd) < 0)
+                log_warn("passing the reopened log to worker %ld",
+                         (long)m->gen[j]->slots[i].pid);
+    log_info("reopened the access log %s", g->s.access_log);
+}
+
+/* SIGHUP: a new generation from the same sources, or the old one goes on. */
+static void reload(struct master *m)
+{
+    struct settings s;
+    struct generation *g;
+    char err[1024];
+    int i, rc;
+
+    notify("RELOADING=1");
+    rc = config_build(&s, m->src, err, sizeof(err));
+    if (rc < 0) {
+        log_errorx("reload failed, still serving the previous configuration: %s", err);
+        config_free(&s);
+        notify("READY=1");
+        return;
+    }
+    if (m->ngen == MAX_GENERATIONS) {
+        log_errorx("reload refused: %d generations of workers are still draining", m->ngen - 1);
+        config_free(&s);
+        notify("READY=1");
+        return;
+    }
+    g = generation_new(&s, m->gen[0]);
+    if (g == NULL) {
+        log_errorx("reload failed, still serving the previous configuration");
+        config_free(&s);
+        notify("READY=1");
+        return;
+    }
+    open_access_log(g);
+    /* the new workers accept on the shared listeners before the old ones stop */
+    for (i = 0; i < g->nslots; i++)
+        spawn(g, i);
+    memmove(&m->gen[1], &m->gen[0], sizeof(m->gen[0]) * (size_t)m->ngen);
+    m->gen[0] = g;
+    m->ngen++;
+    stop_generation(m->gen[1], SIGQUIT);
+    log_info("reloaded: %d new worker%s serving %s", g->nslots, g->nslots == 1 ? "" : "s",
+             g->s.root_abs);
+    notify("READY=1");
+}
+
+static void write_pid_file(const struct settings *s)
+{
+    FILE *f;
+
+    if (s->pid_file == NULL)
+        return;
+    f = fopen(s->pid_file, "w");
+    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
+        log_warn("pid file %s", s->pid_file);
 }
 
 static int supervise(struct master *m, const sigset_t *waitmask)
 {
-    int stopping = 0, i;
-    uint64_t kill_at = 0;
+    int stopping = 0, i, j;
 
     for (;;) {
         uint64_t now = event_now_ms(), next = 0;
         struct timespec ts, *tsp = NULL;
-        int alive;
 
-        if (got_stop && !stopping) {
+        if ((got_term || got_quit) && !stopping) {
+            int sig = got_term ? SIGTERM : SIGQUIT;
             stopping = 1;
-            /* workers drain their in-flight responses within shutdown_timeout */
-            signal_workers(m, SIGTERM);
-            for (i = 0; i < m->nfds; i++)
-                close(m->fds[i]);
-            kill_at = now + (uint64_t)m->s->shutdown_timeout * 1000 + 1000;
+            notify("STOPPING=1");
+            for (j = 0; j < m->ngen; j++)
+                stop_generation(m->gen[j], sig);
+        }
+        if (got_hup && !stopping) {
+            got_hup = 0;
+            reload(m);
+        }
+        if (got_usr1) {
+            got_usr1 = 0;
+            reopen_logs(m);
         }
         got_child = 0;
-        alive = reap(m, stopping);
-        if (stopping) {
-            if (alive == 0)
-                return 0;
-            if (now >= kill_at) {
-                log_warnx("workers did not finish in time; killing them");
-                signal_workers(m, SIGKILL);
-                kill_at = now + 1000;
+        reap(m);
+        /* drained generations go; a generation that overstays is killed */
+        for (j = m->ngen - 1; j >= 0; j--) {
+            struct generation *g = m->gen[j];
+            if (g->stopping && alive(g) == 0) {
+                memmove(&m->gen[j], &m->gen[j + 1], sizeof(m->gen[0]) * (size_t)(m->ngen - j - 1));
+                m->ngen--;
+                generation_free(m, g);
+                continue;
             }
-            next = kill_at;
-        } else {
-            for (i = 0; i < m->nslots; i++) {
-                struct slot *sl = &m->slots[i];
+            if (g->stopping && now >= g->kill_at_ms) {
+                log_warnx("workers did not finish in time; killing them");
+                signal_generation(g, SIGKILL);
+                g->kill_at_ms = now + 1000;
+            }
+            if (g->stopping && (next == 0 || g->kill_at_ms < next))
+                next = g->kill_at_ms;
+        }
+        if (stopping && m->ngen == 0)
+            return 0;
+        if (!stopping) {
+            struct generation *g = m->gen[0];
+            for (i = 0; i < g->nslots; i++) {
+                struct slot *sl = &g->slots[i];
                 if (sl->pid != 0 || sl->respawn_at_ms == 0)
                     continue;
                 if (sl->respawn_at_ms <= now)
-                    spawn(m, i);
+                    spawn(g, i);
                 if (sl->respawn_at_ms != 0 && (next == 0 || sl->respawn_at_ms < next))
                     next = sl->respawn_at_ms;
             }
@@ -369,87 +758,66 @@ static int supervise(struct master *m, const sigset_t *waitmask)
             ts.tv_nsec = (long)(wait % 1000) * 1000000;
             tsp = &ts;
         }
-        if (!got_stop && !got_child)
+        if (!got_term && !got_quit && !got_child && !got_hup && !got_usr1)
             ppoll(NULL, 0, tsp, waitmask);
     }
 }
 
-int master_run(struct settings *s)
+int master_check(struct settings *s)
+{
+    struct generation g;
+
+    memset(&g, 0, sizeof(g));
+    g.s = *s;
+    g.s.tls_save_cert = NULL; /* a check writes nothing */
+    if (resolve_user(&g) < 0)
+        return 1;
+    if (g.s.tls && tls_server_new(&g.s) == NULL)
+        return 1;
+    printf("portico: configuration OK\n");
+    return 0;
+}
+
+int master_run(struct settings *s, const struct config_source *src)
 {
     static struct master m;
     struct sigaction sa;
     sigset_t blocked, waitmask;
-    char host[300];
-    int i;
+    struct generation *g;
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
+    size_t i;
+    int rc;
 
-    m.s = s;
+    m.src = src;
     raise_fd_limit();
-    if (s->workers <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        s->workers = n > 0 ? (int)n : 1;
-    }
-    m.rootfd = beneath_open_root(s->root_abs);
-    if (m.rootfd < 0) {
-        log_error("document root %s", s->root_abs);
+    g = generation_new(s, NULL);
+    if (g == NULL)
         return 1;
-    }
-    if (s->tls && (m.tls_server = tls_server_new(s)) == NULL)
+    if (open_access_log(g) < 0)
         return 1;
-    if (bind_listeners(&m) < 0)
-        return 1;
-    if (log_access_open(s->access_log) < 0) {
-        log_error("cannot open the access log %s", s->access_log);
-        return 1;
-    }
-    m.nslots = s->workers;
-    m.slots = calloc((size_t)m.nslots, sizeof(*m.slots));
-    if (m.slots == NULL) {
-        log_error("calloc");
-        return 1;
-    }
+    m.gen[0] = g;
+    m.ngen = 1;
 
     sigemptyset(&blocked);
-    sigaddset(&blocked, SIGCHLD);
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGQUIT);
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&blocked, sigs[i]);
     sigprocmask(SIG_BLOCK, &blocked, &waitmask);
-    sigdelset(&waitmask, SIGCHLD);
-    sigdelset(&waitmask, SIGTERM);
-    sigdelset(&waitmask, SIGINT);
-    sigdelset(&waitmask, SIGQUIT);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigdelset(&waitmask, sigs[i]);
+        sigaction(sigs[i], &sa, NULL);
+    }
     signal(SIGPIPE, SIG_IGN);
 
-    url_host(s, host, sizeof(host));
-    if (s->tls)
-        printf("portico: serving %s at http://%s:%d/ and https://%s:%d/ (%d worker%s)\n",
-               s->root_abs, host, s->port, host, s->tls_port, s->workers,
-               s->workers == 1 ? "" : "s");
-    else
-        printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host,
-               s->port, s->workers, s->workers == 1 ? "" : "s");
-    if (s->tls && tls_generated_fingerprint(m.tls_server)) {
-        printf("portico: HTTPS uses a new self-signed certificate for localhost, 127.0.0.1 and "
-               "::1, SHA-256 fingerprint %s\n",
-               tls_generated_fingerprint(m.tls_server));
-        if (s->tls_save_cert)
-            printf("portico: trust it with: curl --cacert %s https://localhost:%d/ (or import "
-                   "it in the browser)\n",
-                   s->tls_save_cert, s->tls_port);
-        else
-            printf("portico: to trust it, add --tls-save-cert cert.pem and use curl --cacert "
-                   "cert.pem, or accept it in the browser\n");
-    }
-    fflush(stdout);
-
-    for (i = 0; i < m.nslots; i++)
-        spawn(&m, i);
-    return supervise(&m, &waitmask);
+    print_banner(g);
+    write_pid_file(&g->s);
+    for (i = 0; i < (size_t)g->nslots; i++)
+        spawn(g, (int)i);
+    notify("READY=1");
+    rc = supervise(&m, &waitmask);
+    if (s->pid_file != NULL)
+        unlink(s->pid_file);
+    return rc;
 }

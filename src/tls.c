@@ -4,6 +4,7 @@
 #include "build-config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -128,15 +129,33 @@ static SSL_CTX *make_ctx(struct tls_server *t, struct tlscert *tc)
     return ctx;
 }
 
+void tls_server_free(struct tls_server *t)
+{
+    int i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->n; i++) {
+        SSL_CTX_free(t->ctx[i]);
+        X509_free(t->cert[i]);
+    }
+    free(t);
+}
+
 struct tls_server *tls_server_new(const struct settings *s)
 {
-    static struct tls_server t;
+    struct tls_server *t = calloc(1, sizeof(*t));
     char err[512];
     int i;
 
+    if (t == NULL) {
+        log_errorx("out of memory for TLS");
+        return NULL;
+    }
+    /* new keys for every set of workers: a reload rotates them */
     if (RAND_bytes((unsigned char *)&ticket_key, sizeof(ticket_key)) != 1) {
         log_errorx("cannot make TLS session-ticket keys");
-        return NULL;
+        goto fail;
     }
     for (i = 0; i < (s->ntls_cert > 0 ? s->ntls_cert : 1); i++) {
         struct tlscert tc;
@@ -146,35 +165,38 @@ struct tls_server *tls_server_new(const struct settings *s)
             rc = tlscert_load(&tc, s->tls_cert[i], s->tls_key[i], err, sizeof(err));
             if (rc < 0) {
                 log_errorx("%s", err);
-                return NULL;
+                goto fail;
             }
             if (rc > 0)
                 log_warnx("%s", err);
         } else {
             if (tlscert_generate(&tc, err, sizeof(err)) < 0) {
                 log_errorx("%s", err);
-                return NULL;
+                goto fail;
             }
-            t.generated = 1;
-            tlscert_fingerprint(tc.cert, t.fingerprint, sizeof(t.fingerprint));
+            t->generated = 1;
+            tlscert_fingerprint(tc.cert, t->fingerprint, sizeof(t->fingerprint));
             if (s->tls_save_cert && tlscert_save(tc.cert, s->tls_save_cert, err, sizeof(err)) < 0) {
                 log_errorx("%s", err);
                 tlscert_free(&tc);
-                return NULL;
+                goto fail;
             }
         }
-        t.ctx[i] = make_ctx(&t, &tc);
-        if (t.ctx[i] == NULL) {
+        t->ctx[i] = make_ctx(t, &tc);
+        if (t->ctx[i] == NULL) {
             log_errorx("TLS set-up for %s failed: %s", s->ntls_cert ? s->tls_cert[i] : "localhost",
                        ERR_reason_error_string(ERR_peek_last_error()));
             tlscert_free(&tc);
-            return NULL;
+            goto fail;
         }
-        t.cert[i] = X509_dup(tc.cert);
+        t->cert[i] = X509_dup(tc.cert);
         tlscert_free(&tc);
-        t.n = i + 1;
+        t->n = i + 1;
     }
-    return &t;
+    return t;
+fail:
+    tls_server_free(t);
+    return NULL;
 }
 
 const char *tls_generated_fingerprint(const struct tls_server *t)

@@ -22,12 +22,63 @@
 #define ACCEPT_PAUSE_MS    100
 #define MAX_EVENTS         256
 
+/* 1: fast stop (SIGTERM, SIGINT); 2: graceful (SIGQUIT, and a reload) */
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGQUIT)
+        stop_requested = stop_requested ? stop_requested : 2;
+    else
+        stop_requested = 1;
+}
+
+int worker_send_fd(int ctl, int fd)
+{
+    char c = 'L', cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&c, 1};
+    struct msghdr msg;
+    struct cmsghdr *cm;
+
+    memset(&msg, 0, sizeof(msg));
+    memset(cbuf, 0, sizeof(cbuf));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(ctl, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* A message from the master: a reopened access log to write to from now on. */
+static void on_control(struct event_handler *h, unsigned events)
+{
+    struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, ctl_h));
+    char c, cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&c, 1};
+    struct msghdr msg;
+    struct cmsghdr *cm;
+
+    (void)events;
+    for (;;) {
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof(cbuf);
+        if (recvmsg(w->ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+            return;
+        cm = CMSG_FIRSTHDR(&msg);
+        if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+            log_access_use_fd(fd);
+        }
+    }
 }
 
 #define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
@@ -170,13 +221,18 @@ static void on_accept(struct event_handler *h, unsigned events)
     }
 }
 
-static void begin_stop(struct worker *w)
+static void begin_stop(struct worker *w, int graceful)
 {
     struct timer_queue *idle[2] = {&w->q_idle, &w->q_header};
+    const struct settings *s = w->settings;
+    unsigned bound = s->shutdown_timeout;
     int i;
 
     w->stopping = 1;
-    w->stop_deadline_ms = w->now_ms + (uint64_t)w->settings->shutdown_timeout * 1000;
+    if (graceful) /* idle connections are left to their own timeouts */
+        bound += s->keepalive_timeout > s->header_timeout ? s->keepalive_timeout
+                                                          : s->header_timeout;
+    w->stop_deadline_ms = w->now_ms + (uint64_t)bound * 1000;
     for (i = 0; i < w->nlisteners; i++) {
         if (!w->listeners[i].paused)
             event_del(w->loop, w->listeners[i].fd);
@@ -184,7 +240,9 @@ static void begin_stop(struct worker *w)
     }
     w->nlisteners = 0;
     timer_cancel(&w->accept_timer);
-    for (i = 0; i < 2; i++) {
+    /* a graceful stop lets a keep-alive client's next request be answered (with
+     * Connection: close) instead of racing it with a close */
+    for (i = 0; i < 2 && !graceful; i++) {
         struct timer *t = idle[i]->head;
         while (t != NULL) {
             struct timer *next = t->next;
@@ -269,7 +327,7 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
 }
 
 int worker_run(const struct settings *s, const int *listen_fds, const int *tls, int nlisten,
-               int rootfd, struct tls_server *tls_server)
+               int rootfd, struct tls_server *tls_server, int ctl)
 {
     static struct worker w;
     struct sigaction sa;
@@ -290,6 +348,10 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
     sigaction(SIGQUIT, &sa, NULL);
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
+    /* reloads and log reopening are the master's business */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* the stop signals stay blocked except inside epoll_pwait, so none is lost */
     sigemptyset(&blocked);
@@ -302,6 +364,10 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
     w.tls = tls_server;
     if (setup(&w, s, listen_fds, tls, nlisten, rootfd) < 0)
         return 1;
+    w.ctl = ctl;
+    w.ctl_h.on_event = on_control;
+    if (ctl >= 0 && event_add_listener(w.loop, ctl, &w.ctl_h) < 0)
+        log_warn("epoll_ctl on the control socket");
     clock_tick(&w);
 
     for (;;) {
@@ -319,7 +385,7 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
         clock_tick(&w); /* before the handlers: they arm timers from it */
         event_dispatch(w.loop, n);
         if (stop_requested && !w.stopping)
-            begin_stop(&w);
+            begin_stop(&w, stop_requested == 2);
         expire_timers(&w);
         if (w.stopping && (w.nconns == 0 || w.now_ms >= w.stop_deadline_ms))
             return 0;

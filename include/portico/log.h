@@ -36,6 +36,10 @@ struct log_access_entry {
 /* Opens the access log: "-" is stdout, NULL or "off" disables it. */
 int log_access_open(const char *path);
 int log_access_enabled(void);
+/* The access log's descriptor (-1 when off), and taking over a new one (a reopened
+ * file handed over by the master; the old one is closed). */
+int log_access_fd(void);
+void log_access_use_fd(int fd);
 void log_access(const struct log_access_entry *e);
 
 #endif

@@ -38,9 +38,40 @@ struct settings {
     const char *tls_save_cert; /* where to write a generated certificate */
     int redirect_https;        /* plain HTTP answers 308 to the https URL */
     long hsts;                 /* max-age for Strict-Transport-Security, -1: none */
+    const char *user;          /* who workers run as when started as root */
+    int chroot;                /* workers chroot to the document root */
+    const char *pid_file;
+    char *file_text;           /* the configuration file's bytes; strings point into it */
 };
 
+/* Where settings come from: a configuration file and the command line, which
+ * wins. Kept by the master so that SIGHUP can build them again. */
+struct config_arg {
+    const char *key, *value;
+};
+
+struct config_source {
+    const char *path; /* -c FILE, or NULL */
+    const struct config_arg *args;
+    int nargs;
+};
+
+/* Defaults, then the file, then the command line; then the derived defaults
+ * (root, ports, access log) and the root's check. 0; -1 for a bad file or
+ * environment (exit 1); -2 for a bad command line (exit 2). err says why. */
+int config_build(struct settings *s, const struct config_source *src, char *err, size_t errlen);
+
 void config_defaults(struct settings *s);
+/* Sets one setting by its name (the long option without "--", also the config file
+ * key); 0, or -1 with a one-line reason in err. Lists (tls-cert, tls-key) append. */
+int config_set(struct settings *s, const char *key, const char *value, char *err, size_t errlen);
+/* 1 when key takes no value on the command line (a switch such as "listing"). */
+int config_is_switch(const char *key);
+/* Reads "key value" lines (# comments) into s; -1 with "FILE:LINE: reason" in err. */
+int config_load(struct settings *s, const char *path, char *err, size_t errlen);
+/* Checks what only the whole can tell (pairs, ports); -1 with a reason. */
+int config_validate(struct settings *s, char *err, size_t errlen);
+void config_free(struct settings *s);
 /* Parses a non-negative decimal number of at most max; -1 if it is not one. */
 int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out);
 /* Parses a byte count with an optional k/m/g suffix (binary units). */

@@ -15,6 +15,7 @@ struct ssl_st;
  * with session-ticket keys shared by every worker forked later. Logs one line
  * and returns NULL on failure. */
 struct tls_server *tls_server_new(const struct settings *s);
+void tls_server_free(struct tls_server *t);
 /* SHA-256 fingerprint of a certificate generated for localhost, else NULL. */
 const char *tls_generated_fingerprint(const struct tls_server *t);
 

@@ -41,6 +41,8 @@ struct worker {
     void **free_blocks; /* pooled I/O blocks of CONN_BLOCK_SIZE bytes */
     unsigned nfree_blocks, max_free_blocks;
     int stopping;
+    struct event_handler ctl_h; /* the control socket from the master */
+    int ctl;
     uint64_t stop_deadline_ms;
     uint64_t now_ms;
     time_t now;
@@ -51,7 +53,9 @@ struct tls_server;
 /* Runs a worker until it is told to stop; returns the process exit status.
  * tls[i] says whether listen_fds[i] is an HTTPS listener. */
 int worker_run(const struct settings *s, const int *listen_fds, const int *tls, int nlisten,
-               int rootfd, struct tls_server *tls_server);
+               int rootfd, struct tls_server *tls_server, int ctl);
+/* The master's side of the control socket: hands a descriptor to a worker. */
+int worker_send_fd(int ctl, int fd);
 
 /* A connection slot, or NULL when all are in use. */
 struct conn *worker_conn_get(struct worker *w);

@@ -11,7 +11,7 @@ START_TEST(defaults)
     struct settings s;
 
     config_defaults(&s);
-    ck_assert_int_eq(s.port, 8080);
+    ck_assert_int_eq(s.port, -1); /* decided in config_build: 80 as root, else 8080 */
     ck_assert_uint_eq(s.max_header_size, 8192);
     ck_assert_uint_eq(s.max_headers, 100);
     ck_assert(s.header_timeout > 0 && s.keepalive_timeout > 0);
