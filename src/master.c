@@ -397,6 +397,10 @@ static struct generation *generation_new(const struct settings *s, const struct 
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         g->s.workers = n > 0 ? (int)n : 1;
     }
+    if (g->s.chroot && geteuid() != 0) {
+        log_errorx("--chroot needs root (chroot is a privileged call); start as root or drop it");
+        goto fail;
+    }
     if (resolve_user(g) < 0)
         goto fail;
     g->rootfd = beneath_open_root(g->s.root_abs);
@@ -770,6 +774,10 @@ int master_check(struct settings *s)
     memset(&g, 0, sizeof(g));
     g.s = *s;
     g.s.tls_save_cert = NULL; /* a check writes nothing */
+    if (g.s.chroot && geteuid() != 0) {
+        log_errorx("--chroot needs root (chroot is a privileged call); start as root or drop it");
+        return 1;
+    }
     if (resolve_user(&g) < 0)
         return 1;
     if (g.s.tls && tls_server_new(&g.s) == NULL)
