@@ -507,9 +507,8 @@ static void stop_generation(struct generation *g, int sig)
 {
     unsigned bound = g->s.shutdown_timeout;
 
-    if (sig == SIGQUIT) /* graceful: idle connections may wait out their own timeouts */
-        bound += g->s.keepalive_timeout > g->s.header_timeout ? g->s.keepalive_timeout
-                                                              : g->s.header_timeout;
+    if (sig == SIGQUIT) /* graceful: idle connections get a moment more */
+        bound += 2;
     g->stopping = 1;
     g->kill_at_ms = event_now_ms() + (uint64_t)bound * 1000 + 2000;
     signal_generation(g, sig);

@@ -19,6 +19,7 @@
 #include "portico/worker.h"
 
 #define ACCEPT_BATCH       64
+#define GRACE_MS           1000 /* idle connections' last chance in a graceful stop */
 #define ACCEPT_PAUSE_MS    100
 #define MAX_EVENTS         256
 
@@ -229,9 +230,8 @@ static void begin_stop(struct worker *w, int graceful)
     int i;
 
     w->stopping = 1;
-    if (graceful) /* idle connections are left to their own timeouts */
-        bound += s->keepalive_timeout > s->header_timeout ? s->keepalive_timeout
-                                                          : s->header_timeout;
+    if (graceful)
+        bound += GRACE_MS / 1000 + 1;
     w->stop_deadline_ms = w->now_ms + (uint64_t)bound * 1000;
     for (i = 0; i < w->nlisteners; i++) {
         if (!w->listeners[i].paused)
@@ -240,13 +240,17 @@ static void begin_stop(struct worker *w, int graceful)
     }
     w->nlisteners = 0;
     timer_cancel(&w->accept_timer);
-    /* a graceful stop lets a keep-alive client's next request be answered (with
-     * Connection: close) instead of racing it with a close */
-    for (i = 0; i < 2 && !graceful; i++) {
+    for (i = 0; i < 2; i++) {
         struct timer *t = idle[i]->head;
         while (t != NULL) {
             struct timer *next = t->next;
-            conn_stop_if_idle(CONN_OF_TIMER(t));
+            /* a graceful stop gives idle connections a moment, so a request already
+             * on its way is answered (with Connection: close) rather than raced by
+             * our close; a fast stop closes them now */
+            if (!graceful)
+                conn_stop_if_idle(CONN_OF_TIMER(t));
+            else if (t->deadline_ms > w->now_ms + GRACE_MS)
+                timer_arm_at(idle[i], t, w->now_ms + GRACE_MS);
             t = next;
         }
     }

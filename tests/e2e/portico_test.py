@@ -1399,3 +1399,175 @@ def parse_response(data, method='GET'):
     c.eof = True
     c.reset = False
     return c.read_response(method)
+
+
+# --------------------------------------------------------------------------
+# helpers for the configuration file, reload and privileges (added for
+# issue 5; nothing above depends on them)
+
+def run_portico(args, timeout=5, cwd=None, pre=()):
+    """Run the binary to completion; returns (code, stdout, stderr) as bytes.
+    A run still going after TIMEOUT is stopped by its PID and fails."""
+    p = spawn(list(pre) + [BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out, err
+    except subprocess.TimeoutExpired:
+        stop_proc(p)
+        out, err = p.communicate(timeout=5)
+        raise AssertionError('portico %s still running after %d s (stdout %r, stderr %r)'
+                             % (' '.join(map(str, args)), timeout, out[:200], err[:200]))
+    finally:
+        stop_proc(p)
+
+
+def stderr_one_line(err, code, want_code=1):
+    """ERR (bytes) must be exactly one line starting 'portico: ' and CODE must
+    be WANT_CODE; returns the line."""
+    text = err.decode('utf-8', 'replace')
+    lines = [x for x in text.split('\n') if x.strip()]
+    eq(code, want_code, 'exit code (stderr %r)' % text)
+    check(len(lines) == 1, 'want one line on stderr, got %r' % text)
+    check(lines[0].startswith('portico: '), 'stderr line %r lacks "portico: "' % lines[0])
+    return lines[0]
+
+
+def write_config(path, lines, crlf=False):
+    """Write a configuration file from a list of lines (or one string)."""
+    text = lines if isinstance(lines, str) else '\n'.join(lines) + '\n'
+    if crlf:
+        text = text.replace('\r\n', '\n').replace('\n', '\r\n')
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    with open(tmp, 'w', newline='') as f:
+        f.write(text)
+    os.rename(tmp, path)     # a reload never sees half a file
+    return path
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def hold_port():
+    """A listening loopback socket on an ephemeral port: (socket, port)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    s.listen(1)
+    return s, s.getsockname()[1]
+
+
+def wait_until(fn, timeout, interval=0.05):
+    """Call FN until it returns something true or TIMEOUT passes; returns the
+    last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def alive_of(pids):
+    return sorted(p for p in pids if process_alive(p))
+
+
+def wait_gone(pids, timeout):
+    """Wait until none of PIDS is alive; returns those still alive."""
+    wait_until(lambda: not alive_of(pids), timeout)
+    return alive_of(pids)
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of field -> value text."""
+    out = {}
+    with open('/proc/%d/status' % pid) as f:
+        for ln in f:
+            k, sep, v = ln.partition(':')
+            if sep:
+                out[k] = v.strip()
+    return out
+
+
+def proc_ids(pid):
+    """(uids, gids, groups) of PID: the four Uid and Gid fields (real,
+    effective, saved, filesystem) and the supplementary groups, as ints."""
+    st = proc_status(pid)
+    return ([int(x) for x in st['Uid'].split()], [int(x) for x in st['Gid'].split()],
+            [int(x) for x in st.get('Groups', '').split()])
+
+
+def read_text(path):
+    """The file's text, or '' when it cannot be read."""
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
+def get_fresh(port, target, timeout=None, **kw):
+    """GET on a new connection: the Response, or None if the server could not
+    be reached or closed without answering."""
+    try:
+        return exchange(port, req('GET', target, **kw), timeout=timeout)
+    except (OSError, Closed):
+        return None
+
+
+class SlowDownload:
+    """A GET of a large file read slowly: start() reads the head and the first
+    FIRST bytes; finish() reads the rest (bounded) and returns (bytes received
+    of the body, sha256 hex of it)."""
+
+    def __init__(self, port, target, size, timeout=15, rcvbuf=65536):
+        import hashlib
+        self.size = size
+        self.deadline = time.monotonic() + timeout
+        self.c = Client(port, timeout=timeout)
+        self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.c.send(req('GET', target))
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def start(self, first=1 << 20):
+        got = bytearray()
+        while b'\r\n\r\n' not in got or len(got) < first:
+            check(time.monotonic() < self.deadline, 'first bytes not received in time')
+            self.c.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
+            chunk = self.c.sock.recv(65536)
+            check(chunk, 'closed after %d bytes' % len(got))
+            got.extend(chunk)
+        head, body = bytes(got).split(b'\r\n\r\n', 1)
+        check(head.startswith(b'HTTP/1.1 200 '), 'status %r' % head[:40])
+        check(b'\r\ncontent-length: %d\r' % self.size in head.lower() + b'\r',
+              'Content-Length in %r' % head)
+        self.h.update(body)
+        self.n = len(body)
+        return self
+
+    def finish(self, slow_until=8 << 20):
+        while self.n < self.size:
+            left = self.deadline - time.monotonic()
+            check(left > 0, 'download incomplete in time: %d of %d bytes' % (self.n, self.size))
+            self.c.sock.settimeout(left)
+            try:
+                chunk = self.c.sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b''
+            if not chunk:
+                raise AssertionError('closed after %d of %d bytes' % (self.n, self.size))
+            self.h.update(chunk)
+            self.n += len(chunk)
+            if self.n < slow_until:
+                time.sleep(0.001)
+        return self.n, self.h.hexdigest()
+
+    def close(self):
+        self.c.close()

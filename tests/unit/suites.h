@@ -13,5 +13,6 @@ Suite *beneath_suite(void);
 Suite *cond_suite(void);
 Suite *range_suite(void);
 Suite *listing_suite(void);
+Suite *configfile_suite(void);
 
 #endif
