@@ -181,9 +181,13 @@ int main(int argc, char **argv)
     rc = config_build(&s, &src, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "portico: %s\n", err);
+        config_free(&s);
         return rc == -2 ? EXIT_USAGE : 1;
     }
-    if (check_only)
-        return master_check(&s);
-    return master_run(&s, &src);
+    if (check_only) {
+        rc = master_check(&s);
+        config_free(&s);
+        return rc;
+    }
+    return master_run(&s, &src); /* the settings now belong to the master */
 }

@@ -294,39 +294,62 @@ static int adopt_systemd_sockets(struct generation *g)
 
 /* The listeners of a new generation: the previous one's sockets where the
  * address and port asked for are the same (no gap, no rebinding), else new ones. */
+static int same_bind(const struct settings *a, const struct settings *b)
+{
+    if (a->bind_addr == NULL || b->bind_addr == NULL)
+        return a->bind_addr == b->bind_addr;
+    return strcmp(a->bind_addr, b->bind_addr) == 0;
+}
+
+static int count_kind(const struct generation *g, int tls)
+{
+    int i, n = 0;
+
+    for (i = 0; i < g->nfds; i++)
+        n += g->tls_flag[i] == tls;
+    return n;
+}
+
+/* Takes over the previous generation's listeners of one kind (plain or TLS). */
+static void share_listeners(struct generation *g, const struct generation *prev, int tls)
+{
+    int i;
+
+    for (i = 0; i < prev->nfds && g->nfds < MAX_FDS; i++)
+        if (prev->tls_flag[i] == tls) {
+            g->tls_flag[g->nfds] = tls;
+            g->fds[g->nfds++] = prev->fds[i];
+        }
+}
+
+/* The listeners of a new generation: sockets systemd handed over, else the
+ * previous generation's where the address and port asked for are the same (no
+ * gap, no rebinding), else new ones. */
 static int bind_listeners(struct generation *g, const struct generation *prev)
 {
     const struct settings *s = &g->s;
-    int i;
 
     if (s->tls && s->tls_port == s->port && s->port != 0) {
         log_errorx("port %d is already in use by plain HTTP (-p); give --tls-port another port",
                    s->port);
         return -1;
     }
-    if (prev == NULL && adopt_systemd_sockets(g) > 0)
-        return 0;
-    if (prev != NULL && g->req_port == prev->req_port &&
-        ((s->bind_addr == NULL && prev->s.bind_addr == NULL) ||
-         (s->bind_addr && prev->s.bind_addr && strcmp(s->bind_addr, prev->s.bind_addr) == 0))) {
-        for (i = 0; i < prev->nfds; i++)
-            if (!prev->tls_flag[i]) {
-                g->tls_flag[g->nfds] = 0;
-                g->fds[g->nfds++] = prev->fds[i];
-            }
-        g->s.port = prev->s.port;
-    } else if (bind_port(g, &g->s.port, 0) < 0) {
-        return -1;
+    if (prev == NULL)
+        adopt_systemd_sockets(g);
+    if (count_kind(g, 0) == 0) {
+        if (prev != NULL && g->req_port == prev->req_port && same_bind(s, &prev->s) &&
+            count_kind(prev, 0) > 0) {
+            share_listeners(g, prev, 0);
+            g->s.port = prev->s.port;
+        } else if (bind_port(g, &g->s.port, 0) < 0) {
+            return -1;
+        }
     }
-    if (!s->tls)
+    if (!s->tls || count_kind(g, 1) > 0)
         return 0;
     if (prev != NULL && prev->s.tls && g->req_tls_port == prev->req_tls_port &&
-        g->req_port == prev->req_port) {
-        for (i = 0; i < prev->nfds; i++)
-            if (prev->tls_flag[i]) {
-                g->tls_flag[g->nfds] = 1;
-                g->fds[g->nfds++] = prev->fds[i];
-            }
+        same_bind(s, &prev->s) && count_kind(prev, 1) > 0) {
+        share_listeners(g, prev, 1);
         g->s.tls_port = prev->s.tls_port;
         return 0;
     }
@@ -381,9 +404,31 @@ static int drop_privileges(const struct generation *g)
 }
 
 /* Everything that can fail for a generation, before any of its workers forks. */
+/* A file access log must open before anything is committed to it. */
+static int access_log_openable(const char *path)
+{
+    int fd;
+
+    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
+        return 0;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_error("cannot open the access log %s", path);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+static int fd_used_by(const struct generation *g, int fd);
+
+/* Everything that can fail for a generation, before any of its workers forks;
+ * the TLS material comes last, so that a failure elsewhere rotates no keys and
+ * rewrites no saved certificate. */
 static struct generation *generation_new(const struct settings *s, const struct generation *prev)
 {
     struct generation *g = calloc(1, sizeof(*g));
+    int i;
 
     if (g == NULL) {
         log_error("calloc");
@@ -401,28 +446,32 @@ static struct generation *generation_new(const struct settings *s, const struct 
         log_errorx("--chroot needs root (chroot is a privileged call); start as root or drop it");
         goto fail;
     }
-    if (resolve_user(g) < 0)
+    if (resolve_user(g) < 0 || access_log_openable(g->s.access_log) < 0)
         goto fail;
     g->rootfd = beneath_open_root(g->s.root_abs);
     if (g->rootfd < 0) {
         log_error("document root %s", g->s.root_abs);
         goto fail;
     }
-    if (g->s.tls && (g->tls = tls_server_new(&g->s)) == NULL)
-        goto fail;
-    if (bind_listeners(g, prev) < 0)
-        goto fail;
     g->nslots = g->s.workers;
     g->slots = calloc((size_t)g->nslots, sizeof(*g->slots));
     if (g->slots == NULL) {
         log_error("calloc");
         goto fail;
     }
+    if (bind_listeners(g, prev) < 0)
+        goto fail;
+    if (g->s.tls && (g->tls = tls_server_new(&g->s, prev ? prev->tls : NULL)) == NULL)
+        goto fail;
     return g;
 fail:
+    /* listeners bound for this generation alone go; shared ones stay */
+    for (i = 0; i < g->nfds; i++)
+        if (!fd_used_by(prev, g->fds[i]))
+            close(g->fds[i]);
     if (g->rootfd >= 0)
         close(g->rootfd);
-    tls_server_free(g->tls);
+    free(g->slots);
     free(g);
     return NULL;
 }
@@ -458,6 +507,36 @@ static void generation_free(struct master *m, struct generation *g)
     free(g);
 }
 
+static struct master the_master;
+
+/* In a new worker: every descriptor but its own generation's listeners and root,
+ * its control socket, the access log and stdio goes (old listeners, other
+ * workers' control sockets, another root a chroot would not hide). */
+static void close_foreign_fds(const struct generation *g, int ctl)
+{
+    int keep[MAX_FDS + 4], n = 0, i, j, lo = 3;
+
+    for (i = 0; i < g->nfds; i++)
+        keep[n++] = g->fds[i];
+    keep[n++] = g->rootfd;
+    keep[n++] = ctl;
+    if (log_access_fd() > STDERR_FILENO)
+        keep[n++] = log_access_fd();
+    for (i = 1; i < n; i++) /* a handful: insertion sort */
+        for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    for (i = 0; i < n; i++) {
+        if (keep[i] > lo)
+            close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
+        if (keep[i] >= lo)
+            lo = keep[i] + 1;
+    }
+    close_range((unsigned)lo, ~0u, 0);
+}
+
 static void spawn(struct generation *g, int i)
 {
     int sv[2];
@@ -479,7 +558,7 @@ static void spawn(struct generation *g, int i)
         return;
     }
     if (pid == 0) {
-        close(sv[0]);
+        close_foreign_fds(g, sv[1]);
         if (drop_privileges(g) < 0)
             _exit(1);
         _exit(worker_run(&g->s, g->fds, g->tls_flag, g->nfds, g->rootfd, g->tls, sv[1]));
@@ -707,16 +786,23 @@ static int supervise(struct master *m, const sigset_t *waitmask)
         uint64_t now = event_now_ms(), next = 0;
         struct timespec ts, *tsp = NULL;
 
-        if ((got_term || got_quit) && !stopping) {
+        if (got_term || got_quit) {
+            /* a fast stop may overtake a graceful one, not the other way round */
             int sig = got_term ? SIGTERM : SIGQUIT;
-            stopping = 1;
-            notify("STOPPING=1");
-            for (j = 0; j < m->ngen; j++)
-                stop_generation(m->gen[j], sig);
+            if (!stopping || sig == SIGTERM) {
+                if (!stopping)
+                    notify("STOPPING=1");
+                for (j = 0; j < m->ngen; j++)
+                    if (!m->gen[j]->stopping || sig == SIGTERM)
+                        stop_generation(m->gen[j], sig);
+            }
+            stopping = got_term ? 2 : (stopping ? stopping : 1);
+            got_term = got_quit = 0;
         }
-        if (got_hup && !stopping) {
+        if (got_hup) {
             got_hup = 0;
-            reload(m);
+            if (!stopping)
+                reload(m);
         }
         if (got_usr1) {
             got_usr1 = 0;
@@ -779,31 +865,40 @@ int master_check(struct settings *s)
     }
     if (resolve_user(&g) < 0)
         return 1;
-    if (g.s.tls && tls_server_new(&g.s) == NULL)
-        return 1;
+    if (g.s.tls) {
+        struct tls_server *t = tls_server_new(&g.s, NULL);
+        if (t == NULL)
+            return 1;
+        tls_server_free(t);
+    }
     printf("portico: configuration OK\n");
     return 0;
 }
 
 int master_run(struct settings *s, const struct config_source *src)
 {
-    static struct master m;
+    struct master *m = &the_master;
     struct sigaction sa;
     sigset_t blocked, waitmask;
     struct generation *g;
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
+    char *pid_file;
     size_t i;
     int rc;
 
-    m.src = src;
+    m->src = src;
     raise_fd_limit();
     g = generation_new(s, NULL);
-    if (g == NULL)
+    if (g == NULL) {
+        config_free(s);
         return 1;
-    if (open_access_log(g) < 0)
+    }
+    if (open_access_log(g) < 0) {
+        generation_free(m, g); /* the settings' strings go with it */
         return 1;
-    m.gen[0] = g;
-    m.ngen = 1;
+    }
+    m->gen[0] = g;
+    m->ngen = 1;
 
     sigemptyset(&blocked);
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -820,11 +915,14 @@ int master_run(struct settings *s, const struct config_source *src)
 
     print_banner(g);
     write_pid_file(&g->s);
+    /* the settings' strings go with their generation; the pid file outlives it */
+    pid_file = g->s.pid_file ? strdup(g->s.pid_file) : NULL;
     for (i = 0; i < (size_t)g->nslots; i++)
         spawn(g, (int)i);
     notify("READY=1");
-    rc = supervise(&m, &waitmask);
-    if (s->pid_file != NULL)
-        unlink(s->pid_file);
+    rc = supervise(m, &waitmask);
+    if (pid_file != NULL)
+        unlink(pid_file);
+    free(pid_file);
     return rc;
 }

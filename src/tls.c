@@ -23,42 +23,45 @@
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+struct ticket_key {
+    unsigned char name[16];
+    unsigned char aes[32];
+    unsigned char hmac[32];
+};
+
 struct tls_server {
     SSL_CTX *ctx[SETTINGS_MAX_CERTS];
     X509 *cert[SETTINGS_MAX_CERTS]; /* for choosing by SNI */
     int n;
+    /* made in the master for one generation of workers, so every worker of it
+     * decrypts every other's tickets; a reload makes new ones */
+    struct ticket_key key;
+    struct tlscert generated; /* kept so a reload serves the same certificate */
     char fingerprint[100];
-    int generated;
 };
-
-/* Made once in the master; every worker inherits the same bytes. */
-static struct {
-    unsigned char name[16];
-    unsigned char aes[32];
-    unsigned char hmac[32];
-} ticket_key;
 
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *ctx,
                      EVP_MAC_CTX *hctx, int enc)
 {
+    const struct tls_server *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
+    const struct ticket_key *key = &t->key;
     OSSL_PARAM params[2];
 
-    (void)s;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
     if (enc) {
         if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
             return -1;
-        memcpy(key_name, ticket_key.name, sizeof(ticket_key.name));
-        if (EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, ticket_key.aes, iv) != 1 ||
-            EVP_MAC_init(hctx, ticket_key.hmac, sizeof(ticket_key.hmac), params) != 1)
+        memcpy(key_name, key->name, sizeof(key->name));
+        if (EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, key->aes, iv) != 1 ||
+            EVP_MAC_init(hctx, key->hmac, sizeof(key->hmac), params) != 1)
             return -1;
         return 1;
     }
-    if (memcmp(key_name, ticket_key.name, sizeof(ticket_key.name)) != 0)
+    if (memcmp(key_name, key->name, sizeof(key->name)) != 0)
         return 0; /* a ticket from another key: full handshake */
-    if (EVP_MAC_init(hctx, ticket_key.hmac, sizeof(ticket_key.hmac), params) != 1 ||
-        EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, ticket_key.aes, iv) != 1)
+    if (EVP_MAC_init(hctx, key->hmac, sizeof(key->hmac), params) != 1 ||
+        EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, key->aes, iv) != 1)
         return -1;
     return 1;
 }
@@ -126,6 +129,7 @@ static SSL_CTX *make_ctx(struct tls_server *t, struct tlscert *tc)
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
     SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
     SSL_CTX_set_tlsext_servername_arg(ctx, t);
+    SSL_CTX_set_app_data(ctx, t);
     return ctx;
 }
 
@@ -139,10 +143,25 @@ void tls_server_free(struct tls_server *t)
         SSL_CTX_free(t->ctx[i]);
         X509_free(t->cert[i]);
     }
+    tlscert_free(&t->generated);
     free(t);
 }
 
-struct tls_server *tls_server_new(const struct settings *s)
+/* The generated certificate of prev, shared (reference counts), so that a reload
+ * keeps the certificate a user may have chosen to trust. */
+static int reuse_generated(struct tlscert *tc, const struct tls_server *prev)
+{
+    memset(tc, 0, sizeof(*tc));
+    if (prev == NULL || prev->generated.cert == NULL)
+        return 0;
+    tc->cert = prev->generated.cert;
+    tc->key = prev->generated.key;
+    X509_up_ref(tc->cert);
+    EVP_PKEY_up_ref(tc->key);
+    return 1;
+}
+
+struct tls_server *tls_server_new(const struct settings *s, const struct tls_server *prev)
 {
     struct tls_server *t = calloc(1, sizeof(*t));
     char err[512];
@@ -152,8 +171,7 @@ struct tls_server *tls_server_new(const struct settings *s)
         log_errorx("out of memory for TLS");
         return NULL;
     }
-    /* new keys for every set of workers: a reload rotates them */
-    if (RAND_bytes((unsigned char *)&ticket_key, sizeof(ticket_key)) != 1) {
+    if (RAND_bytes((unsigned char *)&t->key, sizeof(t->key)) != 1) {
         log_errorx("cannot make TLS session-ticket keys");
         goto fail;
     }
@@ -169,18 +187,23 @@ struct tls_server *tls_server_new(const struct settings *s)
             }
             if (rc > 0)
                 log_warnx("%s", err);
-        } else {
+        } else if (!reuse_generated(&tc, prev)) {
             if (tlscert_generate(&tc, err, sizeof(err)) < 0) {
                 log_errorx("%s", err);
                 goto fail;
             }
-            t->generated = 1;
-            tlscert_fingerprint(tc.cert, t->fingerprint, sizeof(t->fingerprint));
             if (s->tls_save_cert && tlscert_save(tc.cert, s->tls_save_cert, err, sizeof(err)) < 0) {
                 log_errorx("%s", err);
                 tlscert_free(&tc);
                 goto fail;
             }
+        }
+        if (s->ntls_cert == 0) {
+            tlscert_fingerprint(tc.cert, t->fingerprint, sizeof(t->fingerprint));
+            t->generated.cert = tc.cert;
+            t->generated.key = tc.key;
+            X509_up_ref(tc.cert);
+            EVP_PKEY_up_ref(tc.key);
         }
         t->ctx[i] = make_ctx(t, &tc);
         if (t->ctx[i] == NULL) {
@@ -201,7 +224,7 @@ fail:
 
 const char *tls_generated_fingerprint(const struct tls_server *t)
 {
-    return t->generated ? t->fingerprint : NULL;
+    return t->generated.cert ? t->fingerprint : NULL;
 }
 
 SSL *tls_conn_new(struct tls_server *t, int fd)

@@ -12,9 +12,10 @@ struct tls_server;
 struct ssl_st;
 
 /* Loads or generates the certificates and builds one context per certificate,
- * with session-ticket keys shared by every worker forked later. Logs one line
- * and returns NULL on failure. */
-struct tls_server *tls_server_new(const struct settings *s);
+ * with session-ticket keys shared by every worker forked later. A generated
+ * certificate of prev (the previous generation's, on reload) is kept. Logs one
+ * line and returns NULL on failure. */
+struct tls_server *tls_server_new(const struct settings *s, const struct tls_server *prev);
 void tls_server_free(struct tls_server *t);
 /* SHA-256 fingerprint of a certificate generated for localhost, else NULL. */
 const char *tls_generated_fingerprint(const struct tls_server *t);

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Reload corner cases: a port given up is closed for good once its workers are
+gone (and can be taken back), a failed reload leaves no listener behind, the
+HTTPS port survives an HTTP port change, and the generated certificate stays."""
+
+import os
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from portico_test import (Server, check, eq, expect, free_port, get, get_fresh, mkdtemp,  # noqa
+                          new_root, run, test, wait_until, write_config)
+
+FILES = {'a.txt': b'file a\n'}
+PARENT, ROOT = new_root(FILES)
+A = FILES['a.txt']
+
+
+def conf(lines):
+    return write_config(os.path.join(mkdtemp(), 'p.conf'), lines)
+
+
+def start(path, extra=()):
+    s = Server(None, '-c', path, *extra, port=None, workers=1)
+    s.start()
+    return s
+
+
+def refused(port):
+    return get_fresh(port, '/a.txt', timeout=1) is None
+
+
+def fd_count(pid):
+    return len(os.listdir('/proc/%d/fd' % pid))
+
+
+@test('a port given up on reload refuses connections once drained, and can be taken back')
+def port_back_and_forth():
+    p1, p2 = free_port(), free_port()
+    path = conf(['root %s' % ROOT, 'port %d' % p1, 'bind 127.0.0.1'])
+    s = start(path)
+    try:
+        write_config(path, ['root %s' % ROOT, 'port %d' % p2, 'bind 127.0.0.1'])
+        s.signal(signal.SIGHUP)
+        check(wait_until(lambda: get_fresh(p2, '/a.txt'), 5), 'port %d never served' % p2)
+        check(wait_until(lambda: refused(p1), 8), 'old port %d still accepts (held by a worker?)'
+              % p1)
+        write_config(path, ['root %s' % ROOT, 'port %d' % p1, 'bind 127.0.0.1'])
+        s.signal(signal.SIGHUP)
+        r = wait_until(lambda: get_fresh(p1, '/a.txt'), 5)
+        check(r is not None, 'port %d could not be taken back (stderr %r)' % (p1, s.stderr()[-300:]))
+        expect(r, 200, body=A)
+    finally:
+        s.stop()
+
+
+@test('failed reloads (port taken) leave the master no extra descriptors or listeners')
+def failed_reload_no_leak():
+    p1 = free_port()
+    path = conf(['root %s' % ROOT, 'port %d' % p1, 'bind 127.0.0.1', 'tls on',
+                 'tls-port 0'])
+    s = start(path)
+    try:
+        before = fd_count(s.pid)
+        for i in range(6):
+            p = free_port()
+            write_config(path, ['root %s' % ROOT, 'port %d' % p, 'bind 127.0.0.1', 'tls on',
+                                'tls-port %d' % p1])  # the plain port: this reload must fail
+            s.signal(signal.SIGHUP)
+            time.sleep(0.3)
+            check(refused(p), 'port %d of a failed reload accepts connections' % p)
+        eq(fd_count(s.pid), before, 'master descriptors after 6 failed reloads')
+        expect(get(p1, '/a.txt'), 200, body=A)
+    finally:
+        s.stop()
+
+
+@test('changing only the HTTP port keeps HTTPS on its port and the generated certificate')
+def http_port_change_keeps_tls():
+    p1, p2, tp = free_port(), free_port(), free_port()
+    path = conf(['root %s' % ROOT, 'port %d' % p1, 'bind 127.0.0.1', 'tls on',
+                 'tls-port %d' % tp])
+    s = start(path)
+    try:
+        fingerprint = [x for x in s.stdout().decode().splitlines() if 'fingerprint' in x]
+        write_config(path, ['root %s' % ROOT, 'port %d' % p2, 'bind 127.0.0.1', 'tls on',
+                            'tls-port %d' % tp])
+        s.signal(signal.SIGHUP)
+        check(wait_until(lambda: get_fresh(p2, '/a.txt'), 5),
+              'reload failed (stderr %r)' % s.stderr()[-300:])
+        check(b'reload failed' not in s.stderr(), 'stderr %r' % s.stderr()[-300:])
+        import ssl
+        import socket
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(socket.create_connection(('127.0.0.1', tp), timeout=5)) as c:
+            der = c.getpeercert(binary_form=True)
+        import hashlib
+        fp = ':'.join('%02X' % b for b in hashlib.sha256(der).digest())
+        check(fingerprint and fp in fingerprint[0] if fingerprint else True,
+              'certificate changed across the reload: %s vs %r' % (fp, fingerprint))
+    finally:
+        s.stop()
+
+
+run()
