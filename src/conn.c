@@ -205,31 +205,6 @@ static void log_request(struct conn *c)
     log_access(&e);
 }
 
-static struct str_list header_lines(const char *base, const struct span *lines, int n)
-{
-    struct str_list l;
-    int i;
-
-    for (i = 0; i < n && i < COND_LIST_MAX; i++) {
-        l.line[i].p = base + lines[i].off;
-        l.line[i].len = lines[i].len;
-    }
-    l.n = i;
-    return l;
-}
-
-static struct str header(const struct request *r, const char *base, const struct span *s,
-                         unsigned bit)
-{
-    struct str v = {NULL, 0};
-
-    if (r->present & bit) {
-        v.p = base + s->off;
-        v.len = s->len;
-    }
-    return v;
-}
-
 /* --redirect-https: the same host and target on the HTTPS port (308 keeps the
  * method). The host is the request's, without its port, else our own address. */
 static void redirect_https(struct conn *c, const struct request *r, const char *base,
@@ -292,35 +267,12 @@ static void decide(struct conn *c)
     struct response *resp = &c->a->resp;
     const char *base = c->a->in + c->req_start;
 
-    response_init(resp);
-    resp->head_only = r->method == HTTP_HEAD;
     if (c->ssl == NULL && c->w->settings->redirect_https && r->method != HTTP_OPTIONS) {
+        response_init(resp);
+        resp->head_only = r->method == HTTP_HEAD;
         redirect_https(c, r, base, resp);
-    } else if (r->method == HTTP_OPTIONS) {
-        resp->status = HTTP_NO_CONTENT;
-        resp->allow = 1;
-    } else if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-        resp->status = HTTP_METHOD_NOT_ALLOWED;
-        resp->allow = 1;
     } else {
-        struct static_request rq;
-        rq.head = r->method == HTTP_HEAD;
-        rq.path.p = base + r->path.off;
-        rq.path.len = r->path.len;
-        rq.query.p = r->has_query ? base + r->query.off : NULL;
-        rq.query.len = r->query.len;
-        rq.cond.if_match = header_lines(base, r->if_match, r->n_if_match);
-        rq.cond.if_none_match = header_lines(base, r->if_none_match, r->n_if_none_match);
-        rq.cond.if_modified_since =
-            header(r, base, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
-        rq.cond.if_unmodified_since =
-            header(r, base, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
-        rq.cond.if_range = header(r, base, &r->if_range, HTTP_HDR_IF_RANGE);
-        rq.range = (r->present & HTTP_HDR_RANGE_TWICE)
-                       ? (struct str){NULL, 0}
-                       : header(r, base, &r->range, HTTP_HDR_RANGE);
-        rq.accept_encoding = header(r, base, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
-        static_serve(&c->w->sctx, &rq, resp);
+        static_respond(&c->w->sctx, r, base, resp);
     }
     if (resp->status == HTTP_INTERNAL_ERROR || resp->status == HTTP_SERVICE_UNAVAILABLE)
         log_warnx("%s %.*s: %d %s", http_method_name(r->method), (int)r->target.len,

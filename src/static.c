@@ -212,3 +212,63 @@ void static_error_page(struct static_ctx *ctx, struct response *resp)
     resp->length = e->file->size;
     resp->content_type = "text/html; charset=utf-8";
 }
+
+static struct str_list header_lines(const char *base, const struct span *lines, int n)
+{
+    struct str_list l;
+    int i;
+
+    for (i = 0; i < n && i < COND_LIST_MAX; i++) {
+        l.line[i].p = base + lines[i].off;
+        l.line[i].len = lines[i].len;
+    }
+    l.n = i;
+    return l;
+}
+
+static struct str header(const struct request *r, const char *base, const struct span *s,
+                         unsigned bit)
+{
+    struct str v = {NULL, 0};
+
+    if (r->present & bit) {
+        v.p = base + s->off;
+        v.len = s->len;
+    }
+    return v;
+}
+
+void static_respond(struct static_ctx *ctx, const struct request *r, const char *base,
+                    struct response *resp)
+{
+    struct static_request rq;
+
+    response_init(resp);
+    resp->head_only = r->method == HTTP_HEAD;
+    if (r->method == HTTP_OPTIONS) {
+        resp->status = HTTP_NO_CONTENT;
+        resp->allow = 1;
+        return;
+    }
+    if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+        resp->status = HTTP_METHOD_NOT_ALLOWED;
+        resp->allow = 1;
+        return;
+    }
+    rq.head = r->method == HTTP_HEAD;
+    rq.path.p = base + r->path.off;
+    rq.path.len = r->path.len;
+    rq.query.p = r->has_query ? base + r->query.off : NULL;
+    rq.query.len = r->query.len;
+    rq.cond.if_match = header_lines(base, r->if_match, r->n_if_match);
+    rq.cond.if_none_match = header_lines(base, r->if_none_match, r->n_if_none_match);
+    rq.cond.if_modified_since = header(r, base, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
+    rq.cond.if_unmodified_since =
+        header(r, base, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
+    rq.cond.if_range = header(r, base, &r->if_range, HTTP_HDR_IF_RANGE);
+    /* two Range fields are no valid Range at all: the whole file */
+    rq.range = (r->present & HTTP_HDR_RANGE_TWICE) ? (struct str){NULL, 0}
+                                                  : header(r, base, &r->range, HTTP_HDR_RANGE);
+    rq.accept_encoding = header(r, base, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+    static_serve(ctx, &rq, resp);
+}

@@ -33,6 +33,11 @@ struct static_request {
  * a listing, a redirect, 304/412/416, or an error status. */
 void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct response *resp);
 
+/* Answers a complete, valid request head by its method: OPTIONS 204, GET and
+ * HEAD from the root, other methods 405. base is the request's first byte. */
+void static_respond(struct static_ctx *ctx, const struct request *r, const char *base,
+                    struct response *resp);
+
 /* For an error response without a body: use the root's NNN.html when there is one. */
 void static_error_page(struct static_ctx *ctx, struct response *resp);
 
