@@ -63,15 +63,19 @@ def failed_reload_no_leak():
                  'tls-port 0'])
     s = start(path)
     try:
-        before = fd_count(s.pid)
+        s.wait_workers(1)
+        expect(get(p1, '/a.txt'), 200, body=A)
+        before = min(fd_count(s.pid) for _ in range(3))
         for i in range(6):
             p = free_port()
             write_config(path, ['root %s' % ROOT, 'port %d' % p, 'bind 127.0.0.1', 'tls on',
                                 'tls-port %d' % p1])  # the plain port: this reload must fail
             s.signal(signal.SIGHUP)
-            time.sleep(0.3)
+            # measure only once the master has said this reload failed
+            check(wait_until(lambda: s.stderr().count(b'reload failed') > i, 5),
+                  'reload %d was not refused (stderr %r)' % (i + 1, s.stderr()[-300:]))
             check(refused(p), 'port %d of a failed reload accepts connections' % p)
-        after = fd_count(s.pid)
+        after = min(fd_count(s.pid) for _ in range(3))
         check(after <= before, 'master descriptors grew from %d to %d over 6 failed reloads'
               % (before, after))
         expect(get(p1, '/a.txt'), 200, body=A)

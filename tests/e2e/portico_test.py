@@ -1571,3 +1571,49 @@ class SlowDownload:
 
     def close(self):
         self.c.close()
+
+
+# --------------------------------------------------------------------------
+# helpers for hostile clients and bad days (added for issue 6; nothing above
+# depends on them)
+
+def cpu_ticks(pid):
+    """utime + stime of PID in clock ticks (/proc/PID/stat), or None."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])     # fields 14 and 15 of stat(5)
+
+
+def fd_count(pid):
+    """Number of open descriptors of PID, or None."""
+    try:
+        return len(os.listdir('/proc/%d/fd' % pid))
+    except OSError:
+        return None
+
+
+def start_server_nofile(nofile, root, *extra, **kw):
+    """Start a server whose descriptor limit is NOFILE, soft and hard (the
+    master raises its soft limit to the hard one), through prlimit(1), which
+    execs the server: the PID is the master's.  Skip without prlimit."""
+    require_binary()
+    if not shutil.which('prlimit'):
+        raise Skip('prlimit (util-linux) not installed')
+    s = Server(root, *extra, **kw)
+    s.cmd = ['prlimit', '--nofile=%d:%d' % (nofile, nofile), '--'] + s.cmd
+    try:
+        return s.start()
+    except StartError as e:
+        raise AssertionError('server start under nofile %d: %s' % (nofile, e))
+
+
+def percentile(values, p):
+    """The P-th percentile (0..100, nearest rank) of VALUES."""
+    v = sorted(values)
+    if not v:
+        return None
+    k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
