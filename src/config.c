@@ -122,6 +122,7 @@ static const struct key keys[] = {
     {"quiet", K_BOOL, F(quiet), 0, 0, "switch"},
     {"access-log", K_STRING, F(access_log), 0, 0, "access log"},
     {"header-timeout", K_UINT, F(header_timeout), 1, 86400, "header timeout"},
+    {"body-timeout", K_UINT, F(body_timeout), 0, 86400, "body timeout"},
     {"keepalive-timeout", K_UINT, F(keepalive_timeout), 1, 86400, "keep-alive timeout"},
     {"send-timeout", K_UINT, F(send_timeout), 1, 86400, "send timeout"},
     {"max-body-size", K_SIZE, F(max_body_size), 0, 0, "body size"},

@@ -543,6 +543,8 @@ static int parse_step(struct conn *c)
     case HTTP_PARSE_HEAD:
         c->head_end = c->in_pos;
         c->keep_alive = r->keep_alive;
+        if (r->has_body)
+            timer_arm(&c->w->q_body, &c->timer, c->w->now_ms);
         decide(c);
         if (r->has_body && r->expect_continue) {
             if (a->resp.status >= 300) {
@@ -604,8 +606,9 @@ static int read_step(struct conn *c)
         compact(c);
     res = conn_read(c, c->a->in + c->in_len, CONN_IN_SIZE - c->in_len, &n);
     if (res == IO_DONE) {
-        /* the first byte of a request starts its deadline; a body needs only progress */
-        if (c->in_len == c->req_start || c->a->parser.req.state == HTTP_REQ_BODY)
+        /* the first byte of a request starts its deadline (the body has its own,
+         * armed once with the head: a trickle cannot hold a connection forever) */
+        if (c->in_len == c->req_start)
             timer_arm(&w->q_header, &c->timer, w->now_ms);
         c->in_len += (uint32_t)n;
         return 1;

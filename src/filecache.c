@@ -244,7 +244,12 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
     if (e != NULL) {
         if (now_ms - e->checked_ms >= fc->revalidate_ms || fc->revalidate_ms == 0) {
             err = refresh(fc, e, now_ms);
-            if (err != 0) {
+            /* out of descriptors or memory says nothing about the file: keep
+             * serving what is open rather than fail (and free a descriptor) */
+            if (err == EMFILE || err == ENFILE || err == ENOMEM) {
+                if (e->type != FC_FILE && e->type != FC_DIR)
+                    return err;
+            } else if (err != 0) {
                 remove_entry(fc, e);
                 return err;
             }

@@ -58,7 +58,10 @@ static int on_url(llhttp_t *l, const char *at, size_t len)
 
 static int on_url_complete(llhttp_t *l)
 {
-    parser_of(l)->req.url_done = 1;
+    struct http_parser *p = parser_of(l);
+
+    p->req.url_done = 1;
+    (void)l;
     return 0;
 }
 
@@ -153,6 +156,14 @@ static int on_header_value_complete(llhttp_t *l)
      * §5.2 lets a server reject it, and a proxy in front may have read it otherwise */
     if (memchr(value, '\r', vlen) || memchr(value, '\n', vlen))
         return fail(p, HTTP_BAD_REQUEST);
+    /* a fold right after the colon ("TE:\r\n chunked") leaves the line break
+     * before the value's span: the classic way to hide a Transfer-Encoding */
+    if (vlen > 0) {
+        const char *q;
+        for (q = p->base + r->field.off + r->field.len; q < value; q++)
+            if (*q == '\r' || *q == '\n')
+                return fail(p, HTTP_BAD_REQUEST);
+    }
 
     switch (r->field.len) {
     case 5:
@@ -213,9 +224,15 @@ static int on_header_value_complete(llhttp_t *l)
         if (str_ieq(name, 17, "transfer-encoding")) {
             const char *q = value, *tok;
             size_t tlen;
-            while (str_next_token(&q, value + vlen, &tok, &tlen))
+            int n = 0;
+            while (str_next_token(&q, value + vlen, &tok, &tlen)) {
+                n++;
                 if (!str_ieq(tok, tlen, "chunked"))
                     r->status = HTTP_NOT_IMPLEMENTED;
+            }
+            /* present but empty: chunked is not the final coding (RFC 9112 §6.3) */
+            if (n == 0)
+                return fail(p, HTTP_BAD_REQUEST);
         }
         break;
     default:
@@ -238,6 +255,12 @@ static int on_headers_complete(llhttp_t *l)
         return fail(p, HTTP_VERSION_NOT_SUPPORTED);
     /* llhttp 8.1 takes a bare LF after the request line; RFC 9112 §2.2 lets us refuse */
     if (p->base[r->line_end] != '\r')
+        return fail(p, HTTP_BAD_REQUEST);
+    /* exactly one space on each side of the target (RFC 9112 §3): a lenient
+     * reading here is one a proxy in front may not share */
+    if (p->base[r->target.off - 1] != ' ' || p->base[r->target.off - 2] == ' ' ||
+        p->base[r->target.off + r->target.len] != ' ' ||
+        p->base[r->target.off + r->target.len + 1] == ' ')
         return fail(p, HTTP_BAD_REQUEST);
     if (r->nhost > 1 || (r->minor >= 1 && r->nhost == 0))
         return fail(p, HTTP_BAD_REQUEST);
@@ -287,6 +310,17 @@ static int on_body(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+/* A chunk that would pass the body limit is refused at its size line, not after
+ * the worker has waited for gigabytes that will never be kept. */
+static int on_chunk_header(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+
+    if (l->content_length > p->limits->max_body_size - p->req.body_bytes)
+        return fail(p, HTTP_CONTENT_TOO_LARGE);
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *l)
 {
     parser_of(l)->req.state = HTTP_REQ_DONE;
@@ -306,6 +340,7 @@ static const llhttp_settings_t callbacks = {
     .on_headers_complete = on_headers_complete,
     .on_chunk_extension_name = on_chunk_extension,
     .on_chunk_extension_value = on_chunk_extension,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -373,7 +408,15 @@ enum http_parse_result http_parse(struct http_parser *p, char *base, char *data,
     if (err == HPE_OK) {
         *consumed = room;
         if (r->state == HTTP_REQ_HEAD) {
+            size_t after = (size_t)r->target.off + r->target.len;
             r->head_bytes += (uint32_t)room;
+            /* the line ended right after the target: an HTTP/0.9 request, after
+             * which llhttp waits for headers such a client never sends */
+            if (r->target.len > 0 && !r->url_done && after < (size_t)(data + room - base) &&
+                (base[after] == '\r' || base[after] == '\n')) {
+                r->status = HTTP_VERSION_NOT_SUPPORTED;
+                return HTTP_PARSE_ERROR;
+            }
             if (room < len) {
                 /* the head is larger than allowed: which part decides the status */
                 r->status = r->url_done ? HTTP_HEADERS_TOO_LARGE : HTTP_URI_TOO_LONG;

@@ -27,6 +27,7 @@ static const struct option options[] = {
     {"check-config", no_argument, NULL, 't'},
     {"access-log", required_argument, NULL, 0},
     {"header-timeout", required_argument, NULL, 0},
+    {"body-timeout", required_argument, NULL, 0},
     {"keepalive-timeout", required_argument, NULL, 0},
     {"send-timeout", required_argument, NULL, 0},
     {"max-body-size", required_argument, NULL, 0},
@@ -68,6 +69,8 @@ static void usage(FILE *out)
             "  -q, --quiet                 no access log unless --access-log is given\n"
             "      --access-log FILE       Combined Log Format access log ('-' stdout, 'off')\n"
             "      --header-timeout SEC    time for a request's line and headers (default 10)\n"
+            "      --body-timeout SEC      time for a whole request body (default: the header\n"
+            "                              timeout)\n"
             "      --keepalive-timeout SEC idle time before a connection closes (default 15)\n"
             "      --send-timeout SEC      time a client may stall a response (default 30)\n"
             "      --max-body-size SIZE    largest request body, e.g. 64k or 1m (default 1m)\n"

@@ -207,14 +207,22 @@ static void on_accept(struct event_handler *h, unsigned events)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* accepting again at once would spin on the same error */
-                log_warn("accept (pausing new connections for %d ms)", ACCEPT_PAUSE_MS);
+                /* accepting again at once would spin on the same error; say so
+                 * once per episode, not at every retry */
+                if (!w->accept_warned)
+                    log_warn("accept (pausing new connections, retrying every %d ms)",
+                             ACCEPT_PAUSE_MS);
+                w->accept_warned = 1;
                 pause_accepting(w);
                 timer_arm(&w->q_accept, &w->accept_timer, w->now_ms);
             } else if (errno != EAGAIN) {
                 log_warn("accept");
             }
             return;
+        }
+        if (w->accept_warned) {
+            log_info("accepting new connections again");
+            w->accept_warned = 0;
         }
         if (w->nconns >= w->settings->max_connections)
             reclaim_idle(w); /* the longest-idle keep-alive connection makes room */
@@ -258,7 +266,8 @@ static void begin_stop(struct worker *w, int graceful)
 
 static void expire_timers(struct worker *w)
 {
-    struct timer_queue *queues[] = {&w->q_header, &w->q_idle, &w->q_send, &w->q_linger};
+    struct timer_queue *queues[] = {&w->q_header, &w->q_body, &w->q_idle, &w->q_send,
+                                    &w->q_linger};
     size_t i;
     struct timer *t;
 
@@ -301,6 +310,8 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
     w->limits.max_headers = s->max_headers;
     w->limits.max_body_size = s->max_body_size;
     timer_queue_init(&w->q_header, (uint64_t)s->header_timeout * 1000);
+    timer_queue_init(&w->q_body,
+                     (uint64_t)(s->body_timeout ? s->body_timeout : s->header_timeout) * 1000);
     timer_queue_init(&w->q_idle, (uint64_t)s->keepalive_timeout * 1000);
     timer_queue_init(&w->q_send, (uint64_t)s->send_timeout * 1000);
     timer_queue_init(&w->q_linger, 2000);
@@ -375,9 +386,9 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
     clock_tick(&w);
 
     for (;;) {
-        struct timer_queue *queues[] = {&w.q_header, &w.q_idle, &w.q_send, &w.q_linger,
-                                        &w.q_accept};
-        int n, timeout = timer_next_ms(queues, 5, w.now_ms);
+        struct timer_queue *queues[] = {&w.q_header, &w.q_body, &w.q_idle, &w.q_send,
+                                        &w.q_linger, &w.q_accept};
+        int n, timeout = timer_next_ms(queues, 6, w.now_ms);
 
         if (w.stopping && (timeout < 0 || timeout > 100))
             timeout = 100;

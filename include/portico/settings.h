@@ -19,6 +19,7 @@ struct settings {
     int quiet;               /* no access log unless one is asked for */
     const char *access_log;  /* NULL: default (stdout unless quiet); "-": stdout; "off" */
     unsigned header_timeout; /* seconds for a whole request head to arrive */
+    unsigned body_timeout;     /* seconds for a whole request body; 0: header_timeout */
     unsigned keepalive_timeout;
     unsigned send_timeout;   /* seconds without progress while writing */
     unsigned shutdown_timeout;

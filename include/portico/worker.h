@@ -29,7 +29,8 @@ struct worker {
     struct tls_server *tls;
     struct http_limits limits;
     /* one queue per timeout length; a connection sits in at most one */
-    struct timer_queue q_header, q_idle, q_send, q_linger, q_accept;
+    struct timer_queue q_header, q_body, q_idle, q_send, q_linger, q_accept;
+    int accept_warned; /* out of descriptors: logged once until accepting works */
     struct timer accept_timer;
     struct listener *listeners;
     int nlisteners;

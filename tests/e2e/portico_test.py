@@ -1615,5 +1615,5 @@ def percentile(values, p):
     v = sorted(values)
     if not v:
         return None
-    k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    k = max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1))   # ceil(p/100 * n) - 1
     return v[k]
