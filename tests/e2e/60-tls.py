@@ -16,7 +16,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (BIN, HOST, PKI, TLS_START_LINE, Client, Server, Skip,  # noqa: E402
+from portico_test import (run_portico, stderr_one_line, LazyServers, BIN, HOST, PKI, TLS_START_LINE, Client, Server, Skip,  # noqa: E402
                           StartError, TLSClient, add_case, check, check_common, client_context,
                           client_hello, closed_within, content_range, curl, eq, expect,
                           expect_304, head_equal, new_root, only_worker, openssl,
@@ -86,24 +86,11 @@ SERVERS = {
                  {'workers': 1}),
     'generated': (['--tls', '--tls-save-cert', SAVED], {'workers': 2}),
 }
-_started = {}
+_servers = LazyServers(ROOT, SERVERS, common=['--tls-port', '0'])
 
 
 def server(name):
-    if name not in _started:
-        args, kw = SERVERS[name]
-        try:
-            s = Server(ROOT, '--tls-port', '0', *args, **kw).start()
-            if s.tls_port is None:
-                s.stop()
-                raise StartError('no https URL in the start-up line %r' % s.line)
-            _started[name] = s
-        except StartError as e:
-            _started[name] = e
-    s = _started[name]
-    if isinstance(s, Exception):
-        raise AssertionError('server %r did not start: %s' % (name, s))
-    return s
+    return _servers.get(name)
 
 
 def tp(name='main'):
@@ -115,29 +102,10 @@ def ca_ctx(**kw):
 
 
 def run_cli(args, timeout=5):
-    """Run the binary to completion: (code, stdout, stderr)."""
-    # a new session: no controlling terminal to prompt on, like a service
-    p = spawn([BIN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-              stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        return p.returncode, out, err
-    except subprocess.TimeoutExpired:
-        stop_proc(p)
-        out, err = p.communicate(timeout=5)
-        raise AssertionError('%r still running after %d s (stdout %r, stderr %r)'
-                             % (args, timeout, out[:200], err[:300]))
-    finally:
-        stop_proc(p)
+    return run_portico(args, timeout, new_session=True)
 
 
-def one_error_line(err, code, want_code):
-    text = err.decode('utf-8', 'replace')
-    lines = [x for x in text.split('\n') if x.strip()]
-    eq(code, want_code, 'exit code (stderr %r)' % text)
-    check(len(lines) == 1, 'want one line on stderr, got %r' % text)
-    check(lines[0].startswith('portico: '), 'stderr line %r lacks "portico: "' % lines[0])
-    return lines[0]
+one_error_line = stderr_one_line
 
 
 LO = ['-p', '0', '-b', HOST, '-q', '-w', '1', '--tls-port', '0']

@@ -12,7 +12,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (HOST, PKI, Closed, ManualHandshake, Server, StartError,  # noqa: E402
+from portico_test import (LazyServers, HOST, PKI, Closed, ManualHandshake, Server, StartError,  # noqa: E402
                           TLSClient, add_case, check, check_common, client_context,
                           client_hello, closed_within, eq, expect, new_root, only_worker,
                           req, require_binary, require_openssl, run, s_client,
@@ -40,24 +40,11 @@ SERVERS = {
     'stall': (['--tls-cert', CERT, '--tls-key', KEY],
               {'workers': 1, 'header_timeout': 1, 'keepalive_timeout': 1}),
 }
-_started = {}
+_servers = LazyServers(ROOT, SERVERS, common=['--tls-port', '0'])
 
 
 def server(name):
-    if name not in _started:
-        args, kw = SERVERS[name]
-        try:
-            s = Server(ROOT, '--tls-port', '0', *args, **kw).start()
-            if s.tls_port is None:
-                s.stop()
-                raise StartError('no https URL in the start-up line %r' % s.line)
-            _started[name] = s
-        except StartError as e:
-            _started[name] = e
-    s = _started[name]
-    if isinstance(s, Exception):
-        raise AssertionError('server %r did not start: %s' % (name, s))
-    return s
+    return _servers.get(name)
 
 
 def two_workers(s):

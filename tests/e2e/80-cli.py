@@ -11,7 +11,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (BIN, HOST, Client, Server, Skip, StartError, add_case,  # noqa: E402
+from portico_test import (run_portico, stderr_one_line, BIN, HOST, Client, Server, Skip, StartError, add_case,  # noqa: E402
                           check, eq, expect, new_root, req, require_binary, run, spawn,
                           stop_proc, test)
 
@@ -24,30 +24,8 @@ LONG_OPTIONS = ['--root', '--port', '--bind', '--workers', '--quiet', '--access-
                 '--version']
 
 
-def run_cli(args, timeout=5, pre=(), cwd=None):
-    """Run the binary to completion; returns (code, stdout, stderr).  A run
-    that is still going after TIMEOUT is stopped by its PID and fails."""
-    p = spawn(list(pre) + [BIN] + list(args), stdin=subprocess.DEVNULL,
-              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        return p.returncode, out, err
-    except subprocess.TimeoutExpired:
-        stop_proc(p)
-        out, err = p.communicate(timeout=5)
-        raise AssertionError('%r still running after %d s (stdout %r, stderr %r)'
-                             % (args, timeout, out[:200], err[:200]))
-    finally:
-        stop_proc(p)
-
-
-def one_error_line(err, code, want_code):
-    text = err.decode('utf-8', 'replace')
-    lines = [x for x in text.split('\n') if x.strip()]
-    eq(code, want_code, 'exit code (stderr %r)' % text)
-    check(len(lines) == 1, 'want one line on stderr, got %r' % text)
-    check(lines[0].startswith('portico: '), 'stderr line %r lacks "portico: "' % lines[0])
-    return lines[0]
+run_cli = run_portico
+one_error_line = stderr_one_line
 
 
 # ---- help and version -----------------------------------------------------

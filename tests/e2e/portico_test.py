@@ -1405,11 +1405,13 @@ def parse_response(data, method='GET'):
 # helpers for the configuration file, reload and privileges (added for
 # issue 5; nothing above depends on them)
 
-def run_portico(args, timeout=5, cwd=None, pre=()):
+def run_portico(args, timeout=5, cwd=None, pre=(), new_session=False):
     """Run the binary to completion; returns (code, stdout, stderr) as bytes.
-    A run still going after TIMEOUT is stopped by its PID and fails."""
+    A run still going after TIMEOUT is stopped by its PID and fails.
+    NEW_SESSION: no controlling terminal to prompt on, as under a service manager."""
     p = spawn(list(pre) + [BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL,
-              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+              start_new_session=new_session)
     try:
         out, err = p.communicate(timeout=timeout)
         return p.returncode, out, err
@@ -1617,3 +1619,28 @@ def percentile(values, p):
         return None
     k = max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1))   # ceil(p/100 * n) - 1
     return v[k]
+
+
+class LazyServers:
+    """Servers started on first use, by name, from a table of (args, keywords);
+    a server that fails to start fails every case that asks for it."""
+
+    def __init__(self, root, table, common=()):
+        self.root, self.table, self.common = root, table, list(common)
+        self.started = {}
+
+    def get(self, name):
+        if name not in self.started:
+            args, kw = self.table[name]
+            try:
+                s = Server(self.root, *(self.common + list(args)), **kw).start()
+                if '--tls-port' in self.common and s.tls_port is None:
+                    s.stop()
+                    raise StartError('no https URL in the start-up line %r' % s.line)
+                self.started[name] = s
+            except StartError as e:
+                self.started[name] = e
+        s = self.started[name]
+        if isinstance(s, Exception):
+            raise AssertionError('server %r did not start: %s' % (name, s))
+        return s
