@@ -568,9 +568,16 @@ def slowhttptest():
         except subprocess.TimeoutExpired:
             stop_proc(p)
             out, _ = p.communicate(timeout=5)
-        text = out.decode('utf-8', 'replace')
-        m = re.findall(r'(?:closed|pending|connected|error):\s*\d+', text)
-        note('slowhttptest: last status %s', ', '.join(m[-4:]) or 'n/a')
+        text = re.sub(r'\x1b\[[0-9;]*m', '', out.decode('utf-8', 'replace'))  # its colours
+        m = re.findall(r'(closed|pending|connected|error):\s*(\d+)', text)
+        last = dict(m[-4:])
+        note('slowhttptest: last status %s; %s', ', '.join('%s %s' % kv for kv in m[-4:]) or 'n/a',
+             (re.findall(r'Exit status:\s*(.*)', text) or ['no exit status'])[-1].strip())
+        # the attack's connections are closed by the header timeout, not left hanging
+        check(int(last.get('closed', 0)) >= 200,
+              'slowhttptest saw only %s of 300 connections closed' % last.get('closed'))
+        check('service available:   NO' not in text and 'service available: NO' not in text,
+              'slowhttptest found the service unavailable')
         note('slowhttptest: normal GET latency over %d requests: p50 %.1f ms, max %.1f ms',
              len(lat), (percentile(lat, 50) or 0) * 1000, max(lat or [0]) * 1000)
         check(not lat_err, 'normal client failed during the attack: %r' % lat_err[:3])
