@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "portico/settings.h"
+#include "portico/str.h"
 
 void config_defaults(struct settings *s)
 {
@@ -36,17 +37,10 @@ void config_defaults(struct settings *s)
 
 int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out)
 {
-    unsigned long long v = 0;
-    const char *p = text;
+    uint64_t v;
 
-    if (*p == '\0')
+    if (str_to_u64(text, strlen(text), &v) < 0 || v > max)
         return -1;
-    for (; *p; p++) {
-        unsigned d = (unsigned char)*p - '0';
-        if (d > 9 || v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
     *out = v;
     return 0;
 }

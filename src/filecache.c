@@ -183,6 +183,14 @@ static void push_front(struct filecache *fc, struct fc_entry *e)
         fc->tail = e;
 }
 
+static void entry_free(struct fc_entry *e)
+{
+    filecache_release(e->file);
+    filecache_release(e->gz);
+    filecache_release(e->br);
+    free(e);
+}
+
 static void remove_entry(struct filecache *fc, struct fc_entry *e)
 {
     struct fc_entry **pp = &fc->buckets[e->hash & (fc->nbuckets - 1)];
@@ -191,10 +199,7 @@ static void remove_entry(struct filecache *fc, struct fc_entry *e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
     unlink_lru(fc, e);
-    filecache_release(e->file);
-    filecache_release(e->gz);
-    filecache_release(e->br);
-    free(e);
+    entry_free(e);
     fc->nentries--;
 }
 
@@ -268,10 +273,7 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
     e->hash = h;
     err = refresh(fc, e, now_ms);
     if (err != 0) {
-        filecache_release(e->file);
-        filecache_release(e->gz);
-        filecache_release(e->br);
-        free(e);
+        entry_free(e);
         return err;
     }
     e->content_type = mime_type(path, len);

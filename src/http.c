@@ -272,7 +272,6 @@ static int on_headers_complete(llhttp_t *l)
         return fail(p, st);
     r->path.off += r->target.off;
     r->query.off += r->target.off;
-    r->asterisk = r->target.len == 1 && p->base[r->target.off] == '*';
 
     /* RFC 9110 §10.1.1: an HTTP/1.0 client's Expect is ignored */
     if (r->minor == 0) {
@@ -378,17 +377,27 @@ static enum http_status error_status(struct http_parser *p, llhttp_errno_t err, 
     }
 }
 
-/* Where a request line's "HTTP/1.<digit>" has a minor version llhttp refuses (2-9). */
-static char *unknown_minor(char *buf, size_t len)
+/* The version token of the request line in buf: what follows its last space.
+ * Returns its offset in buf (0: there is no such token) and its length in *n. */
+static size_t version_token(const char *buf, size_t len, size_t *n)
 {
-    char *nl = memchr(buf, '\n', len), *v;
+    const char *nl = memchr(buf, '\n', len), *v;
 
     if (nl != NULL)
         len = (size_t)(nl - buf);
     for (v = buf + len; v > buf && v[-1] != ' '; v--)
         ;
-    if (v > buf && (size_t)(buf + len - v) >= 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '2' &&
-        v[7] <= '9')
+    *n = (size_t)(buf + len - v);
+    return (size_t)(v - buf);
+}
+
+/* Where a request line's "HTTP/1.<digit>" has a minor version llhttp refuses (2-9). */
+static char *unknown_minor(char *buf, size_t len)
+{
+    size_t n, at = version_token(buf, len, &n);
+    char *v = buf + at;
+
+    if (at > 0 && n >= 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '2' && v[7] <= '9')
         return v + 7;
     return NULL;
 }
@@ -590,18 +599,11 @@ enum http_status http_method_error(const char *buf, size_t len)
 
 enum http_status http_version_error(const char *buf, size_t len)
 {
-    const char *line_end = memchr(buf, '\n', len);
-    const char *v;
-    size_t n;
+    size_t n, at = version_token(buf, len, &n);
+    const char *v = buf + at;
 
-    if (line_end != NULL)
-        len = (size_t)(line_end - buf);
-    /* the version is what follows the request line's last space */
-    for (v = buf + len; v > buf && v[-1] != ' '; v--)
-        ;
-    n = (size_t)(buf + len - v);
     /* "HTTP/" and a digit: a version we do not speak rather than noise */
-    if (v > buf && n >= 6 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9')
+    if (at > 0 && n >= 6 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9')
         return HTTP_VERSION_NOT_SUPPORTED;
     return HTTP_BAD_REQUEST;
 }

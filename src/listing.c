@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "portico/beneath.h"
+#include "portico/httpdate.h"
 #include "portico/listing.h"
 #include "portico/path.h"
 
@@ -175,11 +176,8 @@ static void put_date(FILE *f, time_t t)
     struct tm tm;
     char when[32];
 
-    if (t < 0)
-        t = 0;
-    if (t > 253402300799) /* 9999-12-31: four-digit years only */
-        t = 253402300799;
-    if (gmtime_r(&t, &tm) != NULL && strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm) > 0)
+    httpdate_utc(t, &tm);
+    if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm) > 0)
         fputs(when, f);
 }
 

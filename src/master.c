@@ -122,7 +122,7 @@ static int get_port(int fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-static void bind_error(const struct settings *s, const char *addr, int port, int err)
+static void bind_error(const char *addr, int port, int err)
 {
     if (err == EACCES && port < 1024)
         log_errorx("port %d needs root; try -p %d", port, PORTICO_DEFAULT_PORT);
@@ -133,7 +133,6 @@ static void bind_error(const struct settings *s, const char *addr, int port, int
         log_errorx("cannot listen on %s: no such address on this machine", addr);
     else
         log_errorx("cannot listen on %s port %d: %s", addr, port, strerror(err));
-    (void)s;
 }
 
 /* The addresses to listen on: every result for -b, else the v6 and v4 wildcards. */
@@ -215,7 +214,7 @@ static int bind_port(struct generation *m, int *port_io, int tls)
                     retry = 1;
                     break;
                 }
-                bind_error(&m->s, shown, port, err);
+                bind_error(shown, port, err);
                 goto fail;
             }
             m->tls_flag[m->nfds] = tls;
@@ -737,22 +736,16 @@ static void reload(struct master *m)
     rc = config_build(&s, m->src, err, sizeof(err));
     if (rc < 0) {
         log_errorx("reload failed, still serving the previous configuration: %s", err);
-        config_free(&s);
-        notify("READY=1");
-        return;
+        goto keep;
     }
     if (m->ngen == MAX_GENERATIONS) {
         log_errorx("reload refused: %d generations of workers are still draining", m->ngen - 1);
-        config_free(&s);
-        notify("READY=1");
-        return;
+        goto keep;
     }
     g = generation_new(&s, m->gen[0]);
     if (g == NULL) {
         log_errorx("reload failed, still serving the previous configuration");
-        config_free(&s);
-        notify("READY=1");
-        return;
+        goto keep;
     }
     open_access_log(g);
     /* the new workers accept on the shared listeners before the old ones stop */
@@ -764,6 +757,10 @@ static void reload(struct master *m)
     stop_generation(m->gen[1], SIGQUIT);
     log_info("reloaded: %d new worker%s serving %s", g->nslots, g->nslots == 1 ? "" : "s",
              g->s.root_abs);
+    notify("READY=1");
+    return;
+keep:
+    config_free(&s);
     notify("READY=1");
 }
 

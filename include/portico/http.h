@@ -64,7 +64,6 @@ struct request {
     unsigned keep_alive : 1;
     unsigned expect_continue : 1; /* a 100-continue expectation worth answering */
     unsigned has_body : 1;
-    unsigned asterisk : 1;        /* request target "*" */
     uint16_t nheaders;
     uint16_t nhost;
     unsigned conn_tokens;

@@ -8,6 +8,8 @@
 #define HTTPDATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 #define LOGDATE_LEN  26 /* "06/Nov/1994:08:49:37 +0000" */
 
+/* gmtime_r of t clamped to the four-digit years (gmtime fails past 2^31 years). */
+void httpdate_utc(time_t t, struct tm *tm);
 /* Writes the IMF-fixdate of t into out (HTTPDATE_LEN + 1 bytes, NUL-terminated). */
 void httpdate_format(time_t t, char *out);
 /* Parses an HTTP date in any of the three formats RFC 9110 §5.6.7 requires a

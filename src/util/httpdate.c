@@ -39,7 +39,7 @@ static char *put_clock(char *p, const struct tm *tm)
 }
 
 /* gmtime_r fails past year 2^31: keep every time within the four-digit years */
-static void utc(time_t t, struct tm *tm)
+void httpdate_utc(time_t t, struct tm *tm)
 {
     if (t < 0)
         t = 0;
@@ -53,7 +53,7 @@ void httpdate_format(time_t t, char *out)
     struct tm tm;
     char *p = out;
 
-    utc(t, &tm);
+    httpdate_utc(t, &tm);
     memcpy(p, days[tm.tm_wday], 3);
     p += 3;
     *p++ = ',';
@@ -74,7 +74,7 @@ void httpdate_format_log(time_t t, char *out)
     struct tm tm;
     char *p = out;
 
-    utc(t, &tm);
+    httpdate_utc(t, &tm);
     p = put2(p, tm.tm_mday);
     *p++ = '/';
     memcpy(p, months[tm.tm_mon], 3);

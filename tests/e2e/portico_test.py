@@ -977,7 +977,13 @@ def _tcp_inode(local_port, remote_port):
 def serving_worker(srv, client):
     """PID of the worker that holds the server side of CLIENT's connection,
     or None if it cannot be told (no /proc)."""
-    inode = _tcp_inode(srv.port, client.sock.getsockname()[1])
+    return _worker_holding(srv, srv.port, client.sock.getsockname()[1])
+
+
+def _worker_holding(srv, server_port, client_port):
+    """PID of SRV's worker holding the socket of the connection from CLIENT_PORT
+    to SERVER_PORT, found through /proc."""
+    inode = _tcp_inode(server_port, client_port)
     if inode is None or inode == '0':
         return None
     want = 'socket:[%s]' % inode
@@ -1315,22 +1321,7 @@ def closed_within(sock, bound):
 def tls_serving_worker(srv, sock):
     """PID of the worker holding the server side of SOCK, a connection to
     SRV's HTTPS port, or None if /proc cannot tell."""
-    inode = _tcp_inode(srv.tls_port, sock.getsockname()[1])
-    if inode is None or inode == '0':
-        return None
-    want = 'socket:[%s]' % inode
-    for pid in srv.workers():
-        try:
-            fds = os.listdir('/proc/%d/fd' % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink('/proc/%d/fd/%s' % (pid, fd)) == want:
-                    return pid
-            except OSError:
-                pass
-    return None
+    return _worker_holding(srv, srv.tls_port, sock.getsockname()[1])
 
 
 def start_tls_server(root, *extra, tls_port='0', **kw):
