@@ -577,15 +577,34 @@ static int parse_step(struct conn *c)
     return 1;
 }
 
-/* Borrows the block a request needs; 0 (and the connection closed) when there is none. */
+/* No memory for the block a request needs: the client still gets a clear answer,
+ * a 503 composed on the stack and sent once (a fresh socket buffer has room for
+ * it), then the lingering close. The worker and its other connections go on. */
+static void refuse_out_of_memory(struct conn *c)
+{
+    char mem[1024];
+    struct buf out;
+    struct response resp;
+    struct segment seg[RESPONSE_MAX_SEGMENTS];
+    size_t head_len, sent = 0;
+
+    response_init(&resp);
+    resp.status = HTTP_SERVICE_UNAVAILABLE;
+    buf_init(&out, mem, sizeof(mem));
+    response_compose(&out, &resp, seg, &head_len);
+    send_bytes(c, mem, out.len, &sent, 0);
+    start_linger(c);
+}
+
+/* Borrows the block a request needs; 0 when there is none (the client is refused
+ * and the connection is lingering). */
 static int ensure_active(struct conn *c)
 {
     if (c->a != NULL)
         return 1;
     c->a = worker_block_get(c->w);
     if (c->a == NULL) {
-        log_warnx("out of memory for a connection buffer; closing it");
-        conn_close(c);
+        refuse_out_of_memory(c);
         return 0;
     }
     http_parser_init(&c->a->parser, &c->w->limits);
@@ -601,7 +620,7 @@ static int read_step(struct conn *c)
     enum io_result res;
 
     if (!ensure_active(c))
-        return 0;
+        return 1; /* refused: on to the lingering close */
     if (c->in_len == CONN_IN_SIZE)
         compact(c);
     res = conn_read(c, c->a->in + c->in_len, CONN_IN_SIZE - c->in_len, &n);
@@ -643,9 +662,8 @@ static int check_plain_on_tls(struct conn *c)
         return 1;
     tls_conn_free(c->ssl);
     c->ssl = NULL;
-    if (!ensure_active(c))
-        return 0;
-    fail_request(c, HTTP_BAD_REQUEST);
+    if (ensure_active(c))
+        fail_request(c, HTTP_BAD_REQUEST);
     return 1;
 }
 

@@ -119,9 +119,18 @@ void worker_conn_idle(struct worker *w)
 
 void *worker_block_get(struct worker *w)
 {
-    if (w->nfree_blocks > 0)
-        return w->free_blocks[--w->nfree_blocks];
-    return malloc(CONN_BLOCK_SIZE);
+    void *block = w->nfree_blocks > 0 ? w->free_blocks[--w->nfree_blocks]
+                                       : malloc(CONN_BLOCK_SIZE);
+
+    /* one line an episode: a flood of refused connections must not flood the log too */
+    if (block == NULL && !w->block_warned) {
+        log_warnx("out of memory for connection buffers: answering 503 until memory frees");
+        w->block_warned = 1;
+    } else if (block != NULL && w->block_warned) {
+        log_warnx("memory for connection buffers is available again");
+        w->block_warned = 0;
+    }
+    return block;
 }
 
 void worker_block_put(struct worker *w, void *block)

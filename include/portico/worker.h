@@ -41,6 +41,7 @@ struct worker {
     int full;                /* listeners paused until a slot frees */
     void **free_blocks; /* pooled I/O blocks of CONN_BLOCK_SIZE bytes */
     unsigned nfree_blocks, max_free_blocks;
+    int block_warned;   /* out of memory for a block: logged once until one is had */
     int stopping;
     struct event_handler ctl_h; /* the control socket from the master */
     int ctl;
@@ -63,6 +64,7 @@ struct conn *worker_conn_get(struct worker *w);
 void worker_conn_put(struct worker *w, struct conn *c);
 /* A connection went idle: if accepting was paused because all were busy, resume. */
 void worker_conn_idle(struct worker *w);
+/* A connection's I/O block from the pool, or NULL when memory has run out. */
 void *worker_block_get(struct worker *w);
 void worker_block_put(struct worker *w, void *block);
 

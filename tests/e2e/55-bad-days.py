@@ -18,7 +18,8 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (HOST, Client, Closed, Skip, check, cpu_ticks, eq,  # noqa: E402
+from portico_test import (HOST, Client, Closed, Skip, address_sanitized, check,  # noqa: E402
+                          cpu_ticks, eq,
                           expect, fd_count, new_root, percentile, process_alive, req, run,
                           serving_worker, spawn, start_server, start_server_nofile, stop_proc,
                           test, wait_until)
@@ -545,6 +546,105 @@ def slow_reader():
         note('slow reader: %d bytes were in flight, then the connection ended', n)
     finally:
         sock.close()
+
+
+# --------------------------------------------------------------------------
+# out of memory
+
+def vm_size(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmSize:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError('no VmSize for %d' % pid)
+
+
+def answer_within(sock, timeout):
+    """Bytes the server sends on SOCK until it closes, b'' if nothing came
+    within TIMEOUT (the connection was accepted and is waiting)."""
+    sock.settimeout(timeout)
+    data = b''
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+            sock.settimeout(2.0)  # a started answer must finish
+    except socket.timeout:
+        check(not data, 'an answer started but did not end: %r' % data[:200])
+        return b''
+    except ConnectionResetError:
+        check(not data, 'reset after %r' % data[:200])
+        raise
+
+
+@test('out of memory (RLIMIT_AS on the worker): new requests get 503 + close, '
+      'logged once, held requests still served, the same worker recovers')
+def out_of_memory():
+    if address_sanitized():
+        raise Skip('ASan reserves its own address space: an address-space limit '
+                   'cannot make one malloc fail (run in the plain build)')
+    import resource
+    # prlimit(2) on another process needs the same user (no CAP_SYS_RESOURCE here)
+    same_user = ('-u', 'root') if os.geteuid() == 0 else ()
+    s = start_server(ROOT, '--max-connections', '1000', *same_user, workers=1)
+    worker = next(iter(s.wait_workers(1)))
+    # warm up: 20 requests in progress at once touch the code paths and the stack,
+    # and leave 20 buffer blocks in the worker's pool
+    warm = [Client(s.port) for _ in range(20)]
+    for c in warm:
+        c.send(b'GET /a.txt HTTP/1.1\r\nHost: x\r\n')
+    time.sleep(0.2)
+    for c in warm:
+        c.send(b'\r\n')
+        expect(c.read_response(), 200, body=A)
+        c.close()
+    # from now on the worker can map no more memory (64 KiB of slack for its stack)
+    resource.prlimit(worker, resource.RLIMIT_AS, (vm_size(worker) + 65536, resource.RLIM_INFINITY))
+    held, refused = [], []
+    try:
+        # each connection sends half a head, so it holds a buffer block while it waits
+        for i in range(400):
+            c = Client(s.port, timeout=2)
+            c.send(b'GET /a.txt HTTP/1.1\r\nHost: x\r\n')
+            got = answer_within(c.sock, 0.3)
+            if got:
+                refused.append(got)
+                c.close()
+                if len(refused) >= 5:
+                    break
+            else:
+                held.append(c)
+        note('out of memory: %d connections got a buffer before malloc failed, then %d refused',
+             len(held), len(refused))
+        check(refused, 'no connection of %d was refused: the limit did not bite' % len(held))
+        check(len(held) >= 20, 'only %d connections got a pooled block' % len(held))
+        for got in refused:
+            head, _, body = got.partition(b'\r\n\r\n')
+            check(head.startswith(b'HTTP/1.1 503 Service Unavailable\r\n'), 'got %r' % got[:80])
+            check(b'\r\nConnection: close' in head, 'no Connection: close: %r' % head)
+            m = re.search(rb'\r\nContent-Length: (\d+)', head)
+            check(m and int(m.group(1)) == len(body), 'Content-Length disagrees: %r' % got)
+        # the connections that had a block finish their requests normally
+        for c in held:
+            c.send(b'\r\n')
+        for c in held:
+            expect(c.read_response(), 200, body=A)
+    finally:
+        for c in held:
+            c.close()
+        resource.prlimit(worker, resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    # memory is back: the same worker serves new connections
+    with Client(s.port) as c:
+        expect(served_response(c), 200, body=A)
+    eq(set(s.wait_workers(1)), {worker}, 'workers (the same one, not a respawned one)')
+    check(s.alive(), 'server died')
+    # the worker's log reaches us through a pipe and a reader thread: allow it a moment
+    wait_until(lambda: b'available again' in s.stderr(), 2.0)
+    err = s.stderr().decode('utf-8', 'replace')
+    eq(err.count('out of memory for connection buffers'), 1, 'out-of-memory log lines')
+    check('available again' in err, 'no recovery line in the log: %r' % err[-300:])
 
 
 @test('slowhttptest slowloris (-c 300 -H -l 8 -r 100): normal GETs < 200 ms')

@@ -124,7 +124,10 @@ def run():
     signal.alarm(SCRIPT_TIMEOUT)
     passed = failed = skipped = 0
     try:
+        only = os.environ.get('PORTICO_TEST_ONLY')  # a substring of case names, to debug one
         for name, fn, args in _cases:
+            if only and only not in name:
+                continue
             _current[0] = name
             try:
                 fn(*args)
@@ -1586,6 +1589,14 @@ def fd_count(pid):
         return len(os.listdir('/proc/%d/fd' % pid))
     except OSError:
         return None
+
+
+def address_sanitized():
+    """True when the binary was built with AddressSanitizer (its allocator and
+    shadow memory do not live under an address-space limit)."""
+    require_binary()
+    with open(BIN, 'rb') as f:
+        return b'__asan_init' in f.read()
 
 
 def start_server_nofile(nofile, root, *extra, **kw):
