@@ -21,6 +21,8 @@
 
 enum io_result { IO_DONE, IO_AGAIN, IO_ERROR, IO_EOF };
 
+#define CONN_NOTSENT_LOWAT (128 * 1024)
+
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static void conn_run(struct conn *c);
@@ -43,7 +45,7 @@ static void on_event(struct event_handler *h, unsigned events)
 void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len, int tls)
 {
     struct conn *c = worker_conn_get(w);
-    int one = 1;
+    int one = 1, notsent_lowat = CONN_NOTSENT_LOWAT;
 
     if (c == NULL) {
         close(fd);
@@ -60,6 +62,10 @@ void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_
     memcpy(&c->peer, peer, len);
     /* responses are whole by the time they are written; do not let Nagle hold the tail */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* queue at most this much not yet sent: a client that reads slowly (or not at all)
+     * then pins ~128 KiB of kernel memory rather than a whole autotuned send buffer
+     * (MBs), and the worker's loop never stalls copying MBs into one socket */
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
     if (tls) {
         c->ssl = tls_conn_new(w->tls, fd);
         if (c->ssl == NULL) {
@@ -756,13 +762,20 @@ static void conn_run(struct conn *c)
 void conn_timeout(struct conn *c)
 {
     /* a request that started but did not finish in time gets a 408; an idle
-     * connection, a stalled writer or a lingering close is simply closed */
+     * connection or a lingering close is simply closed */
     if (c->state == CONN_READ && c->a && c->in_len > c->req_start && !c->continue_pending &&
         c->a->parser.req.state == HTTP_REQ_HEAD) {
         fail_request(c, HTTP_REQUEST_TIMEOUT);
         c->writable = 1;
         conn_run(c);
         return;
+    }
+    if (c->state == CONN_WRITE) {
+        /* a stalled reader is reset, not closed: a plain close would leave the kernel
+         * trickling our full send buffer to it as an orphan socket, for minutes, and a
+         * slow-read attack's thousands of them would hold hundreds of MB of memory */
+        struct linger reset = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     }
     conn_close(c);
 }

@@ -1,17 +1,15 @@
 #!/usr/bin/env python3
 """Bad days (issue 6): descriptor exhaustion, a worker SIGKILLed under load,
 files that change while being sent, slow and idle clients (slowloris, slow
-body, slow reader) and, when installed, a short slowhttptest attack.
+body, slow reader), running out of memory. (slowhttptest: 56-slow-attacks.)
 Measured figures are printed as '# ...' lines."""
 
 import hashlib
 import os
 import re
 import select
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -19,10 +17,9 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (HOST, Client, Closed, Skip, address_sanitized, check,  # noqa: E402
-                          cpu_ticks, eq,
-                          expect, fd_count, new_root, percentile, process_alive, req, run,
-                          serving_worker, spawn, start_server, start_server_nofile, stop_proc,
-                          test, wait_until)
+                          cpu_ticks, eq, expect, fd_count, measure_latency, new_root,
+                          percentile, process_alive, req, run, serving_worker,
+                          start_server, start_server_nofile, test, wait_until)
 
 MiB = 1 << 20
 A = b'file a\n'
@@ -45,17 +42,6 @@ def served(c, timeout):
         return False
     expect(r, 200, body=A)
     return True
-
-
-def get_latency(port, timeout=2.0):
-    """One GET /a.txt on a new connection: seconds it took (connect included)."""
-    t0 = time.monotonic()
-    with Client(port, timeout=timeout) as c:
-        c.send(req('GET', '/a.txt'))
-        r = c.read_response(timeout=timeout)
-    took = time.monotonic() - t0
-    expect(r, 200, body=A)
-    return took
 
 
 # --------------------------------------------------------------------------
@@ -402,15 +388,6 @@ def slow_server():
     return _slow['srv']
 
 
-def measure_latency(port, n, gap, out, errors):
-    for _ in range(n):
-        try:
-            out.append(get_latency(port))
-        except Exception as e:  # noqa: BLE001
-            errors.append('%s: %s' % (type(e).__name__, e))
-        time.sleep(gap)
-
-
 @test('200 slowloris connections (a header byte a second): normal GETs < 200 ms, '
       'the attackers cut at the 2 s header deadline (most within 4 s)')
 def slowloris():
@@ -429,7 +406,7 @@ def slowloris():
         t_open = time.monotonic()
         note('slowloris: %d connections opened in %.0f ms', N, (t_open - min(opened.values()))
              * 1000)
-        th = threading.Thread(target=measure_latency, args=(s.port, 10, 0.25, lat, lat_err),
+        th = threading.Thread(target=measure_latency, args=(s.port, '/a.txt', A, 10, 0.25, lat, lat_err),
                               daemon=True)
         th.start()
         pos = 1
@@ -645,46 +622,6 @@ def out_of_memory():
     err = s.stderr().decode('utf-8', 'replace')
     eq(err.count('out of memory for connection buffers'), 1, 'out-of-memory log lines')
     check('available again' in err, 'no recovery line in the log: %r' % err[-300:])
-
-
-@test('slowhttptest slowloris (-c 300 -H -l 8 -r 100): normal GETs < 200 ms')
-def slowhttptest():
-    tool = shutil.which('slowhttptest')
-    if not tool:
-        raise Skip('slowhttptest not installed')
-    s = slow_server()
-    out_dir = os.path.join(PARENT, 'slowhttptest')
-    os.mkdir(out_dir)
-    p = spawn([tool, '-c', '300', '-H', '-l', '8', '-r', '100', '-i', '1',
-               '-u', 'http://%s:%d/a.txt' % (HOST, s.port), '-g', '-o',
-               os.path.join(out_dir, 'stats')],
-              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=out_dir)
-    lat, lat_err = [], []
-    try:
-        time.sleep(2.0)           # let it open its connections
-        measure_latency(s.port, 15, 0.2, lat, lat_err)
-        try:
-            out, _ = p.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            stop_proc(p)
-            out, _ = p.communicate(timeout=5)
-        text = re.sub(r'\x1b\[[0-9;]*m', '', out.decode('utf-8', 'replace'))  # its colours
-        m = re.findall(r'(closed|pending|connected|error):\s*(\d+)', text)
-        last = dict(m[-4:])
-        note('slowhttptest: last status %s; %s', ', '.join('%s %s' % kv for kv in m[-4:]) or 'n/a',
-             (re.findall(r'Exit status:\s*(.*)', text) or ['no exit status'])[-1].strip())
-        # the attack's connections are closed by the header timeout, not left hanging
-        check(int(last.get('closed', 0)) >= 200,
-              'slowhttptest saw only %s of 300 connections closed' % last.get('closed'))
-        check('service available:   NO' not in text and 'service available: NO' not in text,
-              'slowhttptest found the service unavailable')
-        note('slowhttptest: normal GET latency over %d requests: p50 %.1f ms, max %.1f ms',
-             len(lat), (percentile(lat, 50) or 0) * 1000, max(lat or [0]) * 1000)
-        check(not lat_err, 'normal client failed during the attack: %r' % lat_err[:3])
-        check(max(lat) < 0.2, 'a normal request took %.0f ms' % (max(lat) * 1000))
-        check(s.alive(), 'server died')
-    finally:
-        stop_proc(p)
 
 
 @test('after all that: the slow-client server still serves and has no crash')

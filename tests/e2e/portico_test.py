@@ -1614,6 +1614,29 @@ def start_server_nofile(nofile, root, *extra, **kw):
         raise AssertionError('server start under nofile %d: %s' % (nofile, e))
 
 
+def timed_get(port, target, body, timeout=2.0):
+    """One GET TARGET on a new connection, checked for a 200 with BODY:
+    seconds it took (connect included)."""
+    t0 = time.monotonic()
+    with Client(port, timeout=timeout) as c:
+        c.send(req('GET', target))
+        r = c.read_response(timeout=timeout)
+    took = time.monotonic() - t0
+    expect(r, 200, body=body)
+    return took
+
+
+def measure_latency(port, target, body, n, gap, out, errors):
+    """N timed_gets GAP seconds apart (a normal client during an attack):
+    seconds into OUT, failures as text into ERRORS."""
+    for _ in range(n):
+        try:
+            out.append(timed_get(port, target, body))
+        except Exception as e:  # noqa: BLE001
+            errors.append('%s: %s' % (type(e).__name__, e))
+        time.sleep(gap)
+
+
 def percentile(values, p):
     """The P-th percentile (0..100, nearest rank) of VALUES."""
     v = sorted(values)
