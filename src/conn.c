@@ -21,8 +21,6 @@
 
 enum io_result { IO_DONE, IO_AGAIN, IO_ERROR, IO_EOF };
 
-#define CONN_NOTSENT_LOWAT (128 * 1024)
-
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static void conn_run(struct conn *c);
@@ -45,7 +43,6 @@ static void on_event(struct event_handler *h, unsigned events)
 void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len, int tls)
 {
     struct conn *c = worker_conn_get(w);
-    int one = 1, notsent_lowat = CONN_NOTSENT_LOWAT;
 
     if (c == NULL) {
         close(fd);
@@ -60,12 +57,6 @@ void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_
     if (len > sizeof(c->peer))
         len = sizeof(c->peer);
     memcpy(&c->peer, peer, len);
-    /* responses are whole by the time they are written; do not let Nagle hold the tail */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    /* queue at most this much not yet sent: a client that reads slowly (or not at all)
-     * then pins ~128 KiB of kernel memory rather than a whole autotuned send buffer
-     * (MBs), and the worker's loop never stalls copying MBs into one socket */
-    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
     if (tls) {
         c->ssl = tls_conn_new(w->tls, fd);
         if (c->ssl == NULL) {
@@ -500,8 +491,9 @@ static void compact(struct conn *c)
     c->req_start = 0;
 }
 
-/* The response has gone out: log it and go on to the next request, or close. */
-static void finish_response(struct conn *c)
+/* The response has gone out: log it and go on to the next request, or close.
+ * Returns 0 when the connection is closed. */
+static int finish_response(struct conn *c)
 {
     struct worker *w = c->w;
 
@@ -509,8 +501,18 @@ static void finish_response(struct conn *c)
     response_release(&c->a->resp);
     c->requests++;
     if (!c->a->resp.keep_alive || c->early_response || w->stopping) {
+        /* nginx's lingering-close heuristic: a client that asked to close after a
+         * whole request without a body, with nothing more from it in our buffer,
+         * sends nothing more; close now. After errors, bodies or pipelined bytes,
+         * drain first (start_linger says why). */
+        struct request *r = &c->a->parser.req;
+        if (r->state == HTTP_REQ_DONE && !r->has_body && r->method != HTTP_CONNECT &&
+            c->in_pos == c->in_len && !c->early_response && !w->stopping) {
+            conn_close(c);
+            return 0;
+        }
         start_linger(c);
-        return;
+        return 1;
     }
     http_parser_next(&c->a->parser);
     c->req_start = c->in_pos;
@@ -524,6 +526,7 @@ static void finish_response(struct conn *c)
     } else {
         timer_arm(&w->q_header, &c->timer, w->now_ms); /* a pipelined request begins */
     }
+    return 1;
 }
 
 /* Runs the parser over the unparsed bytes; returns 1 to go on, 0 to wait for more. */
@@ -734,7 +737,8 @@ static void conn_run(struct conn *c)
                 timer_arm(&w->q_send, &c->timer, w->now_ms);
                 return;
             }
-            finish_response(c);
+            if (!finish_response(c))
+                return;
             continue;
         }
 

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "portico/beneath.h"
+#include "portico/conn.h"
 #include "portico/event.h"
 #include "portico/log.h"
 #include "portico/master.h"
@@ -81,6 +83,20 @@ static void on_signal(int sig)
     }
 }
 
+/* Options every accepted connection inherits from its listener (Linux copies them),
+ * set once here instead of two setsockopt calls per connection. */
+static void tune_listener(int fd)
+{
+    int one = 1, notsent_lowat = CONN_NOTSENT_LOWAT;
+
+    /* responses are whole by the time they are written; do not let Nagle hold the tail */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* queue at most this much not yet sent: a client that reads slowly (or not at
+     * all) then pins ~128 KiB of kernel memory rather than a whole autotuned send
+     * buffer (MBs), and a worker never stalls copying MBs into one socket */
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
+}
+
 static int listen_on(const struct sockaddr *sa, socklen_t len, int *err)
 {
     int one = 1;
@@ -99,6 +115,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int *err)
         close(fd);
         return -1;
     }
+    tune_listener(fd);
     return fd;
 }
 
@@ -278,6 +295,7 @@ static int adopt_systemd_sockets(struct generation *g)
             continue;
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        tune_listener(fd);
         g->tls_flag[g->nfds] = g->s.tls && port == g->s.tls_port;
         g->fds[g->nfds++] = fd;
         if (g->tls_flag[g->nfds - 1])

@@ -40,6 +40,9 @@ struct conn_active {
 
 enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE, CONN_LINGER };
 
+/* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners) */
+#define CONN_NOTSENT_LOWAT (128 * 1024)
+
 struct conn {
     struct event_handler h; /* first: the event loop hands this back */
     struct worker *w;
