@@ -35,8 +35,10 @@ static void on_event(struct event_handler *h, unsigned events)
         c->readable = 1;
     if (events & EVENT_WRITE)
         c->writable = 1;
-    if (events & EVENT_HUP)
+    if (events & EVENT_HUP) {
         c->readable = c->writable = 1; /* let the next read or write report it */
+        c->hup = 1;
+    }
     conn_run(c);
 }
 
@@ -109,6 +111,10 @@ static enum io_result conn_read(struct conn *c, void *buf, size_t len, size_t *g
         n = recv(c->fd, buf, len, 0);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
+        /* a short read emptied the socket: edge-triggered epoll reports the next
+         * bytes, so do not spend a recv on EAGAIN (unless the peer's FIN is pending) */
+        if ((size_t)n < len && !c->hup)
+            c->readable = 0;
         *got = (size_t)n;
         return IO_DONE;
     }

@@ -82,10 +82,15 @@ static int same_version(const struct fc_file *f, const struct stat *st)
 
 static struct fc_file *file_new(int fd, const struct stat *st)
 {
-    struct fc_file *f = malloc(sizeof(*f));
+    size_t inline_size = st->st_size <= FC_INLINE_MAX ? (size_t)st->st_size : 0;
+    struct fc_file *f = malloc(sizeof(*f) + inline_size);
 
     if (f == NULL)
         return NULL;
+    /* a read that falls short means the file is changing: leave it to sendfile */
+    f->data = inline_size > 0 && pread(fd, f->mem, inline_size, 0) == (ssize_t)inline_size
+                  ? f->mem
+                  : NULL;
     f->fd = fd;
     f->refs = 1; /* the cache's own reference */
     f->size = (uint64_t)st->st_size;

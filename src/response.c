@@ -186,6 +186,12 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
     if (has_body_fd) {
         seg[0].file_off = r->status == HTTP_PARTIAL_CONTENT ? r->ranges[0].first : 0;
         seg[0].file_len = length;
+        if (r->file != NULL && r->file->data != NULL && length <= out->cap - out->len) {
+            /* a small file is in memory: head and body go out in one write */
+            buf_append(out, r->file->data + seg[0].file_off, length);
+            seg[0].mem_len = (uint32_t)out->len;
+            seg[0].file_len = 0;
+        }
     }
     return 1;
 }

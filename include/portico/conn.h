@@ -50,6 +50,7 @@ struct conn {
     int fd;
     enum conn_state state;
     unsigned readable : 1, writable : 1;
+    unsigned hup : 1;              /* the peer has closed or reset (EPOLLRDHUP/HUP/ERR) */
     unsigned keep_alive : 1;       /* after the response being sent */
     unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
     unsigned early_response : 1;   /* answering before the body was read */

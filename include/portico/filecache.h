@@ -24,7 +24,14 @@ struct fc_file {
     size_t etag_len;
     char etag[ETAG_MAX];
     char last_modified[HTTPDATE_LEN + 1];
+    /* a small file's bytes, read when it was opened, so that its response is one
+     * write of head and body (no sendfile); NULL for larger files or a short read */
+    const char *data;
+    char mem[];
 };
+
+/* Files up to this size are kept in memory as well as open. */
+#define FC_INLINE_MAX 4096
 
 enum fc_type { FC_FILE, FC_DIR };
 
