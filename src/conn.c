@@ -68,13 +68,18 @@ void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_
         }
         c->state = CONN_HANDSHAKE;
     }
-    if (event_add_conn(w->loop, fd, &c->h) < 0) {
-        log_warn("epoll_ctl");
-        conn_close(c);
-        return;
-    }
     /* the handshake and the first request head share one deadline */
     timer_arm(&w->q_header, &c->timer, w->now_ms);
+    /* the request usually arrives with the handshake's last packet: try it now, and
+     * have epoll watch only a connection that must wait (a whole Connection: close
+     * exchange then needs no epoll_ctl). Edge-triggered registration reports any
+     * bytes that came after our try, so none are missed. */
+    c->readable = c->writable = 1;
+    conn_run(c);
+    if (c->fd >= 0 && event_add_conn(w->loop, fd, &c->h) < 0) {
+        log_warn("epoll_ctl");
+        conn_close(c);
+    }
 }
 
 /* The transport: plain socket calls, or OpenSSL's once the handshake is done.
