@@ -14,5 +14,6 @@ Suite *cond_suite(void);
 Suite *range_suite(void);
 Suite *listing_suite(void);
 Suite *configfile_suite(void);
+Suite *response_suite(void);
 
 #endif
