@@ -492,6 +492,13 @@ int http_keep_alive(unsigned major, unsigned minor, unsigned conn_tokens)
 
 /* Host = uri-host [ ":" port ] (RFC 9110 §7.2); uri-host is an IP-literal in
  * brackets or a reg-name of unreserved, sub-delims and pct-encoded characters. */
+/* RFC 3986 reg-name: unreserved, sub-delims and the '%' of pct-encoded */
+static const unsigned char reg_name_char[256] = {
+    ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['-'] = 1, ['.'] = 1, ['_'] = 1,
+    ['~'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
+    ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1, ['%'] = 1,
+};
+
 int http_host_valid(const char *h, size_t len)
 {
     size_t i = 0;
@@ -509,12 +516,9 @@ int http_host_valid(const char *h, size_t len)
             return 0;
         i++;
     } else {
-        for (; i < len && h[i] != ':'; i++) {
-            unsigned char c = (unsigned char)h[i];
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL)))
+        for (; i < len && h[i] != ':'; i++)
+            if (!reg_name_char[(unsigned char)h[i]])
                 return 0;
-        }
     }
     if (i == len)
         return 1;

@@ -10,7 +10,9 @@
 #include "portico/httpdate.h"
 #include "portico/response.h"
 
-static char date[HTTPDATE_LEN + 1] = "Thu, 01 Jan 1970 00:00:00 GMT";
+/* the Date header line, formatted once a second; date points at its value */
+static char date_line[] = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+static char *const date = date_line + 6;
 static time_t date_when = -1;
 static uint64_t boundary_state;
 
@@ -39,18 +41,41 @@ void response_tick(time_t now)
 {
     if (now != date_when) {
         httpdate_format(now, date);
+        date[HTTPDATE_LEN] = '\r'; /* over httpdate_format's NUL */
         date_when = now;
     }
     if (boundary_state == 0)
         boundary_state = ((uint64_t)now << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ull;
 }
 
-static void put_header(struct buf *b, const char *name, const char *value)
+#define PUT_LITERAL(b, s) buf_append((b), (s), sizeof(s) - 1)
+
+static void put_header_n(struct buf *b, const char *name, size_t name_len, const char *value,
+                         size_t value_len)
 {
-    buf_puts(b, name);
-    buf_append(b, ": ", 2);
-    buf_puts(b, value);
-    buf_append(b, "\r\n", 2);
+    buf_append(b, name, name_len);
+    PUT_LITERAL(b, ": ");
+    buf_append(b, value, value_len);
+    PUT_LITERAL(b, "\r\n");
+}
+
+/* name is a string literal: its length is known when compiled */
+#define put_header(b, name, value) put_header_n((b), (name), sizeof(name) - 1, (value), strlen(value))
+
+/* "HTTP/1.1 200 OK\r\n" and the Server line, without printf */
+static void put_status_line(struct buf *b, enum http_status status)
+{
+    char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), ' '};
+
+    if (status == HTTP_OK) {
+        PUT_LITERAL(b, "HTTP/1.1 200 OK\r\nServer: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n");
+        return;
+    }
+    PUT_LITERAL(b, "HTTP/1.1 ");
+    buf_append(b, code, sizeof(code));
+    buf_puts(b, http_reason(status));
+    PUT_LITERAL(b, "\r\nServer: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n");
 }
 
 static void error_body(struct buf *body, enum http_status status)
@@ -94,9 +119,8 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
     if (builtin)
         error_body(&body, r->status);
 
-    buf_printf(out, "HTTP/1.1 %d %s\r\n", (int)r->status, http_reason(r->status));
-    put_header(out, "Server", PACKAGE_NAME "/" PACKAGE_VERSION);
-    put_header(out, "Date", date);
+    put_status_line(out, r->status);
+    PUT_LITERAL(out, date_line);
     if (r->location)
         put_header(out, "Location", r->location);
     if (r->allow)
@@ -139,24 +163,24 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
     if (r->etag)
         put_header(out, "ETag", r->etag);
     if (r->modified_now)
-        put_header(out, "Last-Modified", date);
+        put_header_n(out, "Last-Modified", 13, date, HTTPDATE_LEN);
     else if (r->last_modified)
-        put_header(out, "Last-Modified", r->last_modified);
+        put_header_n(out, "Last-Modified", 13, r->last_modified, HTTPDATE_LEN);
     if (r->cache_control)
         put_header(out, "Cache-Control", r->cache_control);
     if (r->hsts >= 0)
         buf_printf(out, "Strict-Transport-Security: max-age=%ld\r\n", r->hsts);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */
     if (r->status >= 200 && r->status != HTTP_NO_CONTENT && r->status != HTTP_NOT_MODIFIED) {
-        buf_puts(out, "Content-Length: ");
+        PUT_LITERAL(out, "Content-Length: ");
         buf_put_u64(out, length);
-        buf_append(out, "\r\n", 2);
+        PUT_LITERAL(out, "\r\n");
     }
     if (!r->keep_alive)
         put_header(out, "Connection", "close");
     else if (r->http10)
         put_header(out, "Connection", "keep-alive");
-    buf_append(out, "\r\n", 2);
+    PUT_LITERAL(out, "\r\n");
     *head_len = out->len;
 
     memset(seg, 0, sizeof(*seg));

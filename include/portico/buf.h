@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
     char *data;
@@ -14,8 +15,23 @@ struct buf {
 };
 
 void buf_init(struct buf *b, char *mem, size_t cap);
-void buf_append(struct buf *b, const void *p, size_t n);
-void buf_puts(struct buf *b, const char *s);
+
+/* inline: a response head is a dozen short appends, most of constant strings */
+static inline void buf_append(struct buf *b, const void *p, size_t n)
+{
+    if (n > b->cap - b->len) {
+        b->overflow = 1;
+        n = b->cap - b->len;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static inline void buf_puts(struct buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
 void buf_put_u64(struct buf *b, uint64_t v);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

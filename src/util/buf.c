@@ -15,21 +15,6 @@ void buf_init(struct buf *b, char *mem, size_t cap)
     b->overflow = 0;
 }
 
-void buf_append(struct buf *b, const void *p, size_t n)
-{
-    if (n > b->cap - b->len) {
-        b->overflow = 1;
-        n = b->cap - b->len;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void buf_puts(struct buf *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
-
 void buf_put_u64(struct buf *b, uint64_t v)
 {
     char tmp[20];
