@@ -93,6 +93,7 @@ static struct fc_file *file_new(int fd, const struct stat *st)
                   : NULL;
     f->fd = fd;
     f->refs = 1; /* the cache's own reference */
+    f->head.len = 0;
     f->size = (uint64_t)st->st_size;
     f->mtime = st->st_mtim.tv_sec;
     f->mtime_nsec = st->st_mtim.tv_nsec;

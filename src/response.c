@@ -104,6 +104,56 @@ static void next_boundary(char *out, size_t cap)
     snprintf(out, cap, "portico-%016llx", (unsigned long long)boundary_state);
 }
 
+/* Content-Encoding through Cache-Control: what describes the representation */
+static void put_validators(struct buf *out, const struct response *r)
+{
+    if (r->content_encoding)
+        put_header(out, "Content-Encoding", r->content_encoding);
+    if (r->vary_encoding)
+        put_header(out, "Vary", "Accept-Encoding");
+    if (r->accept_ranges && (r->status == HTTP_OK || r->status == HTTP_PARTIAL_CONTENT))
+        put_header(out, "Accept-Ranges", "bytes");
+    if (r->etag)
+        put_header(out, "ETag", r->etag);
+    if (r->modified_now)
+        put_header_n(out, "Last-Modified", 13, date, HTTPDATE_LEN);
+    else if (r->last_modified)
+        put_header_n(out, "Last-Modified", 13, r->last_modified, HTTPDATE_LEN);
+    if (r->cache_control)
+        put_header(out, "Cache-Control", r->cache_control);
+}
+
+/* Content-Type and the validators of a file's body. A whole file's 200 repeats the
+ * same bytes for every request, so they are kept with the file (struct fc_head)
+ * and copied, keyed by everything they were composed from. */
+static void put_representation(struct buf *out, const struct response *r)
+{
+    struct fc_file *f = r->file;
+    unsigned flags = r->vary_encoding | r->accept_ranges << 1;
+    int memo = f != NULL && r->status == HTTP_OK && !r->modified_now && r->etag == f->etag &&
+               r->last_modified == f->last_modified;
+    size_t start = out->len;
+
+    if (memo && f->head.len > 0 && f->head.content_type == r->content_type &&
+        f->head.content_encoding == r->content_encoding &&
+        f->head.cache_control == r->cache_control && f->head.flags == flags) {
+        buf_append(out, f->head.bytes, f->head.len);
+        return;
+    }
+    /* a 304 carries validators, not a description of a body it does not have */
+    if (r->content_type && r->status != HTTP_NOT_MODIFIED)
+        put_header(out, "Content-Type", r->content_type);
+    put_validators(out, r);
+    if (memo && !out->overflow && out->len - start <= sizeof(f->head.bytes)) {
+        memcpy(f->head.bytes, out->data + start, out->len - start);
+        f->head.len = (unsigned)(out->len - start);
+        f->head.content_type = r->content_type;
+        f->head.content_encoding = r->content_encoding;
+        f->head.cache_control = r->cache_control;
+        f->head.flags = flags;
+    }
+}
+
 int response_compose(struct buf *out, const struct response *r, struct segment *seg,
                      size_t *head_len)
 {
@@ -146,28 +196,15 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         put_header(out, "Content-Type", "text/html; charset=utf-8");
         length = body.len;
     } else {
-        /* a 304 carries validators, not a description of a body it does not have */
-        if (r->content_type && r->status != HTTP_NOT_MODIFIED)
-            put_header(out, "Content-Type", r->content_type);
         if (r->status == HTTP_PARTIAL_CONTENT)
             length = r->ranges[0].last - r->ranges[0].first + 1;
         else
             length = r->length;
     }
-    if (r->content_encoding)
-        put_header(out, "Content-Encoding", r->content_encoding);
-    if (r->vary_encoding)
-        put_header(out, "Vary", "Accept-Encoding");
-    if (r->accept_ranges && (r->status == HTTP_OK || r->status == HTTP_PARTIAL_CONTENT))
-        put_header(out, "Accept-Ranges", "bytes");
-    if (r->etag)
-        put_header(out, "ETag", r->etag);
-    if (r->modified_now)
-        put_header_n(out, "Last-Modified", 13, date, HTTPDATE_LEN);
-    else if (r->last_modified)
-        put_header_n(out, "Last-Modified", 13, r->last_modified, HTTPDATE_LEN);
-    if (r->cache_control)
-        put_header(out, "Cache-Control", r->cache_control);
+    if (multipart || builtin)
+        put_validators(out, r);
+    else
+        put_representation(out, r);
     if (r->hsts >= 0)
         buf_printf(out, "Strict-Transport-Security: max-age=%ld\r\n", r->hsts);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */

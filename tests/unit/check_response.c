@@ -86,12 +86,63 @@ START_TEST(test_compose_body)
 }
 END_TEST
 
+static size_t compose_200(struct fc_file *f, const char *type, const char *cache_control,
+                          char *mem, size_t cap)
+{
+    struct response r;
+    struct segment seg[RESPONSE_MAX_SEGMENTS];
+    struct buf out;
+    size_t head_len;
+
+    response_init(&r);
+    r.status = HTTP_OK;
+    r.file = f;
+    r.content_type = type;
+    r.cache_control = cache_control;
+    r.etag = f->etag;
+    r.last_modified = f->last_modified;
+    r.accept_ranges = 1;
+    r.keep_alive = 1;
+    r.length = r.complete_length = f->size;
+    buf_init(&out, mem, cap);
+    response_compose(&out, &r, seg, &head_len);
+    ck_assert(!out.overflow);
+    return head_len;
+}
+
+/* The memo of a file's representation headers gives the same bytes as composing
+ * them, and is not reused when what they were made of differs. */
+START_TEST(test_head_memo)
+{
+    struct fc_file *f = small_file(1);
+    char first[1024], again[1024], other[1024];
+    size_t n1, n2, n3;
+
+    strcpy(f->etag, "\"abc-1\"");
+    f->etag_len = 7;
+    strcpy(f->last_modified, "Sun, 06 Nov 1994 08:49:37 GMT");
+    n1 = compose_200(f, "text/plain", NULL, first, sizeof(first));
+    ck_assert_uint_gt(f->head.len, 0); /* kept */
+    n2 = compose_200(f, "text/plain", NULL, again, sizeof(again));
+    ck_assert_uint_eq(n1, n2);
+    ck_assert(memcmp(first, again, n1) == 0);
+    n3 = compose_200(f, "text/css", "max-age=60", other, sizeof(other));
+    other[n3] = '\0';
+    ck_assert_ptr_nonnull(strstr(other, "\r\nContent-Type: text/css\r\n"));
+    ck_assert_ptr_nonnull(strstr(other, "\r\nCache-Control: max-age=60\r\n"));
+    ck_assert_ptr_nonnull(strstr(other, "\r\nETag: \"abc-1\"\r\n"));
+    ck_assert_ptr_null(strstr(other, "text/plain"));
+    free(f);
+}
+END_TEST
+
 Suite *response_suite(void)
 {
     Suite *s = suite_create("response");
     TCase *tc = tcase_create("compose");
 
     tcase_add_loop_test(tc, test_compose_body, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    tcase_add_test(tc, test_head_memo);
     suite_add_tcase(s, tc);
     return s;
 }
