@@ -490,8 +490,6 @@ int http_keep_alive(unsigned major, unsigned minor, unsigned conn_tokens)
     return (conn_tokens & HTTP_CONN_KEEP_ALIVE) != 0;
 }
 
-/* Host = uri-host [ ":" port ] (RFC 9110 §7.2); uri-host is an IP-literal in
- * brackets or a reg-name of unreserved, sub-delims and pct-encoded characters. */
 /* RFC 3986 reg-name: unreserved, sub-delims and the '%' of pct-encoded */
 static const unsigned char reg_name_char[256] = {
     ['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['-'] = 1, ['.'] = 1, ['_'] = 1,
@@ -499,6 +497,8 @@ static const unsigned char reg_name_char[256] = {
     ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1, ['%'] = 1,
 };
 
+/* Host = uri-host [ ":" port ] (RFC 9110 §7.2); uri-host is an IP-literal in
+ * brackets or a reg-name of unreserved, sub-delims and pct-encoded characters. */
 int http_host_valid(const char *h, size_t len)
 {
     size_t i = 0;

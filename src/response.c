@@ -12,7 +12,7 @@
 
 /* the Date header line, formatted once a second; date points at its value */
 static char date_line[] = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
-static char *const date = date_line + 6;
+static char *const date = date_line + sizeof("Date: ") - 1;
 static time_t date_when = -1;
 static uint64_t boundary_state;
 
@@ -69,12 +69,12 @@ static void put_status_line(struct buf *b, enum http_status status)
                     (char)('0' + status % 10), ' '};
 
     if (status == HTTP_OK) {
-        PUT_LITERAL(b, "HTTP/1.1 200 OK\r\nServer: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n");
-        return;
+        PUT_LITERAL(b, "HTTP/1.1 200 OK");
+    } else {
+        PUT_LITERAL(b, "HTTP/1.1 ");
+        buf_append(b, code, sizeof(code));
+        buf_puts(b, http_reason(status));
     }
-    PUT_LITERAL(b, "HTTP/1.1 ");
-    buf_append(b, code, sizeof(code));
-    buf_puts(b, http_reason(status));
     PUT_LITERAL(b, "\r\nServer: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n");
 }
 

@@ -541,15 +541,8 @@ class Response:
 NO_BODY_STATUS = (204, 304)
 
 
-class Client:
-    """One TCP connection to the server with a read buffer."""
-
-    def __init__(self, port, timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        self.timeout = timeout
-        self.buf = bytearray()
-        self.eof = False
-        self.reset = False
+class SocketOwner:
+    """What owns self.sock: a context manager that closes it, quietly."""
 
     def __enter__(self):
         return self
@@ -562,6 +555,17 @@ class Client:
             self.sock.close()
         except OSError:
             pass
+
+
+class Client(SocketOwner):
+    """One TCP connection to the server with a read buffer."""
+
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.timeout = timeout
+        self.buf = bytearray()
+        self.eof = False
+        self.reset = False
 
     def send(self, data):
         self.sock.sendall(data)
@@ -1234,7 +1238,7 @@ def client_hello(server_hostname='localhost', alpn=('http/1.1',)):
     return data
 
 
-class ManualHandshake:
+class ManualHandshake(SocketOwner):
     """A TLS client over a plain socket driven step by step through memory
     BIOs, to stall a handshake wherever a test wants."""
 
@@ -1244,18 +1248,6 @@ class ManualHandshake:
         self.bio_in, self.bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.obj = (context or client_context()).wrap_bio(
             self.bio_in, self.bio_out, server_hostname=server_hostname)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
     def step(self):
         """Advance the handshake with what has arrived; returns True when done."""
