@@ -3,9 +3,11 @@
  * non-blocking I/O results mapped for the event loop. Never parses HTTP. */
 #include "build-config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -39,6 +41,80 @@ struct tls_server {
     struct tlscert generated; /* kept so a reload serves the same certificate */
     char fingerprint[100];
 };
+
+/* The read side of a connection. OpenSSL reads ahead through it, so one recv takes
+ * a whole request's records instead of a header's 5 bytes and then the rest, and
+ * it notes whether that recv emptied the socket: then the connection need not call
+ * again only to be told EAGAIN before epoll reports more (edge-triggered, as on a
+ * plain socket). Writes keep OpenSSL's socket BIO, which kernel TLS needs. */
+struct rsock {
+    int fd;
+    unsigned drained : 1; /* the last recv returned less than asked, or EAGAIN */
+    unsigned eof : 1;
+};
+
+static BIO_METHOD *rsock_method;
+
+static int rsock_read(BIO *b, char *buf, size_t len, size_t *got)
+{
+    struct rsock *s = BIO_get_data(b);
+    ssize_t n;
+
+    BIO_clear_retry_flags(b);
+    do
+        n = recv(s->fd, buf, len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        s->drained = (size_t)n < len;
+        *got = (size_t)n;
+        return 1;
+    }
+    s->drained = 1;
+    if (n == 0)
+        s->eof = 1;
+    else if (errno == EAGAIN)
+        BIO_set_retry_read(b);
+    return 0;
+}
+
+static long rsock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct rsock *s = BIO_get_data(b);
+
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_EOF:
+        return s->eof;
+    case BIO_CTRL_FLUSH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int rsock_destroy(BIO *b)
+{
+    free(BIO_get_data(b));
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+/* Made once, before the workers are forked. */
+static int rsock_method_init(void)
+{
+    if (rsock_method != NULL)
+        return 0;
+    rsock_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portico recv");
+    if (rsock_method == NULL || BIO_meth_set_read_ex(rsock_method, rsock_read) != 1 ||
+        BIO_meth_set_ctrl(rsock_method, rsock_ctrl) != 1 ||
+        BIO_meth_set_destroy(rsock_method, rsock_destroy) != 1) {
+        BIO_meth_free(rsock_method);
+        rsock_method = NULL;
+        return -1;
+    }
+    return 0;
+}
 
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *ctx,
                      EVP_MAC_CTX *hctx, int enc)
@@ -122,6 +198,7 @@ static SSL_CTX *make_ctx(struct tls_server *t, struct tlscert *tc)
      * from wherever the buffer has moved */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* workers share no session cache: resumption rides on tickets, whose keys all share */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);
@@ -170,6 +247,10 @@ struct tls_server *tls_server_new(const struct settings *s, const struct tls_ser
     if (t == NULL) {
         log_errorx("out of memory for TLS");
         return NULL;
+    }
+    if (rsock_method_init() < 0) {
+        log_errorx("out of memory for TLS");
+        goto fail;
     }
     if (RAND_bytes((unsigned char *)&t->key, sizeof(t->key)) != 1) {
         log_errorx("cannot make TLS session-ticket keys");
@@ -230,13 +311,20 @@ const char *tls_generated_fingerprint(const struct tls_server *t)
 SSL *tls_conn_new(struct tls_server *t, int fd)
 {
     SSL *ssl = SSL_new(t->ctx[0]);
+    BIO *rbio = BIO_new(rsock_method), *wbio = BIO_new_socket(fd, BIO_NOCLOSE);
+    struct rsock *s = calloc(1, sizeof(*s));
 
-    if (ssl == NULL)
-        return NULL;
-    if (SSL_set_fd(ssl, fd) != 1) {
+    if (ssl == NULL || rbio == NULL || wbio == NULL || s == NULL) {
         SSL_free(ssl);
+        BIO_free(rbio);
+        BIO_free(wbio);
+        free(s);
         return NULL;
     }
+    s->fd = fd;
+    BIO_set_data(rbio, s);
+    BIO_set_init(rbio, 1);
+    SSL_set_bio(ssl, rbio, wbio);
     SSL_set_accept_state(ssl);
     return ssl;
 }
@@ -284,6 +372,13 @@ size_t tls_read(SSL *ssl, void *buf, size_t len, enum tls_result *res)
 
     *res = rc == 1 ? TLS_OK : result_of(ssl, rc);
     return rc == 1 ? n : 0;
+}
+
+int tls_drained(SSL *ssl)
+{
+    const struct rsock *s = BIO_get_data(SSL_get_rbio(ssl));
+
+    return s->drained && !SSL_has_pending(ssl);
 }
 
 size_t tls_write(SSL *ssl, const void *buf, size_t len, enum tls_result *res)

@@ -31,6 +31,7 @@ struct conn_active {
     size_t head_len;
     uint64_t bytes_sent;      /* head and body, for the access log */
     size_t tls_len, tls_sent; /* bytes staged in tlsbuf, and written of them */
+    unsigned corked;          /* TCP_CORK is on for this response's records */
     char in[CONN_IN_SIZE];
     char outmem[CONN_OUT_SIZE];
     char tlsbuf[CONN_TLS_SIZE]; /* head and file bytes gathered into full records */
