@@ -32,6 +32,7 @@ struct conn_active {
     uint64_t bytes_sent;      /* head and body, for the access log */
     size_t tls_len, tls_sent; /* bytes staged in tlsbuf, and written of them */
     unsigned corked;          /* TCP_CORK is on for this response's records */
+    uint64_t started_ms;      /* when the response was composed */
     char in[CONN_IN_SIZE];
     char outmem[CONN_OUT_SIZE];
     char tlsbuf[CONN_TLS_SIZE]; /* head and file bytes gathered into full records */
@@ -41,8 +42,13 @@ struct conn_active {
 
 enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE, CONN_LINGER };
 
-/* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners) */
+/* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners): a
+ * slow reader cannot make the kernel hold megabytes for it. A client that takes
+ * CONN_FAST_BYTES of a response within CONN_FAST_MS is no slow reader, and the
+ * limit is lifted for its connection. */
 #define CONN_NOTSENT_LOWAT (128 * 1024)
+#define CONN_FAST_BYTES    (1024 * 1024)
+#define CONN_FAST_MS       100
 
 struct conn {
     struct event_handler h; /* first: the event loop hands this back */
@@ -56,6 +62,7 @@ struct conn {
     unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
     unsigned early_response : 1;   /* answering before the body was read */
     unsigned tls_checked : 1;      /* the first byte on an HTTPS port was a handshake */
+    unsigned lowat_lifted : 1;     /* a fast reader: no CONN_NOTSENT_LOWAT any more */
     uint32_t requests;             /* served on this connection */
     struct conn_active *a;         /* NULL while idle */
     struct ssl_st *ssl;            /* NULL on a plain connection */

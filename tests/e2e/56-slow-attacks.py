@@ -12,6 +12,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +32,7 @@ TIMEOUT = 2 + N // 500
 LENGTH = TIMEOUT + 12  # slowhttptest's test length: far longer than the timeouts
 A = b'file a\n'
 BIG = os.urandom(1 << 20)
-PARENT, ROOT = new_root({'a.txt': A, 'big.bin': BIG})
+PARENT, ROOT = new_root({'a.txt': A, 'big.bin': BIG, 'huge.bin': os.urandom(16 << 20)})
 TOOL = shutil.which('slowhttptest')
 if not TOOL:
     skip_all('slowhttptest not installed (scripts/install-deps installs it)')
@@ -180,6 +181,45 @@ def slow_read():
     # connection here, both ends); without it each one queued ~3.8 MiB
     attack('slow read', ['-X', '-k', '2', '-n', '1', '-z', '32', '-w', '512', '-y', '1024'],
            '/big.bin', max_kib_each=1024)
+
+
+def server_tx_queue(port, peer_port):
+    """Bytes our side of the connection holds unacknowledged or unsent."""
+    want = (':%04X' % port, ':%04X' % peer_port)
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1].endswith(want[0]) and fields[2].endswith(want[1]):
+                return int(fields[4].split(':')[0], 16)
+    return None
+
+
+@test('a reader that took 2 MiB quickly and then stalls may have megabytes queued for it; '
+      'one that never reads keeps the low-water mark (< 512 KiB)')
+def lowat_lifted_for_fast_readers():
+    port = server().port
+    queued = {}
+    socks = []
+    for kind in ('fast', 'stalled'):
+        c = socket.socket()
+        socks.append(c)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 10)  # a modest window
+        c.settimeout(5)
+        c.connect((HOST, port))
+        c.sendall(b'GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n')
+        got = 0
+        while kind == 'fast' and got < 2 << 20:
+            got += len(c.recv(1 << 20))
+        time.sleep(0.5)  # the server fills what the kernel lets it queue
+        queued[kind] = server_tx_queue(port, c.getsockname()[1])
+    for c in socks:
+        c.close()
+    note('server-side send queue: %s', queued)
+    check(queued['stalled'] is not None and queued['stalled'] < 512 << 10,
+          'a reader that never read has %r bytes queued' % queued['stalled'])
+    check(queued['fast'] is not None and queued['fast'] > 1 << 20,
+          'a fast reader that stalled has only %r bytes queued' % queued['fast'])
 
 
 run()
