@@ -4,9 +4,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-/* Case-insensitive comparison of a span with a NUL-terminated ASCII literal. */
-int str_ieq(const char *s, size_t len, const char *lit);
+/* 1 when the span s equals lit, ignoring ASCII case; lit must be lower-case. Inline,
+ * so that the literal's length is known where it is called: a header name costs
+ * one comparison of lengths and a byte loop, not a call. */
+static inline int str_ieq(const char *s, size_t len, const char *lit)
+{
+    size_t i;
+
+    if (strlen(lit) != len)
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)lit[i])
+            return 0;
+    }
+    return 1;
+}
 /* 1 when c is an RFC 9110 tchar (the characters of a method or header name). */
 int str_is_tchar(unsigned char c);
 /* Parses a decimal unsigned number spanning the whole of s; -1 on junk or overflow. */

@@ -5,21 +5,6 @@
 
 #include "portico/str.h"
 
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-int str_ieq(const char *s, size_t len, const char *lit)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++)
-        if (lit[i] == '\0' || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
-            return 0;
-    return lit[len] == '\0';
-}
-
 int str_is_tchar(unsigned char c)
 {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))

@@ -3,7 +3,21 @@
 #include <string.h>
 
 #include "portico/http.h"
+#include "portico/str.h"
 #include "suites.h"
+
+START_TEST(case_insensitive_equality)
+{
+    ck_assert(str_ieq("Host", 4, "host"));
+    ck_assert(str_ieq("IF-NONE-MATCH", 13, "if-none-match"));
+    ck_assert(!str_ieq("hos", 3, "host"));       /* a prefix */
+    ck_assert(!str_ieq("hostx", 5, "host"));     /* longer */
+    ck_assert(!str_ieq("host", 3, "host"));      /* the span, not the string, counts */
+    ck_assert(!str_ieq("if\rmatch", 8, "if-match")); /* no case trick matches \r to - */
+    ck_assert(!str_ieq("h\xcfst", 4, "host"));
+    ck_assert(str_ieq("", 0, ""));
+}
+END_TEST
 
 START_TEST(keep_alive_decision)
 {
@@ -302,6 +316,7 @@ Suite *http_suite(void)
     Suite *s = suite_create("http");
     TCase *tc = tcase_create("http");
 
+    tcase_add_test(tc, case_insensitive_equality);
     tcase_add_test(tc, keep_alive_decision);
     tcase_add_test(tc, connection_tokens);
     tcase_add_loop_test(tc, host_validation, 0, sizeof(host_cases) / sizeof(host_cases[0]));
