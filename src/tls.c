@@ -24,6 +24,9 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+/* and Mozilla's order for TLS 1.3 (OpenSSL's own puts AES-256 first): with server
+ * preference, AES-128-GCM, as browsers choose it, which costs a quarter less CPU a byte */
+#define CIPHERS_TLS13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 struct ticket_key {
     unsigned char name[16];
@@ -187,6 +190,7 @@ static SSL_CTX *make_ctx(struct tls_server *t, struct tlscert *tc)
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
         SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) != 1 ||
+        SSL_CTX_set_ciphersuites(ctx, CIPHERS_TLS13) != 1 ||
         SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1 ||
         SSL_CTX_use_cert_and_key(ctx, tc->cert, tc->key, tc->chain, 1) != 1) {
         SSL_CTX_free(ctx);

@@ -389,6 +389,19 @@ def server_preference():
     eq(r2.cipher, r1.cipher, 'cipher chosen for the reversed client order')
 
 
+@test('TLS 1.3: Mozilla\'s suite order, server preference: AES-128-GCM even for a client '
+      'that lists AES-256 first; AES-256 and ChaCha20 when offered alone')
+def tls13_suites():
+    r = s_client(tp(), '-tls1_3', '-ciphersuites',
+                 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256')
+    check(r.ok, 'handshake: %s' % r.summary())
+    eq(r.cipher, 'TLS_AES_128_GCM_SHA256', 'suite chosen')
+    for alone in ('TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'):
+        r = s_client(tp(), '-tls1_3', '-ciphersuites', alone)
+        check(r.ok, 'handshake offering only %s: %s' % (alone, r.summary()))
+        eq(r.cipher, alone, 'suite chosen')
+
+
 def group_case(group, proto, want):
     r = s_client(tp(), proto, '-groups', group)
     if want is None:
