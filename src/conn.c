@@ -372,20 +372,24 @@ static enum io_result send_continue(struct conn *c)
     return res;
 }
 
-/* Called when the socket is full. The low-water mark guards against slow readers;
- * a client that took CONN_FAST_BYTES within CONN_FAST_MS is not one, and a larger
- * queue spares it and us a wake-up per 128 KiB (100 MiB over loopback went from
- * 2.75 to 3.0 GB/s). Returns 1 when lifted: the socket has room again. */
-static int lift_lowat_if_fast(struct conn *c)
+static void set_lowat(struct conn *c, int bytes)
 {
-    int system_default = 0; /* net.ipv4.tcp_notsent_lowat: unlimited unless set */
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
+    c->lowat_lifted = bytes > CONN_NOTSENT_LOWAT;
+}
 
+/* Called when the socket is full. The low-water mark guards against slow readers;
+ * a client to whom the kernel passed CONN_FAST_BYTES within CONN_FAST_MS is not
+ * one (or holds as much itself), and a larger queue spares it and us a wake-up per
+ * 128 KiB (100 MiB over loopback went from 2.75 to 3.0 GB/s). The mark goes back
+ * when the response is sent. Returns 1 when raised: the socket has room again. */
+static int raise_lowat_if_fast(struct conn *c)
+{
     if (c->lowat_lifted || c->a->bytes_sent < CONN_FAST_BYTES ||
         c->w->now_ms - c->a->started_ms > CONN_FAST_MS)
         return 0;
-    c->lowat_lifted = 1;
-    return setsockopt(c->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &system_default,
-                      sizeof(system_default)) == 0;
+    set_lowat(c, CONN_FAST_LOWAT);
+    return 1;
 }
 
 static uint64_t file_bytes(const struct conn_active *a)
@@ -426,7 +430,7 @@ static enum io_result send_response_tls(struct conn *c)
 
         res = send_bytes(c, a->tlsbuf, a->tls_len, &a->tls_sent, 0);
         a->bytes_sent += a->tls_sent - before;
-        if (res == IO_AGAIN && lift_lowat_if_fast(c)) {
+        if (res == IO_AGAIN && raise_lowat_if_fast(c)) {
             c->writable = 1;
             continue;
         }
@@ -516,7 +520,7 @@ static enum io_result send_response(struct conn *c)
                 if (errno == EINTR)
                     continue;
                 if (errno == EAGAIN) {
-                    if (lift_lowat_if_fast(c))
+                    if (raise_lowat_if_fast(c))
                         continue;
                     c->writable = 0;
                     return IO_AGAIN;
@@ -562,6 +566,8 @@ static int finish_response(struct conn *c)
     log_request(c);
     response_release(&c->a->resp);
     c->requests++;
+    if (c->lowat_lifted)
+        set_lowat(c, CONN_NOTSENT_LOWAT);
     if (!c->a->resp.keep_alive || c->early_response || w->stopping) {
         /* nginx's lingering-close heuristic: a client that asked to close after a
          * whole request without a body, with nothing more from it in our buffer,

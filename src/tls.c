@@ -52,7 +52,7 @@ struct tls_server {
  * plain socket). Writes keep OpenSSL's socket BIO, which kernel TLS needs. */
 struct rsock {
     int fd;
-    unsigned drained : 1; /* the last recv returned less than asked, or EAGAIN */
+    unsigned drained : 1; /* in this tls_read, a recv returned less than asked, or EAGAIN */
     unsigned eof : 1;
 };
 
@@ -371,8 +371,15 @@ enum tls_result tls_handshake(SSL *ssl)
 
 size_t tls_read(SSL *ssl, void *buf, size_t len, enum tls_result *res)
 {
+    struct rsock *s = BIO_get_data(SSL_get_rbio(ssl));
     size_t n = 0;
-    int rc = SSL_read_ex(ssl, buf, len, &n);
+    int rc;
+
+    /* drained speaks of a recv made by this call only: served from what OpenSSL
+     * read ahead earlier, it says nothing of bytes that came since, whose edge
+     * epoll may have reported already */
+    s->drained = 0;
+    rc = SSL_read_ex(ssl, buf, len, &n);
 
     *res = rc == 1 ? TLS_OK : result_of(ssl, rc);
     return rc == 1 ? n : 0;

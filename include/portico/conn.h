@@ -43,12 +43,14 @@ struct conn_active {
 enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE, CONN_LINGER };
 
 /* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners): a
- * slow reader cannot make the kernel hold megabytes for it. A client that takes
- * CONN_FAST_BYTES of a response within CONN_FAST_MS is no slow reader, and the
- * limit is lifted for its connection. */
+ * slow reader cannot make the kernel hold megabytes for it. When the kernel has
+ * taken CONN_FAST_BYTES of a response within CONN_FAST_MS, the client has read
+ * them or holds them itself, and for the rest of that response the limit is
+ * CONN_FAST_LOWAT. */
 #define CONN_NOTSENT_LOWAT (128 * 1024)
 #define CONN_FAST_BYTES    (1024 * 1024)
 #define CONN_FAST_MS       100
+#define CONN_FAST_LOWAT    (4 * CONN_FAST_BYTES)
 
 struct conn {
     struct event_handler h; /* first: the event loop hands this back */
@@ -62,7 +64,7 @@ struct conn {
     unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
     unsigned early_response : 1;   /* answering before the body was read */
     unsigned tls_checked : 1;      /* the first byte on an HTTPS port was a handshake */
-    unsigned lowat_lifted : 1;     /* a fast reader: no CONN_NOTSENT_LOWAT any more */
+    unsigned lowat_lifted : 1;     /* CONN_FAST_LOWAT for the response being sent */
     uint32_t requests;             /* served on this connection */
     struct conn_active *a;         /* NULL while idle */
     struct ssl_st *ssl;            /* NULL on a plain connection */

@@ -33,8 +33,8 @@ void tls_conn_free(struct ssl_st *ssl);
 enum tls_result tls_handshake(struct ssl_st *ssl);
 /* Each returns the bytes moved (> 0) or 0 with *res saying why not. */
 size_t tls_read(struct ssl_st *ssl, void *buf, size_t len, enum tls_result *res);
-/* 1 when the last read emptied the socket and OpenSSL holds no unread bytes:
- * nothing more to read until epoll says so. */
+/* After tls_read: 1 when it emptied the socket and OpenSSL holds no unread bytes,
+ * so nothing more is to be read until epoll says so. */
 int tls_drained(struct ssl_st *ssl);
 size_t tls_write(struct ssl_st *ssl, const void *buf, size_t len, enum tls_result *res);
 /* Kernel TLS: 1 when records go out through the kernel, so tls_sendfile works. */

@@ -195,31 +195,62 @@ def server_tx_queue(port, peer_port):
     return None
 
 
-@test('a reader that took 2 MiB quickly and then stalls may have megabytes queued for it; '
-      'one that never reads keeps the low-water mark (< 512 KiB)')
-def lowat_lifted_for_fast_readers():
+def open_get(port, rcvbuf, path='/huge.bin'):
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    c.settimeout(5)
+    c.connect((HOST, port))
+    c.sendall(b'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' % path.encode())
+    return c
+
+
+def queued_after(port, c, wait=0.5):
+    time.sleep(wait)  # the server fills what the kernel lets it queue
+    return server_tx_queue(port, c.getsockname()[1])
+
+
+def read_exactly(c, n):
+    got = 0
+    while got < n:
+        data = c.recv(min(1 << 20, n - got))
+        if not data:
+            raise AssertionError('closed after %d of %d bytes' % (got, n))
+        got += len(data)
+
+
+@test('send queue: a reader that took 2 MiB quickly and then stalls may have up to 4 MiB '
+      'queued; one that never reads keeps the low-water mark (< 512 KiB)')
+def lowat_raised_for_fast_readers():
     port = server().port
-    queued = {}
-    socks = []
-    for kind in ('fast', 'stalled'):
-        c = socket.socket()
-        socks.append(c)
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 10)  # a modest window
-        c.settimeout(5)
-        c.connect((HOST, port))
-        c.sendall(b'GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n')
-        got = 0
-        while kind == 'fast' and got < 2 << 20:
-            got += len(c.recv(1 << 20))
-        time.sleep(0.5)  # the server fills what the kernel lets it queue
-        queued[kind] = server_tx_queue(port, c.getsockname()[1])
-    for c in socks:
-        c.close()
+    fast = open_get(port, 256 << 10)   # a modest window
+    read_exactly(fast, 2 << 20)
+    stalled = open_get(port, 256 << 10)
+    queued = {'fast': queued_after(port, fast), 'stalled': queued_after(port, stalled, 0)}
+    fast.close()
+    stalled.close()
     note('server-side send queue: %s', queued)
     check(queued['stalled'] is not None and queued['stalled'] < 512 << 10,
           'a reader that never read has %r bytes queued' % queued['stalled'])
-    check(queued['fast'] is not None and queued['fast'] > 1 << 20,
-          'a fast reader that stalled has only %r bytes queued' % queued['fast'])
+    check(queued['fast'] is not None and 1 << 20 < queued['fast'] < 6 << 20,
+          'a fast reader that stalled has %r bytes queued (want 1-6 MiB)' % queued['fast'])
+
+
+@test('send queue: the raised mark lasts one response; the next one on the connection, '
+      'never read, keeps < 512 KiB queued')
+def lowat_back_after_the_response():
+    port = server().port
+    c = open_get(port, 256 << 10)
+    size = len(open(os.path.join(ROOT, 'huge.bin'), 'rb').read())
+    head = b''
+    while b'\r\n\r\n' not in head:
+        head += c.recv(1)
+    read_exactly(c, size)
+    c.sendall(b'GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n')
+    queued = queued_after(port, c)
+    c.close()
+    note('server-side send queue for the second, unread response: %s', queued)
+    check(queued is not None and queued < 512 << 10,
+          'the second response has %r bytes queued' % queued)
 
 
 run()
