@@ -12,7 +12,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,9 +19,9 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (HOST, Skip, check, measure_latency, new_root,  # noqa: E402
-                          percentile, run, set_script_timeout, skip_all, spawn,
-                          start_server, stop_proc, test, wait_until)
+from portico_test import (HOST, Skip, SlowDownload, check, measure_latency,  # noqa: E402
+                          new_root, percentile, req, run, set_script_timeout, skip_all,
+                          spawn, start_server, stop_proc, tcp_socket_fields, test, wait_until)
 
 N = int(os.environ.get('PORTICO_ATTACK_CONNECTIONS', '300'))
 # the server's header, body and send timeouts (seconds): longer than slowhttptest
@@ -32,7 +31,8 @@ TIMEOUT = 2 + N // 500
 LENGTH = TIMEOUT + 12  # slowhttptest's test length: far longer than the timeouts
 A = b'file a\n'
 BIG = os.urandom(1 << 20)
-PARENT, ROOT = new_root({'a.txt': A, 'big.bin': BIG, 'huge.bin': os.urandom(16 << 20)})
+HUGE = 16 << 20
+PARENT, ROOT = new_root({'a.txt': A, 'big.bin': BIG, 'huge.bin': os.urandom(HUGE)})
 TOOL = shutil.which('slowhttptest')
 if not TOOL:
     skip_all('slowhttptest not installed (scripts/install-deps installs it)')
@@ -183,49 +183,22 @@ def slow_read():
            '/big.bin', max_kib_each=1024)
 
 
-def server_tx_queue(port, peer_port):
-    """Bytes our side of the connection holds unacknowledged or unsent."""
-    want = (':%04X' % port, ':%04X' % peer_port)
-    with open('/proc/net/tcp') as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[1].endswith(want[0]) and fields[2].endswith(want[1]):
-                return int(fields[4].split(':')[0], 16)
-    return None
-
-
-def open_get(port, rcvbuf, path='/huge.bin'):
-    c = socket.socket()
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    c.settimeout(5)
-    c.connect((HOST, port))
-    c.sendall(b'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' % path.encode())
-    return c
-
-
 def queued_after(port, c, wait=0.5):
-    time.sleep(wait)  # the server fills what the kernel lets it queue
-    return server_tx_queue(port, c.getsockname()[1])
-
-
-def read_exactly(c, n):
-    got = 0
-    while got < n:
-        data = c.recv(min(1 << 20, n - got))
-        if not data:
-            raise AssertionError('closed after %d of %d bytes' % (got, n))
-        got += len(data)
+    """Bytes our side of C's connection holds unacknowledged or unsent, after WAIT
+    seconds in which the server fills what the kernel lets it queue."""
+    time.sleep(wait)
+    fields = tcp_socket_fields(port, c.sock.getsockname()[1])
+    return int(fields[4].split(':')[0], 16) if fields else None
 
 
 @test('send queue: a reader that took 2 MiB quickly and then stalls may have up to 4 MiB '
       'queued; one that never reads keeps the low-water mark (< 512 KiB)')
 def lowat_raised_for_fast_readers():
     port = server().port
-    fast = open_get(port, 256 << 10)   # a modest window
-    read_exactly(fast, 2 << 20)
-    stalled = open_get(port, 256 << 10)
-    queued = {'fast': queued_after(port, fast), 'stalled': queued_after(port, stalled, 0)}
+    # a modest window each; the fast one reads its first 2 MiB at full speed
+    fast = SlowDownload(port, '/huge.bin', HUGE, rcvbuf=256 << 10).start(first=2 << 20)
+    stalled = SlowDownload(port, '/huge.bin', HUGE, rcvbuf=256 << 10)
+    queued = {'fast': queued_after(port, fast.c), 'stalled': queued_after(port, stalled.c, 0)}
     fast.close()
     stalled.close()
     note('server-side send queue: %s', queued)
@@ -239,15 +212,11 @@ def lowat_raised_for_fast_readers():
       'never read, keeps < 512 KiB queued')
 def lowat_back_after_the_response():
     port = server().port
-    c = open_get(port, 256 << 10)
-    size = len(open(os.path.join(ROOT, 'huge.bin'), 'rb').read())
-    head = b''
-    while b'\r\n\r\n' not in head:
-        head += c.recv(1)
-    read_exactly(c, size)
-    c.sendall(b'GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n')
-    queued = queued_after(port, c)
-    c.close()
+    d = SlowDownload(port, '/huge.bin', HUGE, rcvbuf=256 << 10)
+    d.start().finish(slow_until=0)  # all of it at full speed: the mark is raised
+    d.c.send(req('GET', '/huge.bin'))
+    queued = queued_after(port, d.c)
+    d.close()
     note('server-side send queue for the second, unread response: %s', queued)
     check(queued is not None and queued < 512 << 10,
           'the second response has %r bytes queued' % queued)

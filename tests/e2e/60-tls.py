@@ -21,7 +21,8 @@ from portico_test import (run_portico, stderr_one_line, LazyServers, BIN, HOST, 
                           client_hello, closed_within, content_range, curl, eq, expect,
                           expect_304, head_equal, ManualHandshake, new_root, only_worker, openssl,
                           parse_byteranges, parse_response, req, require_binary,
-                          require_openssl, run, s_client, set_mtime, set_script_timeout, spawn,
+                          require_openssl, run, s_client, SessionReader, set_mtime,
+                          set_script_timeout, spawn,
                           stop_proc, test, tls_exchange, tls_serving_worker)
 
 require_openssl()
@@ -611,38 +612,6 @@ def cork_lifted():
         check(took < 0.1, '%s: the best of 3 took %.0f ms' % (name, took * 1000))
 
 
-def read_responses(m, obj, count, timeout):
-    """Decrypt what the server sends over M until COUNT whole responses (with
-    Content-Length) are in; returns their bodies. Fails on a timeout."""
-    plain, bodies = bytearray(), []
-    deadline = time.monotonic() + timeout
-    while len(bodies) < count:
-        end = plain.find(b'\r\n\r\n')
-        if end >= 0:
-            length = int(re.search(rb'(?i)\r\ncontent-length: *(\d+)', plain[:end]).group(1))
-            if len(plain) >= end + 4 + length:
-                bodies.append(bytes(plain[end + 4:end + 4 + length]))
-                del plain[:end + 4 + length]
-                continue
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError('%d of %d responses after %.0f s' % (len(bodies), count, timeout))
-        try:
-            plain.extend(obj.read(1 << 20))
-            continue
-        except ssl.SSLWantReadError:
-            pass
-        try:
-            got = m.recv_some(left)
-        except socket.timeout:
-            got = None
-        if got is None:
-            raise AssertionError('%d of %d responses after %.0f s' % (len(bodies), count, timeout))
-        if not got:
-            raise AssertionError('closed after %d of %d responses' % (len(bodies), count))
-    return bodies
-
-
 @test('over TLS: 2 requests in 2 records of one TCP write, then a 3rd sent while the 5 MiB '
       'answer to the 1st is still going out -> all 3 answered')
 def pipelined_records_then_more():
@@ -656,9 +625,12 @@ def pipelined_records_then_more():
         time.sleep(0.3)  # we do not read: the server is stuck writing big.bin
         obj.write(req('GET', '/b.txt'))
         m.sock.sendall(m.pending())
-        bodies = read_responses(m, obj, 3, 8)
-    check(bodies[0] == BIG, 'big.bin differs (%d bytes)' % len(bodies[0]))
-    eq(bodies[1:], [FILES['a.txt'], FILES['b.txt']], 'the small bodies')
+        reader = SessionReader(m)
+        r = reader.read_response()
+        expect(r, 200)
+        check(r.body == BIG, 'big.bin differs (%d bytes)' % len(r.body))
+        expect(reader.read_response(), 200, body=FILES['a.txt'])
+        expect(reader.read_response(), 200, body=FILES['b.txt'])
 
 
 @test('10 clients that ask for 5 MiB and close at once: HTTPS still served, no crash')

@@ -964,8 +964,9 @@ def parse_byteranges(r):
     return parts
 
 
-def _tcp_inode(local_port, remote_port):
-    """Inode of the loopback TCP socket local_port <-> remote_port."""
+def tcp_socket_fields(local_port, remote_port):
+    """The /proc/net/tcp{,6} fields of the loopback TCP socket local_port <->
+    remote_port (tx_queue:rx_queue is [4], the inode [9]), or None."""
     for path in ('/proc/net/tcp', '/proc/net/tcp6'):
         try:
             with open(path) as f:
@@ -977,8 +978,14 @@ def _tcp_inode(local_port, remote_port):
             lport = int(fields[1].rsplit(':', 1)[1], 16)
             rport = int(fields[2].rsplit(':', 1)[1], 16)
             if lport == local_port and rport == remote_port:
-                return fields[9]
+                return fields
     return None
+
+
+def _tcp_inode(local_port, remote_port):
+    """Inode of the loopback TCP socket local_port <-> remote_port."""
+    fields = tcp_socket_fields(local_port, remote_port)
+    return fields[9] if fields else None
 
 
 def serving_worker(srv, client):
@@ -1288,6 +1295,36 @@ class ManualHandshake(SocketOwner):
                 raise socket.timeout('handshake not finished')
             if not self.recv_some(left):
                 raise Closed('server closed during the handshake')
+
+
+class SessionReader(Client):
+    """Client's reading helpers (read_response, ...) over the TLS session of a
+    finished ManualHandshake: what arrives on its socket is decrypted here."""
+
+    def __init__(self, m):
+        self.m, self.sock, self.timeout = m, m.sock, m.timeout
+        self.buf = bytearray()
+        self.eof = self.reset = False
+
+    def _fill(self, deadline):
+        while True:
+            try:
+                data = self.m.obj.read(262144)
+            except ssl.SSLWantReadError:
+                data = None
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                data = b''
+            if data is not None:
+                self.buf.extend(data)
+                self.eof = not data
+                return bool(data)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout('timed out waiting for data (have %r)'
+                                     % bytes(self.buf[:200]))
+            if not self.m.recv_some(left):  # raises socket.timeout by itself
+                self.eof = True
+                return False
 
 
 def closed_within(sock, bound):
