@@ -498,6 +498,12 @@ static enum io_result send_response(struct conn *c)
     struct conn_active *a = c->a;
     int body_fd = response_body_fd(&a->resp);
 
+    if (a->resp.file != NULL && a->resp.file->changed) {
+        /* written in place since its validators were sent: the bytes still to come
+         * may be another version's, so end short of Content-Length (RFC 9112 §6.3) */
+        log_warnx("file changed while being sent; closing the connection");
+        return IO_ERROR;
+    }
     if (c->ssl != NULL)
         return send_response_tls(c);
 

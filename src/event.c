@@ -17,6 +17,7 @@
 struct event_loop {
     int epfd;
     int max_events;
+    struct event_handler *first; /* served before the rest of each batch */
     struct epoll_event events[];
 };
 
@@ -58,6 +59,14 @@ int event_add_listener(struct event_loop *loop, int fd, struct event_handler *h)
     return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+int event_add_first(struct event_loop *loop, int fd, struct event_handler *h)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = h};
+
+    loop->first = h;
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int event_del(struct event_loop *loop, int fd)
 {
     struct epoll_event ev = {0};
@@ -78,11 +87,19 @@ void event_dispatch(struct event_loop *loop, int n)
 {
     int i;
 
+    for (i = 0; loop->first != NULL && i < n; i++) {
+        if (loop->events[i].data.ptr == loop->first) {
+            loop->first->on_event(loop->first, EVENT_READ);
+            break;
+        }
+    }
     for (i = 0; i < n; i++) {
         struct event_handler *h = loop->events[i].data.ptr;
         uint32_t e = loop->events[i].events;
         unsigned mask = 0;
 
+        if (h == loop->first)
+            continue;
         if (e & EPOLLIN)
             mask |= EVENT_READ;
         if (e & EPOLLOUT)

@@ -1,10 +1,11 @@
 /* The per-worker open-file cache: a hash table of normalised paths with an LRU
- * bound. Files are opened only through beneath.c; the cache never decides a
- * status and never reads file contents. */
+ * bound, kept fresh by the watcher's notifications. Files are opened only through
+ * beneath.c; the cache never decides a status and reads only small files' bytes. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
 struct filecache {
+    struct watch_client wc; /* wc.w is NULL without a watcher */
     int rootfd;
     int precompressed;
     unsigned max_entries, nentries;
@@ -25,10 +27,15 @@ struct filecache {
     unsigned nbuckets;
     struct fc_entry **buckets;
     struct fc_entry *head, *tail; /* most recently used first */
+    struct fc_entry *stale;       /* noted during a batch of notifications */
 };
 
+static void on_name(struct watch_client *c, const char *path, size_t len);
+static void on_link(struct watch_client *c, struct watch_link *l, unsigned what);
+static void on_batch_end(struct watch_client *c);
+
 struct filecache *filecache_new(int rootfd, unsigned max_entries, uint64_t revalidate_ms,
-                                int precompressed)
+                                int precompressed, struct watcher *w)
 {
     struct filecache *fc = calloc(1, sizeof(*fc));
 
@@ -46,6 +53,11 @@ struct filecache *filecache_new(int rootfd, unsigned max_entries, uint64_t reval
         free(fc);
         return NULL;
     }
+    fc->wc.on_name = on_name;
+    fc->wc.on_link = on_link;
+    fc->wc.on_batch_end = on_batch_end;
+    if (w != NULL)
+        watch_add_client(w, &fc->wc);
     return fc;
 }
 
@@ -69,7 +81,9 @@ struct fc_file *filecache_ref(struct fc_file *f)
 void filecache_release(struct fc_file *f)
 {
     if (f != NULL && --f->refs == 0) {
-        close(f->fd);
+        watch_unlink(&f->link);
+        if (f->fd >= 0)
+            close(f->fd);
         free(f);
     }
 }
@@ -83,7 +97,7 @@ static int same_version(const struct fc_file *f, const struct stat *st)
 static struct fc_file *file_new(int fd, const struct stat *st)
 {
     size_t inline_size = st->st_size <= FC_INLINE_MAX ? (size_t)st->st_size : 0;
-    struct fc_file *f = malloc(sizeof(*f) + inline_size);
+    struct fc_file *f = calloc(1, sizeof(*f) + inline_size);
 
     if (f == NULL)
         return NULL;
@@ -93,7 +107,6 @@ static struct fc_file *file_new(int fd, const struct stat *st)
                   : NULL;
     f->fd = fd;
     f->refs = 1; /* the cache's own reference */
-    f->head.len = 0;
     f->size = (uint64_t)st->st_size;
     f->mtime = st->st_mtim.tv_sec;
     f->mtime_nsec = st->st_mtim.tv_nsec;
@@ -103,6 +116,37 @@ static struct fc_file *file_new(int fd, const struct stat *st)
                               f->mtime_nsec);
     httpdate_format(f->mtime, f->last_modified);
     return f;
+}
+
+static void watch_file_of(struct filecache *fc, struct fc_file *f, const struct stat *st,
+                          const char *path, size_t len)
+{
+    if (fc->wc.w != NULL && f->link.node == NULL)
+        watch_file(&fc->wc, &f->link, f->fd, st, path, len);
+}
+
+/* The version of the open file fd that its stat data and bytes describe: the inode
+ * is watched before the stat is taken again, so a change after that is notified and
+ * one before it is seen (and the file read again). A file that keeps changing is
+ * kept as last seen: the next notification drops it. NULL when out of memory. */
+static struct fc_file *file_open(struct filecache *fc, int fd, const struct stat *st0,
+                                 const char *path, size_t len)
+{
+    struct stat st = *st0, again;
+    struct fc_file *f;
+    int tries;
+
+    for (tries = 0;; tries++) {
+        f = file_new(fd, &st);
+        if (f == NULL)
+            return NULL;
+        watch_file_of(fc, f, &st, path, len);
+        if (tries == 2 || fstat(fd, &again) < 0 || same_version(f, &again))
+            return f;
+        st = again;
+        f->fd = -1; /* the descriptor is used again: only the record goes */
+        filecache_release(f);
+    }
 }
 
 /* Opens path beneath the root; fills st. Returns the fd or -1 with errno. */
@@ -121,31 +165,45 @@ static int open_stat(struct filecache *fc, const char *path, struct stat *st)
     return fd;
 }
 
+/* Puts f in one of e's slots, letting go of what was there. */
+static void set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *f)
+{
+    if (*slot != NULL) {
+        (*slot)->owner = NULL;
+        filecache_release(*slot);
+    }
+    *slot = f;
+    if (f != NULL)
+        f->owner = e;
+}
+
 /* Keeps *slot in step with the file at path: same version → nothing opened stays
  * open; new version → replaced; gone or not a regular file → NULL. */
-static void refresh_sibling(struct fc_file **slot, struct filecache *fc, const char *path,
-                            const struct fc_file *original)
+static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_file **slot,
+                            const char *path, size_t len)
 {
+    const struct fc_file *original = e->file;
     struct stat st;
     int fd = open_stat(fc, path, &st);
+    struct fc_file *f;
 
     /* a sibling older than the original is stale: serve the original instead */
     if (fd < 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec < original->mtime ||
         (st.st_mtim.tv_sec == original->mtime && st.st_mtim.tv_nsec < original->mtime_nsec)) {
         if (fd >= 0)
             close(fd);
-        filecache_release(*slot);
-        *slot = NULL;
+        set_slot(e, slot, NULL);
         return;
     }
     if (*slot != NULL && same_version(*slot, &st)) {
         close(fd);
+        watch_file_of(fc, *slot, &st, path, len);
         return;
     }
-    filecache_release(*slot);
-    *slot = file_new(fd, &st);
-    if (*slot == NULL)
+    f = file_open(fc, fd, &st, path, len);
+    if (f == NULL)
         close(fd);
+    set_slot(e, slot, f);
 }
 
 static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
@@ -153,16 +211,15 @@ static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
     char path[PATH_MAX + 4];
 
     if (!fc->precompressed || e->type != FC_FILE || e->keylen + 4 > sizeof(path)) {
-        filecache_release(e->gz);
-        filecache_release(e->br);
-        e->gz = e->br = NULL;
+        set_slot(e, &e->gz, NULL);
+        set_slot(e, &e->br, NULL);
         return;
     }
     memcpy(path, e->key, e->keylen);
     memcpy(path + e->keylen, ".gz", 4);
-    refresh_sibling(&e->gz, fc, path, e->file);
+    refresh_sibling(fc, e, &e->gz, path, e->keylen + 3);
     memcpy(path + e->keylen, ".br", 4);
-    refresh_sibling(&e->br, fc, path, e->file);
+    refresh_sibling(fc, e, &e->br, path, e->keylen + 3);
 }
 
 static void unlink_lru(struct filecache *fc, struct fc_entry *e)
@@ -191,12 +248,14 @@ static void push_front(struct filecache *fc, struct fc_entry *e)
 
 static void entry_free(struct fc_entry *e)
 {
-    filecache_release(e->file);
-    filecache_release(e->gz);
-    filecache_release(e->br);
+    watch_unlink(&e->dir_link);
+    set_slot(e, &e->file, NULL);
+    set_slot(e, &e->gz, NULL);
+    set_slot(e, &e->br, NULL);
     free(e);
 }
 
+/* Never called while a batch of notifications is noted (fc->stale is empty then). */
 static void remove_entry(struct filecache *fc, struct fc_entry *e)
 {
     struct fc_entry **pp = &fc->buckets[e->hash & (fc->nbuckets - 1)];
@@ -209,31 +268,30 @@ static void remove_entry(struct filecache *fc, struct fc_entry *e)
     fc->nentries--;
 }
 
-/* Re-reads what path is now: 0 with the entry up to date, or an errno value. */
-static int refresh(struct filecache *fc, struct fc_entry *e, uint64_t now_ms)
+/* Opens what path is now: 0 with the entry up to date, or an errno value. */
+static int reopen(struct filecache *fc, struct fc_entry *e)
 {
     struct stat st;
     int fd = open_stat(fc, e->key, &st);
 
     if (fd < 0)
         return errno;
-    e->checked_ms = now_ms;
     if (S_ISDIR(st.st_mode)) {
         close(fd); /* directories are looked into rarely: no fd kept */
         e->type = FC_DIR;
-        filecache_release(e->file);
-        e->file = NULL;
+        set_slot(e, &e->file, NULL);
     } else if (S_ISREG(st.st_mode)) {
         e->type = FC_FILE;
         if (e->file != NULL && same_version(e->file, &st)) {
             close(fd);
+            watch_file_of(fc, e->file, &st, e->key, e->keylen);
         } else {
-            filecache_release(e->file);
-            e->file = file_new(fd, &st);
-            if (e->file == NULL) {
+            struct fc_file *f = file_open(fc, fd, &st, e->key, e->keylen);
+            if (f == NULL) {
                 close(fd);
                 return ENOMEM;
             }
+            set_slot(e, &e->file, f);
         }
     } else {
         close(fd);
@@ -243,17 +301,75 @@ static int refresh(struct filecache *fc, struct fc_entry *e, uint64_t now_ms)
     return 0;
 }
 
+/* The length of the directory that holds key: "/a/b" and "/a/b/" are in "/a",
+ * "/b" and "/" in the root (""). */
+static size_t dir_len(const char *key, size_t len)
+{
+    if (len > 1 && key[len - 1] == '/')
+        len--;
+    while (len > 0 && key[len - 1] != '/')
+        len--;
+    return len > 0 ? len - 1 : 0;
+}
+
+/* Links e to its directory; 1 when that directory's watch was made just now, after
+ * e was opened, so that a change in between went unseen. */
+static int watch_entry_dir(struct filecache *fc, struct fc_entry *e)
+{
+    if (fc->wc.w == NULL || e->dir_link.node != NULL)
+        return 0;
+    return watch_dir(&fc->wc, &e->dir_link, e->key, dir_len(e->key, e->keylen)) == 1;
+}
+
+static int all_watched(const struct fc_entry *e)
+{
+    const struct fc_file *files[3] = {e->file, e->gz, e->br};
+    int i;
+
+    if (e->dir_link.node == NULL)
+        return 0;
+    for (i = 0; i < 3; i++)
+        if (files[i] != NULL && files[i]->link.node == NULL)
+            return 0;
+    return 1;
+}
+
+/* Brings e up to date with the disk; 0, or an errno value. */
+static int refresh(struct filecache *fc, struct fc_entry *e, uint64_t now_ms)
+{
+    int err, pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        err = reopen(fc, e);
+        if (err != 0)
+            return err;
+        if (!watch_entry_dir(fc, e))
+            break; /* the second pass opens again under the directory's new watch */
+    }
+    e->checked_ms = now_ms;
+    e->watched = all_watched(e);
+    return 0;
+}
+
+static struct fc_entry *find(const struct filecache *fc, const char *path, size_t len,
+                             uint32_t h)
+{
+    struct fc_entry *e = fc->buckets[h & (fc->nbuckets - 1)];
+
+    while (e != NULL && !(e->hash == h && e->keylen == len && memcmp(e->key, path, len) == 0))
+        e = e->hnext;
+    return e;
+}
+
 int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t now_ms,
                   struct fc_entry **out)
 {
     uint32_t h = hash_path(path, len);
-    struct fc_entry *e = fc->buckets[h & (fc->nbuckets - 1)];
+    struct fc_entry *e = find(fc, path, len, h);
     int err;
 
-    while (e != NULL && !(e->hash == h && e->keylen == len && memcmp(e->key, path, len) == 0))
-        e = e->hnext;
     if (e != NULL) {
-        if (now_ms - e->checked_ms >= fc->revalidate_ms || fc->revalidate_ms == 0) {
+        if (!e->watched && now_ms - e->checked_ms >= fc->revalidate_ms) {
             err = refresh(fc, e, now_ms);
             /* out of descriptors or memory says nothing about the file: keep
              * serving what is open rather than fail (and free a descriptor) */
@@ -291,4 +407,58 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
     fc->nentries++;
     *out = e;
     return 0;
+}
+
+/* ---- notifications: noted while the watcher reads them, acted on at the end */
+
+static void note_stale(struct filecache *fc, struct fc_entry *e)
+{
+    if (e == NULL || e->stale)
+        return;
+    e->stale = 1;
+    e->stale_next = fc->stale;
+    fc->stale = e;
+}
+
+static void on_name(struct watch_client *c, const char *path, size_t len)
+{
+    struct filecache *fc = (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+    char slash[PATH_MAX + 2];
+
+    note_stale(fc, find(fc, path, len, hash_path(path, len)));
+    /* the same name looked up as a directory ("/docs/"), and the file whose
+     * pre-compressed sibling it is */
+    if (len + 1 < sizeof(slash)) {
+        memcpy(slash, path, len);
+        slash[len] = '/';
+        note_stale(fc, find(fc, slash, len + 1, hash_path(slash, len + 1)));
+    }
+    if (len > 3 && (memcmp(path + len - 3, ".gz", 3) == 0 || memcmp(path + len - 3, ".br", 3) == 0))
+        note_stale(fc, find(fc, path, len - 3, hash_path(path, len - 3)));
+}
+
+static void on_link(struct watch_client *c, struct watch_link *l, unsigned what)
+{
+    struct filecache *fc = (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+    struct fc_file *f;
+
+    if (what & WATCH_DIR) {
+        note_stale(fc, (struct fc_entry *)((char *)l - offsetof(struct fc_entry, dir_link)));
+        return;
+    }
+    f = (struct fc_file *)((char *)l - offsetof(struct fc_file, link));
+    if (what & WATCH_WRITTEN)
+        f->changed = 1;
+    note_stale(fc, f->owner);
+}
+
+static void on_batch_end(struct watch_client *c)
+{
+    struct filecache *fc = (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+
+    while (fc->stale != NULL) {
+        struct fc_entry *e = fc->stale;
+        fc->stale = e->stale_next;
+        remove_entry(fc, e);
+    }
 }

@@ -16,6 +16,7 @@
 #include "portico/conn.h"
 #include "portico/log.h"
 #include "portico/response.h"
+#include "portico/watch.h"
 #include "portico/worker.h"
 
 #define ACCEPT_BATCH       64
@@ -80,6 +81,15 @@ static void on_control(struct event_handler *h, unsigned events)
             log_access_use_fd(fd);
         }
     }
+}
+
+/* Files changed: the cache drops what they were before any request is served. */
+static void on_watch(struct event_handler *h, unsigned events)
+{
+    struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, watch_h));
+
+    (void)events;
+    watch_read(w->watch);
 }
 
 #define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
@@ -313,8 +323,9 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
     w->rootfd = rootfd;
     w->sctx.rootfd = rootfd;
     w->sctx.settings = s;
+    w->watch = watch_new(rootfd, cache_entries(s), s->revalidate);
     w->sctx.fc = filecache_new(rootfd, cache_entries(s), (uint64_t)s->revalidate * 1000,
-                               s->precompressed);
+                               s->precompressed, w->watch);
     w->limits.max_header_size = s->max_header_size;
     w->limits.max_headers = s->max_headers;
     w->limits.max_body_size = s->max_body_size;
@@ -332,8 +343,13 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
     w->free_blocks = calloc(w->max_free_blocks, sizeof(void *));
     w->listeners = calloc((size_t)n, sizeof(*w->listeners));
     if (w->loop == NULL || w->slots == NULL || w->free_blocks == NULL || w->listeners == NULL ||
-        w->sctx.fc == NULL) {
+        w->watch == NULL || w->sctx.fc == NULL) {
         log_error("worker set-up");
+        return -1;
+    }
+    w->watch_h.on_event = on_watch;
+    if (watch_fd(w->watch) >= 0 && event_add_first(w->loop, watch_fd(w->watch), &w->watch_h) < 0) {
+        log_error("epoll_ctl on the change notifications");
         return -1;
     }
     for (i = 0; i < (unsigned)n; i++) {

@@ -24,6 +24,10 @@ void event_loop_free(struct event_loop *loop);
 int event_add_conn(struct event_loop *loop, int fd, struct event_handler *h);
 /* Level-triggered read interest for a listener, woken in one worker at a time. */
 int event_add_listener(struct event_loop *loop, int fd, struct event_handler *h);
+/* Level-triggered read interest for the one source whose events are handled before
+ * every other event of the same batch (change notifications: a file changed before
+ * a request arrived is seen changed by that request). */
+int event_add_first(struct event_loop *loop, int fd, struct event_handler *h);
 int event_del(struct event_loop *loop, int fd);
 /* Waits up to timeout_ms (-1: forever) with sigmask in force; returns the number
  * of ready events (0 on a signal or timeout) or -1. Nothing is dispatched yet, so

@@ -1,5 +1,7 @@
 /* A worker's cache of open files: descriptors, stat data and ready-made validator
- * strings, revalidated after a short interval, so a hot file costs no open or stat. */
+ * strings, kept fresh by change notifications (watch.h), so a hot file costs no
+ * open or stat and a changed one is served changed at once. Where changes are not
+ * notified, an entry is checked on disk again after the revalidation interval. */
 #ifndef PORTICO_FILECACHE_H
 #define PORTICO_FILECACHE_H
 
@@ -10,6 +12,7 @@
 
 #include "portico/cond.h"
 #include "portico/httpdate.h"
+#include "portico/watch.h"
 
 #define FC_HEAD_MAX 320
 
@@ -28,6 +31,11 @@ struct fc_head {
 struct fc_file {
     int fd;
     unsigned refs;
+    /* written in place since it was opened: its bytes may no longer be the version
+     * its size and validators describe, and a response sending them must stop */
+    unsigned changed;
+    struct fc_entry *owner;  /* the entry that holds it, or NULL */
+    struct watch_link link;  /* to its inode's watch */
     uint64_t size;
     time_t mtime;
     long mtime_nsec;
@@ -54,6 +62,10 @@ struct fc_entry {
     uint32_t hash;
     enum fc_type type;
     uint64_t checked_ms;
+    unsigned watched : 1;     /* every change is notified: no interval applies */
+    unsigned stale : 1;       /* a notification says so; dropped at the batch's end */
+    struct fc_entry *stale_next;
+    struct watch_link dir_link; /* to the directory that holds it */
     struct fc_file *file;     /* FC_FILE: the identity representation */
     struct fc_file *gz, *br;  /* pre-compressed siblings not older than file, or NULL */
     const char *content_type;
@@ -63,11 +75,14 @@ struct fc_entry {
 
 struct filecache;
 
+/* w: the worker's watcher (NULL: none, every entry is revalidated after the interval). */
 struct filecache *filecache_new(int rootfd, unsigned max_entries, uint64_t revalidate_ms,
-                                int precompressed);
-/* The entry for a normalised path ("/a/b"), opened or revalidated as needed.
+                                int precompressed, struct watcher *w);
+/* The entry for a normalised path ("/a/b"), opened or revalidated as needed (an
+ * entry whose changes are notified is never revalidated).
  * Returns 0, or an errno value (ENOENT, EACCES, EMFILE, ...). The entry stays
- * valid until the next call; take a reference to keep one of its files. */
+ * valid until the next call or notification; take a reference to keep one of its
+ * files. */
 int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t now_ms,
                   struct fc_entry **out);
 struct fc_file *filecache_ref(struct fc_file *f);

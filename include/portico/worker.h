@@ -43,6 +43,8 @@ struct worker {
     unsigned nfree_blocks, max_free_blocks;
     int block_warned;   /* out of memory for a block: logged once until one is had */
     int stopping;
+    struct watcher *watch;      /* change notifications for the file cache */
+    struct event_handler watch_h;
     struct event_handler ctl_h; /* the control socket from the master */
     int ctl;
     uint64_t stop_deadline_ms;

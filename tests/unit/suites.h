@@ -15,5 +15,6 @@ Suite *range_suite(void);
 Suite *listing_suite(void);
 Suite *configfile_suite(void);
 Suite *response_suite(void);
+Suite *filecache_suite(void);
 
 #endif
