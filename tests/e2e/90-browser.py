@@ -2,8 +2,9 @@
 """A real browser: headless Chromium against portico serving a copy of www/.
 
 The page renders with its stylesheet and logo (checked in the DOM and in the
-pixels of a screenshot), no request fails, and an <audio> element is fetched
-and seeked with byte ranges (the access log shows 206).  Chromium talks only
+pixels of a screenshot), no request fails, an <audio> element is fetched
+and seeked with byte ranges (the access log shows 206), and a page and its
+stylesheet saved on disk show changed on the browser's very next reload.  Chromium talks only
 to 127.0.0.1.  Skipped (exit 77) where no Chromium is installed.
 """
 
@@ -34,7 +35,7 @@ CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 if not CHROMIUM:
     skip_all('no chromium or chromium-browser in PATH (scripts/install-deps installs it)')
 
-portico_test.SCRIPT_TIMEOUT = 85   # four browser starts, each bounded below
+portico_test.SCRIPT_TIMEOUT = 105  # five browser starts, each bounded below
 BROWSER_TIMEOUT = 20               # one Chromium run
 WWW = os.path.normpath(os.path.join(HERE, '..', '..', 'www'))   # srcdir-relative
 
@@ -519,6 +520,63 @@ def media_seek():
           'seek to %d landed at %r' % (SEEK_TO, r['currentTime']))
     st = statuses(from_page(log_entries(), '/seek.html'), '/media/tone.wav')
     check(206 in st, 'no 206 for the seek page\'s media requests: %r' % st)
+
+
+EDIT_PAGE = b'''<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>editing</title>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/edit/edit.css"></head>
+<body><p id="v">VERSION</p></body></html>
+'''
+
+
+def page_state(dt, session):
+    v = dt.call('Runtime.evaluate', {'expression': """JSON.stringify({
+        ready: document.readyState, old: window.__old === 1,
+        text: (document.getElementById('v') || {}).textContent || null,
+        color: getComputedStyle(document.body).color})""", 'returnByValue': True}, session)
+    # between two documents there is no context to evaluate in: not loaded yet
+    return json.loads(v['result'].get('value') or '{"ready": "navigating"}')
+
+
+def wait_loaded(dt, session, what):
+    while True:
+        st = page_state(dt, session)
+        if st['ready'] == 'complete' and not st['old'] and st['text'] is not None:
+            return st
+        check(time.monotonic() < dt.deadline - 2, '%s never finished loading' % what)
+        time.sleep(0.05)
+
+
+@test('edit and reload: a page saved in place and a stylesheet saved by rename show on the '
+      'very next reload')
+def edit_reload():
+    d = os.path.join(ROOT, 'edit')
+    os.mkdir(d)
+    with open(os.path.join(d, 'index.html'), 'wb') as f:
+        f.write(EDIT_PAGE.replace(b'VERSION', b'first draft'))
+    with open(os.path.join(d, 'edit.css'), 'wb') as f:
+        f.write(b'body { color: rgb(1, 2, 3) }\n')
+    # an hour of revalidation: only a notification can make the edit visible
+    s = start_server(ROOT, '--revalidate', '3600')
+    dt = DevTools()
+    try:
+        target = dt.call('Target.createTarget', {'url': s.url('/edit/')})['targetId']
+        session = dt.call('Target.attachToTarget',
+                          {'targetId': target, 'flatten': True})['sessionId']
+        st = wait_loaded(dt, session, 'the first load')
+        eq((st['text'], st['color']), ('first draft', 'rgb(1, 2, 3)'), 'before the edit')
+        dt.call('Runtime.evaluate', {'expression': 'window.__old = 1'}, session)
+        with open(os.path.join(d, 'index.html'), 'wb') as f:      # an editor saving in place
+            f.write(EDIT_PAGE.replace(b'VERSION', b'second draft, longer'))
+        with open(os.path.join(d, 'edit.css.tmp'), 'wb') as f:    # ... and one saving by rename
+            f.write(b'body { color: rgb(4, 5, 6) }\n')
+        os.rename(os.path.join(d, 'edit.css.tmp'), os.path.join(d, 'edit.css'))
+        dt.call('Page.reload', {}, session)
+        st = wait_loaded(dt, session, 'the reload')
+        eq((st['text'], st['color']), ('second draft, longer', 'rgb(4, 5, 6)'), 'after the reload')
+    finally:
+        dt.close()
+        s.stop()
 
 
 @test('access log: style.css and the logo 200, no request failed (no favicon.ico miss)')
