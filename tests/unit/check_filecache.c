@@ -25,7 +25,7 @@ static struct filecache *fc;
 
 static const char *at(const char *rel)
 {
-    static char p[4][512];
+    static char p[4][1024];
     static int i;
 
     i = (i + 1) % 4;
@@ -56,7 +56,7 @@ static void rewrite(const char *rel, const char *text)
 /* Writes a new file beside rel and renames it over rel, as a deploy does. */
 static void replace(const char *rel, const char *text)
 {
-    char tmp[512];
+    char tmp[256];
 
     snprintf(tmp, sizeof(tmp), "%s.tmp", rel);
     put(tmp, text);
@@ -273,8 +273,10 @@ END_TEST
 /* Without a watcher (the negative control) the interval alone decides. */
 START_TEST(test_without_notifications)
 {
-    struct filecache *plain = filecache_new(rootfd, 100, HOUR_MS, 1, NULL);
+    static struct filecache *plain; /* (static: the worker never frees its cache either) */
     struct fc_entry *e;
+
+    plain = filecache_new(rootfd, 100, HOUR_MS, 1, NULL);
 
     ck_assert_int_eq(filecache_get(plain, "/top.txt", 8, 1000, &e), 0);
     ch_replace();
