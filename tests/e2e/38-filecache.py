@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The per-worker open-file cache: files replaced, modified, deleted or
-created are served fresh once the revalidation interval (default 1 s) has
-passed, in every worker; --revalidate 0 sees changes at once; a file changed
-inside the interval is never sent with broken framing; long runs of requests
+created are served fresh, in every worker, at the latest once the revalidation
+interval (default 1 s) has passed (notifications make it at once: 39-fresh
+checks that with no wait); --revalidate 0 sees changes at once; a file changed
+just before a request is never sent with broken framing; long runs of requests
 are byte-exact; the cache is bounded and survives a low descriptor limit."""
 
 import gzip
