@@ -19,6 +19,7 @@ struct open_how {
     unsigned long long flags, mode, resolve;
 };
 #define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS   0x04
 #define RESOLVE_BENEATH       0x08
 #endif
 #ifndef SYS_openat2
@@ -76,7 +77,7 @@ int beneath_open_walk(int dirfd, const char *rel, int flags)
     }
 }
 
-int beneath_open(int dirfd, const char *rel, int flags)
+static int open_resolving(int dirfd, const char *rel, int flags, unsigned long long resolve)
 {
     if (have_openat2) {
         struct open_how how;
@@ -84,11 +85,21 @@ int beneath_open(int dirfd, const char *rel, int flags)
 
         memset(&how, 0, sizeof(how));
         how.flags = (unsigned long long)flags;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve;
         fd = syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof(how));
         if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
             return (int)fd;
         have_openat2 = 0; /* an old kernel or a seccomp filter: walk instead */
     }
     return beneath_open_walk(dirfd, rel, flags);
+}
+
+int beneath_open(int dirfd, const char *rel, int flags)
+{
+    return open_resolving(dirfd, rel, flags, 0);
+}
+
+int beneath_open_direct(int dirfd, const char *rel, int flags)
+{
+    return open_resolving(dirfd, rel, flags, RESOLVE_NO_SYMLINKS);
 }

@@ -498,12 +498,6 @@ static enum io_result send_response(struct conn *c)
     struct conn_active *a = c->a;
     int body_fd = response_body_fd(&a->resp);
 
-    if (a->resp.file != NULL && a->resp.file->changed) {
-        /* written in place since its validators were sent: the bytes still to come
-         * may be another version's, so end short of Content-Length (RFC 9112 §6.3) */
-        log_warnx("file changed while being sent; closing the connection");
-        return IO_ERROR;
-    }
     if (c->ssl != NULL)
         return send_response_tls(c);
 
@@ -547,6 +541,28 @@ static enum io_result send_response(struct conn *c)
         a->seg_file_sent = 0;
     }
     return IO_DONE;
+}
+
+/* The file of the response was written in place after the response was composed.
+ * Before any byte of it has left, a 200 or 206 is decided again from the file as it
+ * is now; after, the bytes still to come may be another version's than its headers
+ * said, so it ends short of Content-Length (RFC 9112 §6.3). Returns 0 when closed. */
+static int file_still_current(struct conn *c)
+{
+    struct conn_active *a = c->a;
+
+    if (a->resp.file == NULL || !a->resp.file->changed)
+        return 1;
+    if (a->bytes_sent == 0 &&
+        (a->resp.status == HTTP_OK || a->resp.status == HTTP_PARTIAL_CONTENT)) {
+        response_release(&a->resp);
+        decide(c);
+        compose(c);
+        return 1;
+    }
+    log_warnx("file changed while being sent; closing the connection");
+    conn_close(c);
+    return 0;
 }
 
 /* Moves the unparsed bytes of the current request to the front of the buffer. */
@@ -800,7 +816,7 @@ static void conn_run(struct conn *c)
 
         case CONN_WRITE: {
             enum io_result res;
-            if (!c->writable)
+            if (!c->writable || !file_still_current(c))
                 return;
             res = send_response(c);
             if (res == IO_ERROR) {

@@ -94,19 +94,8 @@ static int same_version(const struct fc_file *f, const struct stat *st)
            f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec;
 }
 
-static struct fc_file *file_new(int fd, const struct stat *st)
+static void set_version(struct fc_file *f, const struct stat *st)
 {
-    size_t inline_size = st->st_size <= FC_INLINE_MAX ? (size_t)st->st_size : 0;
-    struct fc_file *f = calloc(1, sizeof(*f) + inline_size);
-
-    if (f == NULL)
-        return NULL;
-    /* a read that falls short means the file is changing: leave it to sendfile */
-    f->data = inline_size > 0 && pread(fd, f->mem, inline_size, 0) == (ssize_t)inline_size
-                  ? f->mem
-                  : NULL;
-    f->fd = fd;
-    f->refs = 1; /* the cache's own reference */
     f->size = (uint64_t)st->st_size;
     f->mtime = st->st_mtim.tv_sec;
     f->mtime_nsec = st->st_mtim.tv_nsec;
@@ -115,45 +104,65 @@ static struct fc_file *file_new(int fd, const struct stat *st)
     f->etag_len = etag_format(f->etag, (uint64_t)st->st_ino, f->size, (int64_t)f->mtime,
                               f->mtime_nsec);
     httpdate_format(f->mtime, f->last_modified);
-    return f;
 }
 
-static void watch_file_of(struct filecache *fc, struct fc_file *f, const struct stat *st,
-                          const char *path, size_t len)
+static int watching(const struct filecache *fc)
 {
-    if (fc->wc.w != NULL && f->link.node == NULL)
-        watch_file(&fc->wc, &f->link, f->fd, st, path, len);
+    return fc->wc.w != NULL && watch_fd(fc->wc.w) >= 0;
 }
 
-/* The version of the open file fd that its stat data and bytes describe: the inode
- * is watched before the stat is taken again, so a change after that is notified and
- * one before it is seen (and the file read again). A file that keeps changing is
- * kept as last seen: the next notification drops it. NULL when out of memory. */
+/* A record of the open file fd as it is now. Its inode is watched before its stat
+ * data and bytes are read, so whatever changes after that is notified; a small
+ * file's bytes are kept only when a stat after the read shows the same version (a
+ * file that keeps changing goes out by sendfile, and its next notification drops
+ * it). NULL when out of memory. */
 static struct fc_file *file_open(struct filecache *fc, int fd, const struct stat *st0,
                                  const char *path, size_t len)
 {
+    size_t room = st0->st_size <= FC_INLINE_MAX ? (size_t)st0->st_size : 0;
+    struct fc_file *f = calloc(1, sizeof(*f) + room);
     struct stat st = *st0, again;
-    struct fc_file *f;
     int tries;
 
-    for (tries = 0;; tries++) {
-        f = file_new(fd, &st);
-        if (f == NULL)
-            return NULL;
-        watch_file_of(fc, f, &st, path, len);
-        if (tries == 2 || fstat(fd, &again) < 0 || same_version(f, &again))
-            return f;
+    if (f == NULL)
+        return NULL;
+    f->fd = fd;
+    f->refs = 1; /* the cache's own reference */
+    f->link.data = f;
+    if (watching(fc) && watch_file(&fc->wc, &f->link, fd, st0, path, len) == 0 &&
+        fstat(fd, &st) < 0)
+        st = *st0;
+    for (tries = 0; tries < 3; tries++) {
+        set_version(f, &st);
+        if (st.st_size == 0 || (size_t)st.st_size > room ||
+            pread(fd, f->mem, (size_t)st.st_size, 0) != st.st_size || fstat(fd, &again) < 0)
+            break;
+        if (same_version(f, &again)) {
+            f->data = f->mem;
+            break;
+        }
         st = again;
-        f->fd = -1; /* the descriptor is used again: only the record goes */
-        filecache_release(f);
     }
+    return f;
 }
 
-/* Opens path beneath the root; fills st. Returns the fd or -1 with errno. */
-static int open_stat(struct filecache *fc, const char *path, struct stat *st)
+/* Keeps an open version only while its changes are notified (or nothing can be):
+ * a version that was not watched may have changed within a clock tick unseen. */
+static int keep_version(const struct filecache *fc, const struct fc_file *f, const struct stat *st)
 {
-    int fd = beneath_open(fc->rootfd, path[0] == '/' ? path + 1 : path, OPEN_FLAGS);
+    return f != NULL && same_version(f, st) && (f->link.node != NULL || !watching(fc));
+}
 
+/* Opens path beneath the root; fills st, and *via_link with 1 when a symlink was
+ * followed on the way. Returns the fd or -1 with errno. */
+static int open_stat(struct filecache *fc, const char *path, struct stat *st, int *via_link)
+{
+    const char *rel = path[0] == '/' ? path + 1 : path;
+    int fd = beneath_open_direct(fc->rootfd, rel, OPEN_FLAGS);
+
+    *via_link = fd < 0 && errno == ELOOP;
+    if (*via_link)
+        fd = beneath_open(fc->rootfd, rel, OPEN_FLAGS);
     if (fd < 0)
         return -1;
     if (fstat(fd, st) < 0) {
@@ -184,7 +193,8 @@ static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_
 {
     const struct fc_file *original = e->file;
     struct stat st;
-    int fd = open_stat(fc, path, &st);
+    int via_link;
+    int fd = open_stat(fc, path, &st, &via_link);
     struct fc_file *f;
 
     /* a sibling older than the original is stale: serve the original instead */
@@ -195,9 +205,10 @@ static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_
         set_slot(e, slot, NULL);
         return;
     }
-    if (*slot != NULL && same_version(*slot, &st)) {
+    /* a sibling reached through a symlink: its directories are not watched */
+    e->sibling_via_link |= via_link;
+    if (keep_version(fc, *slot, &st)) {
         close(fd);
-        watch_file_of(fc, *slot, &st, path, len);
         return;
     }
     f = file_open(fc, fd, &st, path, len);
@@ -215,6 +226,7 @@ static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
         set_slot(e, &e->br, NULL);
         return;
     }
+    e->sibling_via_link = 0;
     memcpy(path, e->key, e->keylen);
     memcpy(path + e->keylen, ".gz", 4);
     refresh_sibling(fc, e, &e->gz, path, e->keylen + 3);
@@ -249,6 +261,7 @@ static void push_front(struct filecache *fc, struct fc_entry *e)
 static void entry_free(struct fc_entry *e)
 {
     watch_unlink(&e->dir_link);
+    watch_unlink(&e->real_link);
     set_slot(e, &e->file, NULL);
     set_slot(e, &e->gz, NULL);
     set_slot(e, &e->br, NULL);
@@ -268,23 +281,26 @@ static void remove_entry(struct filecache *fc, struct fc_entry *e)
     fc->nentries--;
 }
 
-/* Opens what path is now: 0 with the entry up to date, or an errno value. */
-static int reopen(struct filecache *fc, struct fc_entry *e)
+/* Opens what path is now: 0 with the entry up to date, or an errno value. When the
+ * path led through a symlink, *real_len is the length of where it led, in real
+ * (-1 when that cannot be told); else 0. */
+static int reopen(struct filecache *fc, struct fc_entry *e, char *real, long *real_len)
 {
     struct stat st;
-    int fd = open_stat(fc, e->key, &st);
+    int via_link;
+    int fd = open_stat(fc, e->key, &st, &via_link);
 
     if (fd < 0)
         return errno;
+    *real_len = !via_link ? 0 : fc->wc.w ? watch_resolve(fc->wc.w, fd, real, PATH_MAX) : -1;
     if (S_ISDIR(st.st_mode)) {
         close(fd); /* directories are looked into rarely: no fd kept */
         e->type = FC_DIR;
         set_slot(e, &e->file, NULL);
     } else if (S_ISREG(st.st_mode)) {
         e->type = FC_FILE;
-        if (e->file != NULL && same_version(e->file, &st)) {
+        if (keep_version(fc, e->file, &st)) {
             close(fd);
-            watch_file_of(fc, e->file, &st, e->key, e->keylen);
         } else {
             struct fc_file *f = file_open(fc, fd, &st, e->key, e->keylen);
             if (f == NULL) {
@@ -312,13 +328,24 @@ static size_t dir_len(const char *key, size_t len)
     return len > 0 ? len - 1 : 0;
 }
 
-/* Links e to its directory; 1 when that directory's watch was made just now, after
- * e was opened, so that a change in between went unseen. */
-static int watch_entry_dir(struct filecache *fc, struct fc_entry *e)
+/* Links e to the directory that holds its path and, when that path led through a
+ * symlink, to the directory where it really led (whose renames the first would not
+ * see). Returns 1 when a directory watch was made just now, after e was opened, so
+ * that a change in between went unseen. */
+static int watch_entry_dirs(struct filecache *fc, struct fc_entry *e, const char *real,
+                            long real_len)
 {
-    if (fc->wc.w == NULL || e->dir_link.node != NULL)
+    int made = 0;
+
+    if (fc->wc.w == NULL)
         return 0;
-    return watch_dir(&fc->wc, &e->dir_link, e->key, dir_len(e->key, e->keylen)) == 1;
+    if (e->dir_link.node == NULL)
+        made = watch_dir(&fc->wc, &e->dir_link, e->key, dir_len(e->key, e->keylen)) == 1;
+    watch_unlink(&e->real_link);
+    e->via_link = real_len != 0;
+    if (real_len > 0)
+        made |= watch_dir(&fc->wc, &e->real_link, real, dir_len(real, (size_t)real_len)) == 1;
+    return made;
 }
 
 static int all_watched(const struct fc_entry *e)
@@ -326,7 +353,8 @@ static int all_watched(const struct fc_entry *e)
     const struct fc_file *files[3] = {e->file, e->gz, e->br};
     int i;
 
-    if (e->dir_link.node == NULL)
+    if (e->dir_link.node == NULL || (e->via_link && e->real_link.node == NULL) ||
+        e->sibling_via_link)
         return 0;
     for (i = 0; i < 3; i++)
         if (files[i] != NULL && files[i]->link.node == NULL)
@@ -337,14 +365,16 @@ static int all_watched(const struct fc_entry *e)
 /* Brings e up to date with the disk; 0, or an errno value. */
 static int refresh(struct filecache *fc, struct fc_entry *e, uint64_t now_ms)
 {
+    char real[PATH_MAX];
+    long real_len = 0;
     int err, pass;
 
     for (pass = 0; pass < 2; pass++) {
-        err = reopen(fc, e);
+        err = reopen(fc, e, real, &real_len);
         if (err != 0)
             return err;
-        if (!watch_entry_dir(fc, e))
-            break; /* the second pass opens again under the directory's new watch */
+        if (!watch_entry_dirs(fc, e, real, real_len))
+            break; /* the second pass opens again under the directories' new watches */
     }
     e->checked_ms = now_ms;
     e->watched = all_watched(e);
@@ -393,6 +423,7 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
     memcpy(e->key, path, len);
     e->keylen = len;
     e->hash = h;
+    e->dir_link.data = e->real_link.data = e;
     err = refresh(fc, e, now_ms);
     if (err != 0) {
         entry_free(e);
@@ -443,10 +474,10 @@ static void on_link(struct watch_client *c, struct watch_link *l, unsigned what)
     struct fc_file *f;
 
     if (what & WATCH_DIR) {
-        note_stale(fc, (struct fc_entry *)((char *)l - offsetof(struct fc_entry, dir_link)));
+        note_stale(fc, l->data);
         return;
     }
-    f = (struct fc_file *)((char *)l - offsetof(struct fc_file, link));
+    f = l->data;
     if (what & WATCH_WRITTEN)
         f->changed = 1;
     note_stale(fc, f->owner);

@@ -31,6 +31,7 @@
 #define FNV_INIT   2166136261u
 #define FNV_PRIME  16777619u
 #define KPATH_MAX  (PATH_MAX + 32)
+#define DELETED    " (deleted)" /* what /proc appends to the path of an unlinked file */
 
 struct watch_node {
     struct watch_node *pnext, *wnext;   /* chains of the path (directories) and wd tables */
@@ -58,6 +59,7 @@ struct watcher {
     int via_proc; /* the kernel gets /proc/self/fd paths; else paths from the working
                      directory, which is the root (a chroot without /proc) */
     unsigned fallback_s;
+    char root_path[PATH_MAX]; /* the root as /proc names open files ("" if unknown) */
     unsigned mask; /* table size - 1 */
     struct watch_node **by_path, **by_wd;
     struct watch_client *clients;
@@ -112,6 +114,8 @@ static int find_root(struct watcher *w)
         return -1;
     snprintf(p, sizeof(p), "/proc/self/fd/%d", w->rootfd);
     if (stat(p, &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino) {
+        ssize_t n = readlink(p, w->root_path, sizeof(w->root_path) - 1);
+        w->root_path[n > 0 ? n : 0] = '\0';
         w->via_proc = 1;
         return 0;
     }
@@ -348,6 +352,14 @@ static struct watch_node *dir_new(struct watcher *w, struct watch_node *parent, 
             warn_full(w);
         return NULL;
     }
+    for (n = parent; n != NULL; n = n->parent) {
+        if (n->wd == wd) {
+            /* a symlink back up the tree ("mirror -> ."): its paths are endless,
+             * so they are left to the interval rather than watched */
+            errno = ELOOP;
+            return NULL;
+        }
+    }
     n = node_new(w, path, len, h, wd);
     if (n == NULL) {
         if (!wd_in_use(w, wd))
@@ -462,6 +474,31 @@ int watch_file(struct watch_client *c, struct watch_link *l, int fd, const struc
     return 0;
 }
 
+long watch_resolve(const struct watcher *w, int fd, char *out, size_t size)
+{
+    char p[32], buf[PATH_MAX + 1];
+    size_t root = strcmp(w->root_path, "/") == 0 ? 0 : strlen(w->root_path);
+    ssize_t n;
+
+    if (!w->via_proc || w->root_path[0] != '/')
+        return -1;
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    n = readlink(p, buf, sizeof(buf) - 1);
+    /* a path beneath the root, not " (deleted)" or elsewhere (the root itself: "/") */
+    if (n <= 0 || (size_t)n < root || memcmp(buf, w->root_path, root) != 0 ||
+        (n > (ssize_t)root && buf[root] != '/') || (size_t)n - root + 1 >= size ||
+        ((size_t)n > sizeof(DELETED) && memcmp(buf + n - sizeof(DELETED) + 1, DELETED,
+                                               sizeof(DELETED) - 1) == 0))
+        return -1;
+    if ((size_t)n == root) {
+        memcpy(out, "/", 2);
+        return 1;
+    }
+    memcpy(out, buf + root, (size_t)n - root);
+    out[n - (ssize_t)root] = '\0';
+    return n - (ssize_t)root;
+}
+
 void watch_unlink(struct watch_link *l)
 {
     struct watch_node *n = l->node;
@@ -528,14 +565,15 @@ static void dispatch(struct watcher *w, const struct inotify_event *ev)
     struct watch_node *n, *next;
 
     if (ev->mask & IN_Q_OVERFLOW) {
-        /* events were lost: nothing watched can be trusted */
+        /* events were lost: nothing watched can be trusted, not even the bytes of
+         * a file being sent */
         unsigned i;
         struct watch_node *root = find_dir(w, "", 0, FNV_INIT);
         if (root != NULL)
             kill_dir(root, 1);
         for (i = 0; i <= w->mask; i++)
             for (n = w->by_wd[i]; n != NULL; n = n->wnext)
-                notify(n, WATCH_GONE);
+                notify(n, WATCH_GONE | WATCH_WRITTEN);
         return;
     }
     /* nothing is freed while events are dispatched, so a node taken out of its

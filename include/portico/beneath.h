@@ -9,6 +9,9 @@ int beneath_open_root(const char *path);
  * resolving outside it: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) where the
  * kernel has it, else beneath_open_walk. -1 with errno (EXDEV or ELOOP for an escape). */
 int beneath_open(int dirfd, const char *rel, int flags);
+/* As beneath_open, but any symlink on the way fails with ELOOP: the file cache
+ * tells paths that name a file directly from those that reach it through a link. */
+int beneath_open_direct(int dirfd, const char *rel, int flags);
 /* The fallback: one component at a time with O_NOFOLLOW, refusing every symlink. */
 int beneath_open_walk(int dirfd, const char *rel, int flags);
 

@@ -46,7 +46,8 @@ struct fc_file {
     char last_modified[HTTPDATE_LEN + 1];
     struct fc_head head;
     /* a small file's bytes, read when it was opened, so that its response is one
-     * write of head and body (no sendfile); NULL for larger files or a short read */
+     * write of head and body (no sendfile); NULL for larger files, or for one that
+     * changed while it was read */
     const char *data;
     char mem[];
 };
@@ -64,8 +65,11 @@ struct fc_entry {
     uint64_t checked_ms;
     unsigned watched : 1;     /* every change is notified: no interval applies */
     unsigned stale : 1;       /* a notification says so; dropped at the batch's end */
+    unsigned via_link : 1;    /* its path led through a symlink */
+    unsigned sibling_via_link : 1;
     struct fc_entry *stale_next;
-    struct watch_link dir_link; /* to the directory that holds it */
+    struct watch_link dir_link;  /* to the directory that holds its path */
+    struct watch_link real_link; /* via_link: to the directory where the path led */
     struct fc_file *file;     /* FC_FILE: the identity representation */
     struct fc_file *gz, *br;  /* pre-compressed siblings not older than file, or NULL */
     const char *content_type;

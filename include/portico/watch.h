@@ -18,6 +18,7 @@ struct watch_link {
     struct watch_link *prev, *next;
     struct watch_node *node; /* NULL: not linked, nothing is notified */
     struct watch_client *client;
+    void *data;              /* the client's: what the link belongs to */
 };
 
 /* What a notification about a link says. */
@@ -62,6 +63,10 @@ int watch_dir(struct watch_client *c, struct watch_link *l, const char *dir, siz
  * fstat): its writes, attribute and link changes. 0, or -1 as for watch_dir. */
 int watch_file(struct watch_client *c, struct watch_link *l, int fd, const struct stat *st,
                const char *path, size_t len);
+/* The normalised path beneath the root ("/a/b.html"; "/" for the root) of what fd
+ * is open on, where a path opened through symlinks really led; its length, or -1
+ * when it cannot be told (no /proc, a file deleted since, outside the root). */
+long watch_resolve(const struct watcher *w, int fd, char *out, size_t size);
 /* Drops a link (nothing when l is not linked); a watch nobody uses is removed. */
 void watch_unlink(struct watch_link *l);
 

@@ -277,10 +277,32 @@ def changed_while_sent():
         # sendfile queues page-cache pages, so even the bytes before the write may be
         # new ones: only a short body tells the client to throw it away
         check(len(body) < BIG, 'all %d bytes of Content-Length sent over a changed file' % BIG)
+        deadline = time.monotonic() + 3  # the log line is read by another thread
+        while b'changed while being sent' not in s.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
         check(b'changed while being sent' in s.stderr(), 'no log line: %r' % s.stderr()[-300:])
         with Client(s.port, timeout=15) as c:
             c.send(req('GET', '/busy.bin'))
             expect(c.read_response(), 200, body=b'\xAA' * BIG)
+    finally:
+        s.stop()
+
+
+@test('a file written in place between a request\'s head and its body: answered whole, new')
+def changed_before_sent():
+    s = start_server(ROOT, '--revalidate', '3600', workers=1)
+    try:
+        write_file(path('pending.bin'), b'P1' * 40000)
+        with Client(s.port) as c:
+            c.send(req('GET', '/pending.bin'))
+            expect(c.read_response(), 200, body=b'P1' * 40000)
+            # the response is decided when the head is in, sent when the body is
+            c.send(b'GET /pending.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\n')
+            time.sleep(0.1)  # not a bound: lets the worker read the head first
+            rewrite_in_place('pending.bin', b'P2' * 50000, T0 + 50)
+            c.send(b'body')
+            r = expect(c.read_response(), 200, body=b'P2' * 50000)
+            check_validators(r, T0 + 50)
     finally:
         s.stop()
 

@@ -79,6 +79,10 @@ START_TEST(beneath_and_walk_serve_inside)
     ck_assert_int_eq(read_one(beneath_open_walk(rootfd, "dir/b.txt", O_RDONLY)), 'b');
     /* a symlink that stays inside is followed by openat2 */
     ck_assert_int_eq(read_one(beneath_open(rootfd, "in", O_RDONLY)), 'a');
+    /* ... and refused, with ELOOP, by the direct form */
+    ck_assert_int_eq(read_one(beneath_open_direct(rootfd, "dir/b.txt", O_RDONLY)), 'b');
+    ck_assert_int_lt(beneath_open_direct(rootfd, "in", O_RDONLY), 0);
+    ck_assert_int_eq(errno, ELOOP);
     remove_tree();
 }
 END_TEST

@@ -98,6 +98,7 @@ static void setup(void)
     ck_assert_int_eq(symlink("elsewhere/target.txt", at("link.txt")), 0);
     ck_assert_int_eq(link(at("other/x.txt"), at("hard.txt")), 0);
     ck_assert_int_eq(symlink("a/b", at("dirlink")), 0);
+    ck_assert_int_eq(symlink(".", at("self")), 0);
     put_big("big.bin", 'a');
     rootfd = beneath_open_root(top);
     ck_assert_int_ge(rootfd, 0);
@@ -159,6 +160,9 @@ static void ch_symlink_target(void) { rewrite("elsewhere/target.txt", "target v2
 static void ch_symlink_replaced(void) { replace("elsewhere/target.txt", "target v2"); }
 static void ch_symlink_retargeted(void) { sh("ln -sfn other/x.txt %s", at("link.txt")); }
 static void ch_dirlink(void) { sh("ln -sfn other %s", at("dirlink")); }
+static void ch_target_dir(void) { sh("mv %s %s; mkdir %s; echo -n 'target v2' > %s",
+                                     at("elsewhere"), at("elsewhere-old"), at("elsewhere"),
+                                     at("elsewhere/target.txt")); }
 static void ch_hardlink(void) { rewrite("other/x.txt", "other v2"); }
 static void ch_big(void) { put_big("big.bin", 'b'); }
 static void ch_unrelated(void) { put("other/new.txt", "new"); rewrite("a/mid.txt", "mid v2"); }
@@ -176,6 +180,10 @@ static const struct change_case cases[] = {
     {"a symlink pointed elsewhere", "/link.txt", ch_symlink_retargeted, "other v1"},
     {"a hard link rewritten through its other name", "/hard.txt", ch_hardlink, "other v2"},
     {"a symlinked directory pointed elsewhere", "/dirlink/deep.txt", ch_dirlink, ""},
+    {"a symlink's target directory renamed away and made again", "/link.txt", ch_target_dir,
+     "target v2"},
+    {"the parent of a symlinked directory's target renamed and made again",
+     "/dirlink/deep.txt", ch_parent, "deep v2"},
     {"unrelated changes elsewhere", "/a/b/deep.txt", ch_unrelated, "deep v1"},
 };
 
@@ -319,6 +327,26 @@ START_TEST(test_watches_released)
 }
 END_TEST
 
+/* A symlink back up the tree makes endless paths: they are served, but left to
+ * the interval rather than given a watch each. */
+START_TEST(test_symlink_loop)
+{
+    struct fc_entry *e;
+    int before;
+
+    ck_assert_int_eq(filecache_get(fc, "/top.txt", 8, 1000, &e), 0);
+    ck_assert(e->watched);
+    before = watches();
+    ck_assert_int_eq(filecache_get(fc, "/self/self/self/top.txt", 23, 1000, &e), 0);
+    ck_assert(!e->watched);
+    ck_assert_int_le(watches(), before + 1);
+    ch_rewrite();
+    ck_assert_int_eq(filecache_get(fc, "/self/self/self/top.txt", 23, 1000 + HOUR_MS, &e), 0);
+    ck_assert_uint_eq(e->file->size, 6);
+    ck_assert_str_eq(now("/top.txt"), "top v2");
+}
+END_TEST
+
 struct fs_case {
     long type;
     int reports;
@@ -359,6 +387,7 @@ Suite *filecache_suite(void)
     tcase_add_test(tc, test_precompressed_sibling);
     tcase_add_test(tc, test_without_notifications);
     tcase_add_test(tc, test_watches_released);
+    tcase_add_test(tc, test_symlink_loop);
     suite_add_tcase(s, tc);
     tc = tcase_create("filesystems");
     tcase_add_loop_test(tc, test_fs_types, 0, sizeof(fs_cases) / sizeof(fs_cases[0]));
