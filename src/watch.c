@@ -615,6 +615,10 @@ void watch_read(struct watcher *w)
             dispatch(w, ev);
             p += sizeof(*ev) + ev->len;
         }
+        /* room was left for the longest event: the queue was empty, and one queued
+         * since makes the descriptor readable again (no read just for EAGAIN) */
+        if (sizeof(buf) - (size_t)n >= sizeof(struct inotify_event) + NAME_MAX + 1)
+            break;
     }
     for (c = w->clients; c != NULL; c = c->next)
         c->on_batch_end(c);
