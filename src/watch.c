@@ -23,23 +23,23 @@
  * links: a rename over it or an unlink lowers its link count, which inotify reports
  * as IN_ATTRIB, so the file's own watch sees it replaced under any of its names. */
 #define DIR_MASK                                                                                   \
-    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF |          \
+    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF |            \
      IN_MOVE_SELF | IN_ONLYDIR)
-#define FILE_MASK  (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
-#define SELF_GONE  (IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)
-#define FS_SEEN    8
-#define FNV_INIT   2166136261u
-#define FNV_PRIME  16777619u
-#define KPATH_MAX  (PATH_MAX + 32)
-#define DELETED    " (deleted)" /* what /proc appends to the path of an unlinked file */
+#define FILE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+#define SELF_GONE (IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)
+#define FS_SEEN   8
+#define FNV_INIT  2166136261u
+#define FNV_PRIME 16777619u
+#define KPATH_MAX (PATH_MAX + 32)
+#define DELETED   " (deleted)" /* what /proc appends to the path of an unlinked file */
 
 struct watch_node {
-    struct watch_node *pnext, *wnext;   /* chains of the path (directories) and wd tables */
-    struct watch_node *parent, *child;  /* directories: the tree */
+    struct watch_node *pnext, *wnext;  /* chains of the path (directories) and wd tables */
+    struct watch_node *parent, *child; /* directories: the tree */
     struct watch_node *sib_prev, *sib_next;
     struct watcher *w;
     struct watch_link *links;
-    unsigned refs;    /* links, and child directories */
+    unsigned refs; /* links, and child directories */
     int wd;
     unsigned is_dir : 1;
     unsigned dead : 1; /* out of the tables: no longer what its path names */
@@ -60,7 +60,7 @@ struct watcher {
                      directory, which is the root (a chroot without /proc) */
     unsigned fallback_s;
     char root_path[PATH_MAX]; /* the root as /proc names open files ("" if unknown) */
-    unsigned mask; /* table size - 1 */
+    unsigned mask;            /* table size - 1 */
     struct watch_node **by_path, **by_wd;
     struct watch_client *clients;
     struct fs_seen fs[FS_SEEN];
@@ -72,12 +72,11 @@ static const struct {
     uint32_t magic;
     const char *name;
 } unreported_fs[] = {
-    {0x6969, "nfs"},          {0x517b, "smb"},       {0xff534d42, "cifs"},
-    {0xfe534d42, "smb2"},     {0x65735546, "fuse"},  {0x01021997, "9p"},
-    {0x00c36400, "ceph"},     {0x6b414653, "afs"},   {0x5346414f, "afs"},
-    {0x73757245, "coda"},     {0x564c, "ncp"},       {0x7461636f, "ocfs2"},
-    {0x01161970, "gfs2"},     {0x47504653, "gpfs"},  {0x0bd00bd0, "lustre"},
-    {0x19980122, "orangefs"}, {0x786f4256, "vboxsf"},
+    {0x6969, "nfs"},        {0x517b, "smb"},      {0xff534d42, "cifs"},   {0xfe534d42, "smb2"},
+    {0x65735546, "fuse"},   {0x01021997, "9p"},   {0x00c36400, "ceph"},   {0x6b414653, "afs"},
+    {0x5346414f, "afs"},    {0x73757245, "coda"}, {0x564c, "ncp"},        {0x7461636f, "ocfs2"},
+    {0x01161970, "gfs2"},   {0x47504653, "gpfs"}, {0x0bd00bd0, "lustre"}, {0x19980122, "orangefs"},
+    {0x786f4256, "vboxsf"},
 };
 
 const char *watch_fs_name(long f_type)
@@ -182,8 +181,8 @@ static int kernel_path(const struct watcher *w, char *out, const char *path, siz
     if (w->via_proc && fd >= 0)
         n = snprintf(out, KPATH_MAX, "/proc/self/fd/%d", fd);
     else if (w->via_proc)
-        n = snprintf(out, KPATH_MAX, "/proc/self/fd/%d/%.*s", w->rootfd,
-                     len ? (int)len - 1 : 1, len ? path + 1 : ".");
+        n = snprintf(out, KPATH_MAX, "/proc/self/fd/%d/%.*s", w->rootfd, len ? (int)len - 1 : 1,
+                     len ? path + 1 : ".");
     else
         n = snprintf(out, KPATH_MAX, "%.*s", len ? (int)len - 1 : 1, len ? path + 1 : ".");
     if (n < 0 || n >= KPATH_MAX) {
@@ -487,8 +486,8 @@ long watch_resolve(const struct watcher *w, int fd, char *out, size_t size)
     /* a path beneath the root, not " (deleted)" or elsewhere (the root itself: "/") */
     if (n <= 0 || (size_t)n < root || memcmp(buf, w->root_path, root) != 0 ||
         (n > (ssize_t)root && buf[root] != '/') || (size_t)n - root + 1 >= size ||
-        ((size_t)n > sizeof(DELETED) && memcmp(buf + n - sizeof(DELETED) + 1, DELETED,
-                                               sizeof(DELETED) - 1) == 0))
+        ((size_t)n > sizeof(DELETED) &&
+         memcmp(buf + n - sizeof(DELETED) + 1, DELETED, sizeof(DELETED) - 1) == 0))
         return -1;
     if ((size_t)n == root) {
         memcpy(out, "/", 2);

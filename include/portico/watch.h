@@ -18,7 +18,7 @@ struct watch_link {
     struct watch_link *prev, *next;
     struct watch_node *node; /* NULL: not linked, nothing is notified */
     struct watch_client *client;
-    void *data;              /* the client's: what the link belongs to */
+    void *data; /* the client's: what the link belongs to */
 };
 
 /* What a notification about a link says. */

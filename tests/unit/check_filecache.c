@@ -142,38 +142,83 @@ static const char *now(const char *path)
 
 struct change_case {
     const char *name;
-    const char *path;          /* looked up before and after */
+    const char *path; /* looked up before and after */
     void (*change)(void);
-    const char *want;          /* what the lookup gives after the change */
+    const char *want; /* what the lookup gives after the change */
 };
 
-static void ch_rewrite(void) { rewrite("top.txt", "top v2"); }
-static void ch_replace(void) { replace("top.txt", "top v2, renamed into place"); }
-static void ch_delete(void) { ck_assert_int_eq(unlink(at("top.txt")), 0); }
-static void ch_touch(void) { sh("touch -d @1000000000 %s", at("top.txt")); }
-static void ch_to_dir(void) { unlink(at("top.txt")); sh("mkdir %s", at("top.txt")); }
-static void ch_parent(void) { sh("mv %s %s; mkdir -p %s/b; echo -n 'deep v2' > %s",
-                                 at("a"), at("a-old"), at("a"), at("a/b/deep.txt")); }
-static void ch_dir_b(void) { sh("mv %s %s; mkdir %s; echo -n 'deep v2' > %s",
-                                at("a/b"), at("a/b-old"), at("a/b"), at("a/b/deep.txt")); }
-static void ch_symlink_target(void) { rewrite("elsewhere/target.txt", "target v2"); }
-static void ch_symlink_replaced(void) { replace("elsewhere/target.txt", "target v2"); }
-static void ch_symlink_retargeted(void) { sh("ln -sfn other/x.txt %s", at("link.txt")); }
-static void ch_dirlink(void) { sh("ln -sfn other %s", at("dirlink")); }
-static void ch_target_dir(void) { sh("mv %s %s; mkdir %s; echo -n 'target v2' > %s",
-                                     at("elsewhere"), at("elsewhere-old"), at("elsewhere"),
-                                     at("elsewhere/target.txt")); }
-static void ch_hardlink(void) { rewrite("other/x.txt", "other v2"); }
-static void ch_big(void) { put_big("big.bin", 'b'); }
-static void ch_unrelated(void) { put("other/new.txt", "new"); rewrite("a/mid.txt", "mid v2"); }
+static void ch_rewrite(void)
+{
+    rewrite("top.txt", "top v2");
+}
+static void ch_replace(void)
+{
+    replace("top.txt", "top v2, renamed into place");
+}
+static void ch_delete(void)
+{
+    ck_assert_int_eq(unlink(at("top.txt")), 0);
+}
+static void ch_touch(void)
+{
+    sh("touch -d @1000000000 %s", at("top.txt"));
+}
+static void ch_to_dir(void)
+{
+    unlink(at("top.txt"));
+    sh("mkdir %s", at("top.txt"));
+}
+static void ch_parent(void)
+{
+    sh("mv %s %s; mkdir -p %s/b; echo -n 'deep v2' > %s", at("a"), at("a-old"), at("a"),
+       at("a/b/deep.txt"));
+}
+static void ch_dir_b(void)
+{
+    sh("mv %s %s; mkdir %s; echo -n 'deep v2' > %s", at("a/b"), at("a/b-old"), at("a/b"),
+       at("a/b/deep.txt"));
+}
+static void ch_symlink_target(void)
+{
+    rewrite("elsewhere/target.txt", "target v2");
+}
+static void ch_symlink_replaced(void)
+{
+    replace("elsewhere/target.txt", "target v2");
+}
+static void ch_symlink_retargeted(void)
+{
+    sh("ln -sfn other/x.txt %s", at("link.txt"));
+}
+static void ch_dirlink(void)
+{
+    sh("ln -sfn other %s", at("dirlink"));
+}
+static void ch_target_dir(void)
+{
+    sh("mv %s %s; mkdir %s; echo -n 'target v2' > %s", at("elsewhere"), at("elsewhere-old"),
+       at("elsewhere"), at("elsewhere/target.txt"));
+}
+static void ch_hardlink(void)
+{
+    rewrite("other/x.txt", "other v2");
+}
+static void ch_big(void)
+{
+    put_big("big.bin", 'b');
+}
+static void ch_unrelated(void)
+{
+    put("other/new.txt", "new");
+    rewrite("a/mid.txt", "mid v2");
+}
 
 static const struct change_case cases[] = {
     {"rewritten in place", "/top.txt", ch_rewrite, "top v2"},
     {"renamed into place", "/top.txt", ch_replace, "top v2, renamed into place"},
     {"deleted", "/top.txt", ch_delete, ""},
     {"a directory now", "/top.txt", ch_to_dir, "<dir>"},
-    {"its directory's parent renamed away and made again", "/a/b/deep.txt", ch_parent,
-     "deep v2"},
+    {"its directory's parent renamed away and made again", "/a/b/deep.txt", ch_parent, "deep v2"},
     {"its directory renamed away and made again", "/a/b/deep.txt", ch_dir_b, "deep v2"},
     {"a symlink's target rewritten", "/link.txt", ch_symlink_target, "target v2"},
     {"a symlink's target renamed over", "/link.txt", ch_symlink_replaced, "target v2"},
@@ -182,8 +227,8 @@ static const struct change_case cases[] = {
     {"a symlinked directory pointed elsewhere", "/dirlink/deep.txt", ch_dirlink, ""},
     {"a symlink's target directory renamed away and made again", "/link.txt", ch_target_dir,
      "target v2"},
-    {"the parent of a symlinked directory's target renamed and made again",
-     "/dirlink/deep.txt", ch_parent, "deep v2"},
+    {"the parent of a symlinked directory's target renamed and made again", "/dirlink/deep.txt",
+     ch_parent, "deep v2"},
     {"unrelated changes elsewhere", "/a/b/deep.txt", ch_unrelated, "deep v1"},
 };
 
