@@ -67,6 +67,12 @@ int event_add_first(struct event_loop *loop, int fd, struct event_handler *h)
     return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+void event_run_first(struct event_loop *loop)
+{
+    if (loop->first != NULL)
+        loop->first->on_event(loop->first, EVENT_READ);
+}
+
 int event_del(struct event_loop *loop, int fd)
 {
     struct epoll_event ev = {0};

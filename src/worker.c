@@ -245,6 +245,10 @@ static void on_accept(struct event_handler *h, unsigned events)
         }
         if (w->nconns >= w->settings->max_connections)
             reclaim_idle(w); /* the longest-idle keep-alive connection makes room */
+        /* a connection after the first may have come after a file changed, and its
+         * request is read at once: take the notifications first */
+        if (i > 0)
+            event_run_first(w->loop);
         conn_accept(w, fd, (struct sockaddr *)&ss, len, l->tls);
     }
 }

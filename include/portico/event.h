@@ -28,6 +28,9 @@ int event_add_listener(struct event_loop *loop, int fd, struct event_handler *h)
  * every other event of the same batch (change notifications: a file changed before
  * a request arrived is seen changed by that request). */
 int event_add_first(struct event_loop *loop, int fd, struct event_handler *h);
+/* Runs that source's handler now, as for an event: for input that arrived after the
+ * batch began (a connection accepted in a loop), which the batch could not order. */
+void event_run_first(struct event_loop *loop);
 int event_del(struct event_loop *loop, int fd);
 /* Waits up to timeout_ms (-1: forever) with sigmask in force; returns the number
  * of ready events (0 on a signal or timeout) or -1. Nothing is dispatched yet, so

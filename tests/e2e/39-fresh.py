@@ -22,7 +22,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (BIN, Client, Skip, check, check_validators, curl, eq,  # noqa: E402
+from portico_test import (BIN, Client, Skip, check, check_validators, curl, eq, exchange,  # noqa: E402
                           expect, new_root, only_worker, process_state, replace_file, req,
                           require_binary, run, serving_worker, set_mtime, start_server, test,
                           write_file, Server, StartError)
@@ -245,6 +245,38 @@ def same_turn():
                 os.kill(pid, signal.SIGCONT)
             expect(c.read_response(), 200, body=b'queued, version TWO\n')
     finally:
+        s.stop()
+
+
+@test('a connection accepted later in the same loop turn as a change: served the new file')
+def accepted_same_turn():
+    if not shutil.which('strace'):
+        raise Skip('strace not installed (scripts/install-deps installs it)')
+    s = start_server(ROOT, '--revalidate', '3600', workers=1)
+    tracer = None
+    try:
+        pid = sorted(s.wait_workers(1))[0]
+        write_file(path('accepted.txt'), b'accepted, version one\n')
+        expect(exchange(s.port, req('GET', '/accepted.txt')), 200,
+               body=b'accepted, version one\n')
+        # every accept4 of the worker returns 0.4 s late: the turn that accepts the
+        # first connection is still running when the file changes and the second comes
+        tracer = subprocess.Popen(['strace', '-qq', '-p', str(pid), '-e', 'trace=accept4',
+                                   '-e', 'inject=accept4:delay_exit=400000', '-o', '/dev/null'],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # not a bound: strace attaches
+        with Client(s.port) as c1:
+            c1.send(req('GET', '/accepted.txt'))
+            time.sleep(0.1)  # not a bound: the worker is inside the first accept4 now
+            replace_file(path('accepted.txt'), b'accepted, version TWO\n', T0 + 70)
+            with Client(s.port) as c2:
+                c2.send(req('GET', '/accepted.txt'))
+                expect(c1.read_response(timeout=10), 200)
+                expect(c2.read_response(timeout=10), 200, body=b'accepted, version TWO\n')
+    finally:
+        if tracer is not None:
+            tracer.terminate()
+            tracer.wait(timeout=5)
         s.stop()
 
 
