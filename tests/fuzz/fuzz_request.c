@@ -19,6 +19,7 @@
 #include "portico/response.h"
 #include "portico/settings.h"
 #include "portico/static.h"
+#include "portico/watch.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,7 +71,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     settings.cache_control = "max-age=60";
     ctx.rootfd = beneath_open_root(root);
     ctx.settings = &settings;
-    ctx.fc = filecache_new(ctx.rootfd, 8, 0, 1);
+    /* with notifications, as a worker has them: fuzzed paths walk the watch tree too */
+    ctx.fc = filecache_new(ctx.rootfd, 8, 0, 1, watch_new(ctx.rootfd, 8, 0));
     ctx.now = 1795307722;
     if (ctx.rootfd < 0 || ctx.fc == NULL)
         abort();
