@@ -148,13 +148,6 @@ static const struct key *find_key(const char *name)
     return NULL;
 }
 
-int config_is_switch(const char *key)
-{
-    const struct key *k = find_key(key);
-
-    return k != NULL && (k->type == K_BOOL || k->type == K_NEGBOOL);
-}
-
 static int parse_bool(const char *v, int *out)
 {
     static const char *const yes[] = {"on", "yes", "true", "1"}, *const no[] = {"off", "no",

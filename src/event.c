@@ -36,14 +36,6 @@ struct event_loop *event_loop_new(int max_events)
     return loop;
 }
 
-void event_loop_free(struct event_loop *loop)
-{
-    if (loop == NULL)
-        return;
-    close(loop->epfd);
-    free(loop);
-}
-
 int event_add_conn(struct event_loop *loop, int fd, struct event_handler *h)
 {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = h};

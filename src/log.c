@@ -14,7 +14,6 @@
 #include "portico/log.h"
 
 static char ident[32] = "portico";
-static enum log_level level = LOG_LEVEL_INFO;
 static int access_fd = -1;
 
 void log_set_ident(int is_worker)
@@ -25,19 +24,12 @@ void log_set_ident(int is_worker)
         snprintf(ident, sizeof(ident), "portico");
 }
 
-void log_set_level(enum log_level l)
-{
-    level = l;
-}
-
-static void emit(enum log_level l, const char *tag, int err, const char *fmt, va_list ap)
+static void emit(const char *tag, int err, const char *fmt, va_list ap)
 {
     char line[1024];
     struct buf b;
     int n;
 
-    if (l > level)
-        return;
     buf_init(&b, line, sizeof(line) - 1);
     buf_printf(&b, "%s: %s", ident, tag);
     n = vsnprintf(b.data + b.len, b.cap - b.len, fmt, ap);
@@ -51,22 +43,22 @@ static void emit(enum log_level l, const char *tag, int err, const char *fmt, va
     }
 }
 
-#define DEFINE_LOG(name, lvl, tag, with_errno)                                                     \
+#define DEFINE_LOG(name, tag, with_errno)                                                     \
     void name(const char *fmt, ...)                                                                \
     {                                                                                              \
         int saved = errno;                                                                         \
         va_list ap;                                                                                \
         va_start(ap, fmt);                                                                         \
-        emit(lvl, tag, with_errno ? saved : 0, fmt, ap);                                           \
+        emit(tag, with_errno ? saved : 0, fmt, ap);                                                \
         va_end(ap);                                                                                \
         errno = saved;                                                                             \
     }
 
-DEFINE_LOG(log_error, LOG_LEVEL_ERROR, "error: ", 1)
-DEFINE_LOG(log_errorx, LOG_LEVEL_ERROR, "error: ", 0)
-DEFINE_LOG(log_warn, LOG_LEVEL_WARN, "warning: ", 1)
-DEFINE_LOG(log_warnx, LOG_LEVEL_WARN, "warning: ", 0)
-DEFINE_LOG(log_info, LOG_LEVEL_INFO, "", 0)
+DEFINE_LOG(log_error, "error: ", 1)
+DEFINE_LOG(log_errorx, "error: ", 0)
+DEFINE_LOG(log_warn, "warning: ", 1)
+DEFINE_LOG(log_warnx, "warning: ", 0)
+DEFINE_LOG(log_info, "", 0)
 
 int log_access_open(const char *path)
 {

@@ -255,7 +255,6 @@ void static_respond(struct static_ctx *ctx, const struct request *r, const char 
         resp->allow = 1;
         return;
     }
-    rq.head = r->method == HTTP_HEAD;
     rq.path.p = base + r->path.off;
     rq.path.len = r->path.len;
     rq.query.p = r->has_query ? base + r->query.off : NULL;

@@ -324,7 +324,6 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
     unsigned i;
 
     w->settings = s;
-    w->rootfd = rootfd;
     w->sctx.rootfd = rootfd;
     w->sctx.settings = s;
     w->watch = watch_new(rootfd, cache_entries(s), s->revalidate);

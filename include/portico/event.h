@@ -19,7 +19,6 @@ struct event_handler {
 };
 
 struct event_loop *event_loop_new(int max_events);
-void event_loop_free(struct event_loop *loop);
 /* Edge-triggered read+write interest for a connection, registered once. */
 int event_add_conn(struct event_loop *loop, int fd, struct event_handler *h);
 /* Level-triggered read interest for a listener, woken in one worker at a time. */

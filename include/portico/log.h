@@ -6,11 +6,8 @@
 #include <stdint.h>
 #include <time.h>
 
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO };
-
 /* Names this process in every error-log line: "portico" or "portico[PID]". */
 void log_set_ident(int is_worker);
-void log_set_level(enum log_level level);
 
 /* The _x forms print the message alone; the others append strerror(errno). */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -66,8 +66,6 @@ void config_defaults(struct settings *s);
 /* Sets one setting by its name (the long option without "--", also the config file
  * key); 0, or -1 with a one-line reason in err. Lists (tls-cert, tls-key) append. */
 int config_set(struct settings *s, const char *key, const char *value, char *err, size_t errlen);
-/* 1 when key takes no value on the command line (a switch such as "listing"). */
-int config_is_switch(const char *key);
 /* Reads "key value" lines (# comments) into s; -1 with "FILE:LINE: reason" in err. */
 int config_load(struct settings *s, const char *path, char *err, size_t errlen);
 /* Checks what only the whole can tell (pairs, ports); -1 with a reason. */

@@ -23,7 +23,6 @@ struct static_ctx {
 
 /* What static needs of a GET or HEAD request; strings point into the request. */
 struct static_request {
-    int head;
     struct str path, query; /* path still percent-encoded; query.p NULL when absent */
     struct cond_headers cond;
     struct str range, accept_encoding;

@@ -24,7 +24,6 @@ struct listener {
 struct worker {
     struct event_loop *loop;
     const struct settings *settings;
-    int rootfd;
     struct static_ctx sctx;
     struct tls_server *tls;
     struct http_limits limits;
