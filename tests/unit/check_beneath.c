@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "portico/beneath.h"
@@ -61,6 +62,25 @@ static void remove_tree(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* Whether this kernel (and its seccomp filter) lets beneath_open use openat2; where
+ * it refuses, beneath_open is the walk, which follows no symlink at all. */
+int kernel_has_openat2(void)
+{
+    struct {
+        unsigned long long flags, mode, resolve;
+    } how = {O_RDONLY | O_DIRECTORY, 0, 0};
+    long fd = syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
+
+    if (fd < 0)
+        return 0;
+    close((int)fd);
+    return 1;
+}
+
 static char read_one(int fd)
 {
     char c = 0;
@@ -77,9 +97,12 @@ START_TEST(beneath_and_walk_serve_inside)
     ck_assert_int_eq(read_one(beneath_open(rootfd, "dir/b.txt", O_RDONLY)), 'b');
     ck_assert_int_eq(read_one(beneath_open_walk(rootfd, "a.txt", O_RDONLY)), 'a');
     ck_assert_int_eq(read_one(beneath_open_walk(rootfd, "dir/b.txt", O_RDONLY)), 'b');
-    /* a symlink that stays inside is followed by openat2 */
-    ck_assert_int_eq(read_one(beneath_open(rootfd, "in", O_RDONLY)), 'a');
-    /* ... and refused, with ELOOP, by the direct form */
+    /* a symlink that stays inside is followed by openat2 (the walk refuses it) */
+    if (kernel_has_openat2())
+        ck_assert_int_eq(read_one(beneath_open(rootfd, "in", O_RDONLY)), 'a');
+    else
+        ck_assert_int_lt(beneath_open(rootfd, "in", O_RDONLY), 0);
+    /* ... and refused, with ELOOP, by the direct form either way */
     ck_assert_int_eq(read_one(beneath_open_direct(rootfd, "dir/b.txt", O_RDONLY)), 'b');
     ck_assert_int_lt(beneath_open_direct(rootfd, "in", O_RDONLY), 0);
     ck_assert_int_eq(errno, ELOOP);

@@ -145,6 +145,7 @@ struct change_case {
     const char *path; /* looked up before and after */
     void (*change)(void);
     const char *want; /* what the lookup gives after the change */
+    int via_symlink;  /* the path needs a symlink followed */
 };
 
 static void ch_rewrite(void)
@@ -214,22 +215,23 @@ static void ch_unrelated(void)
 }
 
 static const struct change_case cases[] = {
-    {"rewritten in place", "/top.txt", ch_rewrite, "top v2"},
-    {"renamed into place", "/top.txt", ch_replace, "top v2, renamed into place"},
-    {"deleted", "/top.txt", ch_delete, ""},
-    {"a directory now", "/top.txt", ch_to_dir, "<dir>"},
-    {"its directory's parent renamed away and made again", "/a/b/deep.txt", ch_parent, "deep v2"},
-    {"its directory renamed away and made again", "/a/b/deep.txt", ch_dir_b, "deep v2"},
-    {"a symlink's target rewritten", "/link.txt", ch_symlink_target, "target v2"},
-    {"a symlink's target renamed over", "/link.txt", ch_symlink_replaced, "target v2"},
-    {"a symlink pointed elsewhere", "/link.txt", ch_symlink_retargeted, "other v1"},
-    {"a hard link rewritten through its other name", "/hard.txt", ch_hardlink, "other v2"},
-    {"a symlinked directory pointed elsewhere", "/dirlink/deep.txt", ch_dirlink, ""},
+    {"rewritten in place", "/top.txt", ch_rewrite, "top v2", 0},
+    {"renamed into place", "/top.txt", ch_replace, "top v2, renamed into place", 0},
+    {"deleted", "/top.txt", ch_delete, "", 0},
+    {"a directory now", "/top.txt", ch_to_dir, "<dir>", 0},
+    {"its directory's parent renamed away and made again", "/a/b/deep.txt", ch_parent, "deep v2",
+     0},
+    {"its directory renamed away and made again", "/a/b/deep.txt", ch_dir_b, "deep v2", 0},
+    {"a symlink's target rewritten", "/link.txt", ch_symlink_target, "target v2", 1},
+    {"a symlink's target renamed over", "/link.txt", ch_symlink_replaced, "target v2", 1},
+    {"a symlink pointed elsewhere", "/link.txt", ch_symlink_retargeted, "other v1", 1},
+    {"a hard link rewritten through its other name", "/hard.txt", ch_hardlink, "other v2", 0},
+    {"a symlinked directory pointed elsewhere", "/dirlink/deep.txt", ch_dirlink, "", 1},
     {"a symlink's target directory renamed away and made again", "/link.txt", ch_target_dir,
-     "target v2"},
+     "target v2", 1},
     {"the parent of a symlinked directory's target renamed and made again", "/dirlink/deep.txt",
-     ch_parent, "deep v2"},
-    {"unrelated changes elsewhere", "/a/b/deep.txt", ch_unrelated, "deep v1"},
+     ch_parent, "deep v2", 1},
+    {"unrelated changes elsewhere", "/a/b/deep.txt", ch_unrelated, "deep v1", 0},
 };
 
 START_TEST(test_change)
@@ -237,6 +239,8 @@ START_TEST(test_change)
     const struct change_case *c = &cases[_i];
     char before[256];
 
+    if (c->via_symlink && !kernel_has_openat2())
+        return; /* the fallback walk serves no symlink at all */
     strcpy(before, now(c->path));
     ck_assert_str_ne(before, "");
     c->change();
@@ -379,6 +383,8 @@ START_TEST(test_symlink_loop)
     struct fc_entry *e;
     int before;
 
+    if (!kernel_has_openat2())
+        return; /* the fallback walk serves no symlink at all */
     ck_assert_int_eq(filecache_get(fc, "/top.txt", 8, 1000, &e), 0);
     ck_assert(e->watched);
     before = watches();
