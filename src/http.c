@@ -452,10 +452,12 @@ enum http_parse_result http_parse(struct http_parser *p, char *base, char *data,
              * llhttp knows only 1.0 and 1.1, so read the head again as 1.1 */
             size_t seen = (size_t)(data - base), used = 0;
             enum http_parse_result res;
+            char sent = *minor;
             *minor = '1';
             llhttp_init(&p->llhttp, HTTP_REQUEST, &callbacks);
             memset(r, 0, sizeof(*r));
             res = http_parse(p, base, base, seen + len, &used);
+            *minor = sent; /* the log shows what the client sent */
             *consumed = used > seen ? used - seen : 0;
             return res;
         }

@@ -10,7 +10,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (ALLOW, Client, Closed, add_case, check, check_common, eq,  # noqa: E402
-                          expect, expect_reject, exchange, new_root, req, run,
+                          expect, expect_reject, exchange, mkdtemp, new_root, req, run,
                           start_server, test)
 
 MAX_BODY = 4096
@@ -382,12 +382,25 @@ def te_unknown():
                   b'0\r\n\r\n', 501)
 
 
-@test('HTTP/1.2 is answered as HTTP/1.1 (RFC 9110 2.5)')
+@test('HTTP/1.2 is answered as HTTP/1.1 (RFC 9110 2.5), and logged as HTTP/1.2')
 def http12():
-    with Client(P) as c:
-        c.send(req('GET', '/a.txt', version='HTTP/1.2') + req('GET', '/a.txt'))
-        expect(c.read_response(), 200, body=A)
-        expect(c.read_response(), 200, body=A)
+    log = os.path.join(mkdtemp(), 'access.log')
+    s = start_server(ROOT, '--access-log', log, workers=1)
+    try:
+        with Client(s.port) as c:
+            c.send(req('GET', '/a.txt', version='HTTP/1.2') + req('GET', '/a.txt'))
+            r = expect(c.read_response(), 200, body=A)
+            eq(r.version, 'HTTP/1.1', 'the version answered')
+            expect(c.read_response(), 200, body=A)
+        deadline = time.monotonic() + 3  # the worker writes its line after the response
+        while (not os.path.exists(log) or open(log).read().count('\n') < 2) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = open(log).read().splitlines()
+        check(len(lines) == 2 and '"GET /a.txt HTTP/1.2"' in lines[0]
+              and '"GET /a.txt HTTP/1.1"' in lines[1], 'access log %r' % lines)
+    finally:
+        s.stop()
 
 
 @test('a fragment in the request target -> 400')
