@@ -381,8 +381,8 @@ static void set_lowat(struct conn *c, int bytes)
 /* Called when the socket is full. The low-water mark guards against slow readers;
  * a client to whom the kernel passed CONN_FAST_BYTES within CONN_FAST_MS is not
  * one (or holds as much itself), and a larger queue spares it and us a wake-up per
- * 128 KiB (100 MiB over loopback went from 2.75 to 3.0 GB/s). The mark goes back
- * when the response is sent. Returns 1 when raised: the socket has room again. */
+ * 128 KiB. The mark goes back when the response is sent. Returns 1 when raised:
+ * the socket has room again. */
 static int raise_lowat_if_fast(struct conn *c)
 {
     if (c->lowat_lifted || c->a->bytes_sent < CONN_FAST_BYTES ||

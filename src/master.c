@@ -420,7 +420,6 @@ static int drop_privileges(const struct generation *g)
     return 0;
 }
 
-/* Everything that can fail for a generation, before any of its workers forks. */
 /* A file access log must open before anything is committed to it. */
 static int access_log_openable(const char *path)
 {

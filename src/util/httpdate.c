@@ -1,5 +1,6 @@
-/* Formats HTTP and log timestamps from a time_t, always in UTC. Pure: callers
- * cache the result once a second; nothing here reads the clock. */
+/* Formats HTTP and log timestamps from a time_t, always in UTC, and parses the three
+ * date forms. Callers cache what is formatted once a second; the clock is read only
+ * to place an RFC 850 date's two-digit year. */
 #include "build-config.h"
 
 #include <string.h>

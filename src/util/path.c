@@ -1,6 +1,6 @@
 /* Request path → normalised path beneath the root. Decoding happens exactly once,
  * before dot segments are judged, so "%2e%2e" is "..". Pure; must never touch the
- * file system: the real fence is openat2(RESOLVE_BENEATH) in static.c. */
+ * file system: the real fence is openat2(RESOLVE_BENEATH) in beneath.c. */
 #include "build-config.h"
 
 #include <string.h>
