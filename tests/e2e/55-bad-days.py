@@ -445,7 +445,9 @@ def slowloris():
              len(lat), (percentile(lat, 50) or 0) * 1000, max(lat or [0]) * 1000)
         check(not lat_err, 'normal client failed during the attack: %r' % lat_err[:3])
         eq(len(lat), 10, 'normal requests answered')
-        check(max(lat) < 0.2, 'a normal request took %.0f ms during the attack'
+        # a request held up by the attack would wait for its 2 s timeouts: a bound
+        # halfway there holds under ASan on two busy cores
+        check(max(lat) < 1.0, 'a normal request took %.0f ms during the attack'
               % (max(lat) * 1000))
         check(within4 >= 0.9 * N, 'only %d of %d slowloris connections closed within 4 s '
               '(header deadline 2 s; reset per byte?)' % (within4, N))

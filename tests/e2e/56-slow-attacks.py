@@ -154,7 +154,9 @@ def attack(name, mode_args, target, max_kib_each=None):
           'the server did not close the attack connections by itself while the attack ran')
     check(not lat_err, 'the normal client failed during the attack: %r' % lat_err[:3])
     check(len(lat) >= 50, 'only %d normal requests were made' % len(lat))
-    check(max(lat) < 0.2, 'a normal request took %.0f ms during the attack' % (max(lat) * 1000))
+    # held up by the attack, it would wait for the timeouts (>= 2 s): half of that holds
+    # under ASan on two busy cores
+    check(max(lat) < 1.0, 'a normal request took %.0f ms during the attack' % (max(lat) * 1000))
     if max_kib_each is not None:
         check(mem_peak[0] / 1024 / N < max_kib_each, 'the kernel held %.0f KiB for each attack '
               'connection (limit %d)' % (mem_peak[0] / 1024 / N, max_kib_each))

@@ -609,7 +609,7 @@ def cork_lifted():
                 expect(c.read_response(), 200, body=FILES[name])
                 best[name] = min(best[name], time.monotonic() - t0)
     for name, took in best.items():
-        check(took < 0.1, '%s: the best of 3 took %.0f ms' % (name, took * 1000))
+        check(took < 0.18, '%s: the best of 3 took %.0f ms' % (name, took * 1000))
 
 
 @test('over TLS: 2 requests in 2 records of one TCP write, then a 3rd sent while the 5 MiB '

@@ -157,7 +157,8 @@ def run():
     if crash:
         failed += 1
         print('FAIL - server stderr shows a crash or sanitizer report: %s' % crash, flush=True)
-    print('%d passed, %d failed' % (passed, failed), flush=True)
+    print('%d passed, %d failed%s' % (passed, failed,
+                                       ', %d skipped' % skipped if skipped else ''), flush=True)
     if failed:
         sys.exit(1)
     if passed == 0 and skipped:
