@@ -10,8 +10,8 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (Server, check, eq, expect, free_port, get, get_fresh, mkdtemp,  # noqa
-                          new_root, run, test, wait_until, write_config)
+from portico_test import (Server, check, eq, expect, fd_count, free_port, get, get_fresh,  # noqa
+                          mkdtemp, new_root, run, test, wait_until, write_config)
 
 FILES = {'a.txt': b'file a\n'}
 PARENT, ROOT = new_root(FILES)
@@ -30,10 +30,6 @@ def start(path, extra=()):
 
 def refused(port):
     return get_fresh(port, '/a.txt', timeout=1) is None
-
-
-def fd_count(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
 
 
 @test('a port given up on reload refuses connections once drained, and can be taken back')
