@@ -241,7 +241,7 @@ int config_load(struct settings *s, const char *path, char *err, size_t errlen)
     char *text, *line, *next;
     long size;
     int lineno = 0;
-    unsigned seen = 0;
+    unsigned char seen[sizeof(keys) / sizeof(keys[0])] = {0}; /* one per key, however many */
 
     if (f == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -301,12 +301,11 @@ int config_load(struct settings *s, const char *path, char *err, size_t errlen)
             return -1;
         }
         if (k->type != K_CERT && k->type != K_KEY) {
-            unsigned bit = 1u << (k - keys);
-            if (seen & bit) {
+            if (seen[k - keys]) {
                 snprintf(err, errlen, "%s:%d: '%s' is set twice", path, lineno, key);
                 return -1;
             }
-            seen |= bit;
+            seen[k - keys] = 1;
         }
         if (config_set(s, key, value, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
