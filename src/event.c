@@ -90,8 +90,8 @@ void event_dispatch(struct event_loop *loop, int n)
             break;
     /* a full batch may have left it out while readied connections came in: ask it
      * anyway (its handler reads until there is nothing) */
-    if (loop->first != NULL && (i < n || n == loop->max_events))
-        loop->first->on_event(loop->first, EVENT_READ);
+    if (i < n || n == loop->max_events)
+        event_run_first(loop);
     for (i = 0; i < n; i++) {
         struct event_handler *h = loop->events[i].data.ptr;
         uint32_t e = loop->events[i].events;

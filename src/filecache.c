@@ -186,6 +186,26 @@ static void set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *
         f->owner = e;
 }
 
+/* Puts in *slot the version of the file open on fd (st its fstat), unless the one
+ * there is that version: 0, or ENOMEM with *slot as it was. fd is taken either way. */
+static int put_version(struct filecache *fc, struct fc_entry *e, struct fc_file **slot, int fd,
+                       const struct stat *st, const char *path, size_t len)
+{
+    struct fc_file *f;
+
+    if (keep_version(fc, *slot, st)) {
+        close(fd);
+        return 0;
+    }
+    f = file_open(fc, fd, st, path, len);
+    if (f == NULL) {
+        close(fd);
+        return ENOMEM;
+    }
+    set_slot(e, slot, f);
+    return 0;
+}
+
 /* Keeps *slot in step with the file at path: same version → nothing opened stays
  * open; new version → replaced; gone or not a regular file → NULL. */
 static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_file **slot,
@@ -195,7 +215,6 @@ static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_
     struct stat st;
     int via_link;
     int fd = open_stat(fc, path, &st, &via_link);
-    struct fc_file *f;
 
     /* a sibling older than the original is stale: serve the original instead */
     if (fd < 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec < original->mtime ||
@@ -207,14 +226,8 @@ static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_
     }
     /* a sibling reached through a symlink: its directories are not watched */
     e->sibling_via_link |= via_link;
-    if (keep_version(fc, *slot, &st)) {
-        close(fd);
-        return;
-    }
-    f = file_open(fc, fd, &st, path, len);
-    if (f == NULL)
-        close(fd);
-    set_slot(e, slot, f);
+    if (put_version(fc, e, slot, fd, &st, path, len) != 0)
+        set_slot(e, slot, NULL);
 }
 
 static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
@@ -299,16 +312,8 @@ static int reopen(struct filecache *fc, struct fc_entry *e, char *real, long *re
         set_slot(e, &e->file, NULL);
     } else if (S_ISREG(st.st_mode)) {
         e->type = FC_FILE;
-        if (keep_version(fc, e->file, &st)) {
-            close(fd);
-        } else {
-            struct fc_file *f = file_open(fc, fd, &st, e->key, e->keylen);
-            if (f == NULL) {
-                close(fd);
-                return ENOMEM;
-            }
-            set_slot(e, &e->file, f);
-        }
+        if (put_version(fc, e, &e->file, fd, &st, e->key, e->keylen) != 0)
+            return ENOMEM;
     } else {
         close(fd);
         return EACCES; /* a device, socket or FIFO is never served */
@@ -442,6 +447,11 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
 
 /* ---- notifications: noted while the watcher reads them, acted on at the end */
 
+static struct filecache *cache_of(struct watch_client *c)
+{
+    return (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+}
+
 static void note_stale(struct filecache *fc, struct fc_entry *e)
 {
     if (e == NULL || e->stale)
@@ -453,7 +463,7 @@ static void note_stale(struct filecache *fc, struct fc_entry *e)
 
 static void on_name(struct watch_client *c, const char *path, size_t len)
 {
-    struct filecache *fc = (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+    struct filecache *fc = cache_of(c);
     char slash[PATH_MAX + 2];
 
     note_stale(fc, find(fc, path, len, hash_path(path, len)));
@@ -470,7 +480,7 @@ static void on_name(struct watch_client *c, const char *path, size_t len)
 
 static void on_link(struct watch_client *c, struct watch_link *l, unsigned what)
 {
-    struct filecache *fc = (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+    struct filecache *fc = cache_of(c);
     struct fc_file *f;
 
     if (what & WATCH_DIR) {
@@ -485,7 +495,7 @@ static void on_link(struct watch_client *c, struct watch_link *l, unsigned what)
 
 static void on_batch_end(struct watch_client *c)
 {
-    struct filecache *fc = (struct filecache *)((char *)c - offsetof(struct filecache, wc));
+    struct filecache *fc = cache_of(c);
 
     while (fc->stale != NULL) {
         struct fc_entry *e = fc->stale;

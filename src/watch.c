@@ -218,14 +218,18 @@ static int fs_reports(struct watcher *w, dev_t dev, const char *kpath, int fd, c
     return seen->reports;
 }
 
-static void warn_full(struct watcher *w)
+/* inotify_add_watch, saying once when the kernel's watch limit is reached. */
+static int add_watch(struct watcher *w, const char *kpath, uint32_t mask)
 {
-    if (w->warned_full)
-        return;
-    log_warnx("inotify watch limit reached (sysctl fs.inotify.max_user_watches raises it): "
-              "files beyond it are checked on disk again after %u s (--revalidate)",
-              w->fallback_s);
-    w->warned_full = 1;
+    int wd = inotify_add_watch(w->fd, kpath, mask);
+
+    if (wd < 0 && errno == ENOSPC && !w->warned_full) {
+        log_warnx("inotify watch limit reached (sysctl fs.inotify.max_user_watches raises "
+                  "it): files beyond it are checked on disk again after %u s (--revalidate)",
+                  w->fallback_s);
+        w->warned_full = 1;
+    }
+    return wd;
 }
 
 static int wd_in_use(const struct watcher *w, int wd)
@@ -259,13 +263,19 @@ static void detach(struct watch_node *n, int rm)
         inotify_rm_watch(w->fd, n->wd);
 }
 
+/* A node for the watch wd just added; NULL with ENOMEM (and the watch removed,
+ * unless another node uses it). */
 static struct watch_node *node_new(struct watcher *w, const char *path, size_t len, uint32_t h,
                                    int wd)
 {
     struct watch_node *n = calloc(1, sizeof(*n) + len + 1);
 
-    if (n == NULL)
+    if (n == NULL) {
+        if (!wd_in_use(w, wd))
+            inotify_rm_watch(w->fd, wd);
+        errno = ENOMEM;
         return NULL;
+    }
     n->w = w;
     n->wd = wd;
     n->hash = h;
@@ -345,12 +355,9 @@ static struct watch_node *dir_new(struct watcher *w, struct watch_node *parent, 
         errno = EOPNOTSUPP;
         return NULL;
     }
-    wd = inotify_add_watch(w->fd, kpath, DIR_MASK);
-    if (wd < 0) {
-        if (errno == ENOSPC)
-            warn_full(w);
+    wd = add_watch(w, kpath, DIR_MASK);
+    if (wd < 0)
         return NULL;
-    }
     for (n = parent; n != NULL; n = n->parent) {
         if (n->wd == wd) {
             /* a symlink back up the tree ("mirror -> ."): its paths are endless,
@@ -360,12 +367,8 @@ static struct watch_node *dir_new(struct watcher *w, struct watch_node *parent, 
         }
     }
     n = node_new(w, path, len, h, wd);
-    if (n == NULL) {
-        if (!wd_in_use(w, wd))
-            inotify_rm_watch(w->fd, wd);
-        errno = ENOMEM;
+    if (n == NULL)
         return NULL;
-    }
     n->is_dir = 1;
     n->pnext = w->by_path[h & w->mask];
     w->by_path[h & w->mask] = n;
@@ -454,21 +457,12 @@ int watch_file(struct watch_client *c, struct watch_link *l, int fd, const struc
     }
     if (kernel_path(w, kpath, path, len, fd) < 0)
         return -1;
-    wd = inotify_add_watch(w->fd, kpath, FILE_MASK);
-    if (wd < 0) {
-        if (errno == ENOSPC)
-            warn_full(w);
+    wd = add_watch(w, kpath, FILE_MASK);
+    if (wd < 0)
         return -1;
-    }
     n = find_file(w, wd);
-    if (n == NULL)
-        n = node_new(w, "", 0, 0, wd);
-    if (n == NULL) {
-        if (!wd_in_use(w, wd))
-            inotify_rm_watch(w->fd, wd);
-        errno = ENOMEM;
+    if (n == NULL && (n = node_new(w, "", 0, 0, wd)) == NULL)
         return -1;
-    }
     link_to(n, c, l);
     return 0;
 }
