@@ -15,9 +15,9 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (Client, Closed, check, check_validators, eq, exchange,  # noqa: E402
-                          expect, fd_count, get, new_root, only_worker, replace_file, req, run,
-                          serving_worker, set_mtime, start_server, test, write_file)
+from portico_test import (Client, Closed, check, check_validators, each_worker, eq,  # noqa: E402
+                          exchange, expect, fd_count, get, new_root, replace_file, req, run,
+                          set_mtime, start_server, test, write_file)
 
 T0 = 1615107903
 STALE_WAIT = 1.6        # > the default 1 s interval, as a client would wait
@@ -54,28 +54,6 @@ P0 = srv0.port
 
 def path(name, root=ROOT):
     return os.path.join(root, name)
-
-
-def workers(s=srv):
-    pids = sorted(s.wait_workers(2))
-    check(len(pids) >= 2, 'want 2 workers, have %r' % pids)
-    return pids
-
-
-def pinned_get(s, pid, target, headers=()):
-    """GET TARGET on a new connection accepted by worker PID."""
-    with only_worker(s, pid):
-        with Client(s.port) as c:
-            c.send(req('GET', target, headers=list(headers)))
-            r = c.read_response()
-            who = serving_worker(s, c)
-    check(who in (pid, None), 'served by %r, not the pinned worker %d' % (who, pid))
-    return r
-
-
-def each_worker(s, target, headers=()):
-    """[(pid, response)] for one GET of TARGET from each worker."""
-    return [(pid, pinned_get(s, pid, target, headers)) for pid in workers(s)]
 
 
 # ---- changes inside the interval: never a broken response

@@ -22,10 +22,10 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (BIN, Client, Skip, check, check_validators, curl, eq, exchange,  # noqa: E402
-                          expect, new_root, only_worker, process_state, replace_file, req,
-                          require_binary, run, serving_worker, set_mtime, start_server, test,
-                          write_file, Server, StartError)
+from portico_test import (Client, Server, Skip, StartError, check, check_validators,  # noqa: E402
+                          curl, each_worker, eq, exchange, expect, new_root, process_state,
+                          replace_file, req, require_binary, run, set_mtime, start_server,
+                          test, worker_pids, write_file)
 
 T0 = 1615107903
 BIG = 3 << 20  # sent with sendfile, not kept in memory
@@ -60,31 +60,10 @@ def path(name):
     return os.path.join(ROOT, name)
 
 
-def workers(s=srv):
-    pids = sorted(s.wait_workers(2))
-    check(len(pids) >= 2, 'want 2 workers, have %r' % pids)
-    return pids
-
-
-def pinned(s, pid, target, headers=()):
-    """GET TARGET on a new connection accepted by worker PID."""
-    with only_worker(s, pid):
-        with Client(s.port) as c:
-            c.send(req('GET', target, headers=list(headers)))
-            r = c.read_response()
-            who = serving_worker(s, c)
-    check(who in (pid, None), 'served by %r, not the pinned worker %d' % (who, pid))
-    return r
-
-
-def each_worker(target, headers=(), s=srv):
-    return [(pid, pinned(s, pid, target, headers)) for pid in workers(s)]
-
-
 def warm(target, headers=(), status=200):
     """Every worker caches TARGET; returns the ETag they agree on (or None)."""
     tags = set()
-    for pid, r in each_worker(target, headers):
+    for pid, r in each_worker(srv, target, headers):
         expect(r, status)
         tags.add(r.get('etag'))
     eq(len(tags), 1, 'ETags of the workers')
@@ -99,7 +78,7 @@ def rewrite_in_place(name, data, mtime):
 
 
 def each_fresh(target, body, old_tag=None, headers=(), mtime=None, **hdrs):
-    for pid, r in each_worker(target, headers):
+    for pid, r in each_worker(srv, target, headers):
         expect(r, 200, body=body, **hdrs)
         tag = check_validators(r, mtime)
         check(tag != old_tag, 'worker %d: the old ETag %s for new bytes' % (pid, tag))
@@ -149,7 +128,7 @@ def renamed():
 def deleted():
     warm('/deleted.txt')
     os.unlink(path('deleted.txt'))
-    for pid, r in each_worker('/deleted.txt'):
+    for pid, r in each_worker(srv, '/deleted.txt'):
         expect(r, 404)
 
 
@@ -160,14 +139,14 @@ def unreadable():
     warm('/locked.txt')
     os.chmod(path('locked.txt'), 0)
     try:
-        for pid, r in each_worker('/locked.txt'):
+        for pid, r in each_worker(srv, '/locked.txt'):
             expect(r, 403)
     finally:
         os.chmod(path('locked.txt'), 0o644)
 
 
 def workers_unprivileged():
-    return all(os.stat('/proc/%d' % pid).st_uid != 0 for pid in workers())
+    return all(os.stat('/proc/%d' % pid).st_uid != 0 for pid in worker_pids(srv))
 
 
 @test('a file touched to a new time: its Last-Modified and ETag follow at once')
@@ -194,11 +173,11 @@ def republished():
 
 @test('a new index.html in a listed directory: served instead of the listing at once')
 def new_index():
-    for pid, r in each_worker('/listed/'):
+    for pid, r in each_worker(srv, '/listed/'):
         expect(r, 200)
         check(b'a.txt' in r.body, 'listing without a.txt')
     write_file(path('listed/index.html'), b'<p>an index now</p>\n')
-    for pid, r in each_worker('/listed/'):
+    for pid, r in each_worker(srv, '/listed/'):
         expect(r, 200, body=b'<p>an index now</p>\n')
 
 
@@ -210,7 +189,7 @@ def sibling_changed():
     old = warm('/app.js', GZ)
     data = gzip.compress(b'console.log("app v2");\n' * 50, mtime=0)
     replace_file(path('app.js.gz'), data, T0 + 30)
-    for pid, r in each_worker('/app.js', GZ):
+    for pid, r in each_worker(srv, '/app.js', GZ):
         expect(r, 200, body=data, content_encoding='gzip')
         check(r.get('etag') != old, 'worker %d: the old .gz ETag' % pid)
 
@@ -220,7 +199,7 @@ def sibling_added():
     warm('/lib.js', GZ)
     data = gzip.compress(FILES['lib.js'], mtime=0)
     write_file(path('lib.js.gz'), data, T0 + 30)
-    for pid, r in each_worker('/lib.js', GZ):
+    for pid, r in each_worker(srv, '/lib.js', GZ):
         expect(r, 200, body=data, content_encoding='gzip')
 
 

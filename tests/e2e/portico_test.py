@@ -1048,6 +1048,29 @@ class only_worker:
                 pass
 
 
+def worker_pids(srv, n=2):
+    """The PIDs of SRV's workers, sorted; at least N of them."""
+    pids = sorted(srv.wait_workers(n))
+    check(len(pids) >= n, 'want %d workers, have %r' % (n, pids))
+    return pids
+
+
+def pinned_get(srv, pid, target, headers=()):
+    """GET TARGET on a new connection accepted by worker PID."""
+    with only_worker(srv, pid):
+        with Client(srv.port) as c:
+            c.send(req('GET', target, headers=list(headers)))
+            r = c.read_response()
+            who = serving_worker(srv, c)
+    check(who in (pid, None), 'served by %r, not the pinned worker %d' % (who, pid))
+    return r
+
+
+def each_worker(srv, target, headers=()):
+    """[(pid, response)] for one GET of TARGET from each of SRV's workers."""
+    return [(pid, pinned_get(srv, pid, target, headers)) for pid in worker_pids(srv)]
+
+
 # --------------------------------------------------------------------------
 # helpers for HTTPS (added for issue 4; nothing above depends on them)
 
