@@ -346,10 +346,23 @@ static int watch_entry_dirs(struct filecache *fc, struct fc_entry *e, const char
         return 0;
     if (e->dir_link.node == NULL)
         made = watch_dir(&fc->wc, &e->dir_link, e->key, dir_len(e->key, e->keylen)) == 1;
-    watch_unlink(&e->real_link);
     e->via_link = real_len != 0;
-    if (real_len > 0)
-        made |= watch_dir(&fc->wc, &e->real_link, real, dir_len(real, (size_t)real_len)) == 1;
+    if (real_len > 0) {
+        /* where the link leads may have moved: link there before letting the old link
+         * go, so that a directory still linked keeps its watch instead of making it
+         * again (after the open) */
+        struct watch_link held = {0};
+        size_t dir = dir_len(real, (size_t)real_len);
+        int r = watch_dir(&fc->wc, &held, real, dir);
+        watch_unlink(&e->real_link);
+        if (r >= 0) {
+            watch_dir(&fc->wc, &e->real_link, real, dir);
+            made |= r == 1;
+        }
+        watch_unlink(&held);
+    } else {
+        watch_unlink(&e->real_link);
+    }
     return made;
 }
 
