@@ -556,8 +556,11 @@ def edit_reload():
         f.write(EDIT_PAGE.replace(b'VERSION', b'first draft'))
     with open(os.path.join(d, 'edit.css'), 'wb') as f:
         f.write(b'body { color: rgb(1, 2, 3) }\n')
-    # an hour of revalidation: only a notification can make the edit visible
-    s = start_server(ROOT, '--revalidate', '3600')
+    # an hour of revalidation: only a notification can make the edit visible. no-cache:
+    # a reload revalidates the page but takes a subresource from Chromium's cache while
+    # it is heuristically fresh (a tenth of its age since Last-Modified), so the
+    # stylesheet must be asked for each time for the server to be what is tested
+    s = start_server(ROOT, '--revalidate', '3600', '--cache-control', 'no-cache')
     dt = DevTools()
     try:
         target = dt.call('Target.createTarget', {'url': s.url('/edit/')})['targetId']
