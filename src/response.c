@@ -123,34 +123,45 @@ static void put_validators(struct buf *out, const struct response *r)
         put_header(out, "Cache-Control", r->cache_control);
 }
 
-/* Content-Type and the validators of a file's body. A whole file's 200 repeats the
- * same bytes for every request, so they are kept with the file (struct fc_head)
- * and copied, keyed by everything they were composed from. */
+/* A whole-file 200's headers from Content-Type to Cache-Control are the same for
+ * every request: composed once into the file's memo slot, then copied. The fields
+ * before bytes say what they were composed from. */
+struct head_memo {
+    const char *content_type, *content_encoding, *cache_control;
+    unsigned flags;
+    unsigned len; /* 0: none yet */
+    char bytes[FC_MEMO_SIZE - 3 * sizeof(char *) - 2 * sizeof(unsigned)];
+};
+
+_Static_assert(sizeof(struct head_memo) <= FC_MEMO_SIZE, "the memo fits the file's slot");
+
+/* Content-Type and the validators of a file's body, from the memo when they can be. */
 static void put_representation(struct buf *out, const struct response *r)
 {
     struct fc_file *f = r->file;
+    struct head_memo *m = f ? (struct head_memo *)f->memo : NULL;
     unsigned flags = r->vary_encoding | r->accept_ranges << 1;
     int memo = f != NULL && r->status == HTTP_OK && !r->modified_now && r->etag == f->etag &&
                r->last_modified == f->last_modified;
     size_t start = out->len;
 
-    if (memo && f->head.len > 0 && f->head.content_type == r->content_type &&
-        f->head.content_encoding == r->content_encoding &&
-        f->head.cache_control == r->cache_control && f->head.flags == flags) {
-        buf_append(out, f->head.bytes, f->head.len);
+    if (memo && m->len > 0 && m->content_type == r->content_type &&
+        m->content_encoding == r->content_encoding &&
+        m->cache_control == r->cache_control && m->flags == flags) {
+        buf_append(out, m->bytes, m->len);
         return;
     }
     /* a 304 carries validators, not a description of a body it does not have */
     if (r->content_type && r->status != HTTP_NOT_MODIFIED)
         put_header(out, "Content-Type", r->content_type);
     put_validators(out, r);
-    if (memo && !out->overflow && out->len - start <= sizeof(f->head.bytes)) {
-        memcpy(f->head.bytes, out->data + start, out->len - start);
-        f->head.len = (unsigned)(out->len - start);
-        f->head.content_type = r->content_type;
-        f->head.content_encoding = r->content_encoding;
-        f->head.cache_control = r->cache_control;
-        f->head.flags = flags;
+    if (memo && !out->overflow && out->len - start <= sizeof(m->bytes)) {
+        memcpy(m->bytes, out->data + start, out->len - start);
+        m->len = (unsigned)(out->len - start);
+        m->content_type = r->content_type;
+        m->content_encoding = r->content_encoding;
+        m->cache_control = r->cache_control;
+        m->flags = flags;
     }
 }
 

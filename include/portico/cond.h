@@ -8,7 +8,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "portico/http.h"
+#include "portico/status.h"
+#include "portico/str.h"
 
 #define ETAG_MAX 64
 
@@ -20,11 +21,6 @@ size_t etag_format(char *out, uint64_t ino, uint64_t size, int64_t mtime_sec, lo
 /* 1 when the list value of If-Match / If-None-Match names etag ("*" names any).
  * Weak comparison ignores the W/ prefixes; strong comparison never matches a weak tag. */
 int etag_list_match(const char *list, size_t len, const char *etag, size_t etag_len, int weak);
-
-struct str {
-    const char *p; /* NULL: the header is absent */
-    size_t len;
-};
 
 /* A list header may arrive as several field lines (RFC 9110 §5.3): each is kept. */
 #define COND_LIST_MAX 4

@@ -14,17 +14,10 @@
 #include "portico/httpdate.h"
 #include "portico/watch.h"
 
-#define FC_HEAD_MAX 320
-
-/* response.c's memo of a whole-file 200's headers from Content-Type to Cache-Control,
- * which are the same for every request: composed once, then copied. The fields
- * before bytes say what they were composed from. */
-struct fc_head {
-    const char *content_type, *content_encoding, *cache_control;
-    unsigned flags;
-    unsigned len; /* 0: none yet */
-    char bytes[FC_HEAD_MAX];
-};
+/* Room another module keeps with each file, zeroed when the file is opened:
+ * response.c keeps a memo of a whole-file 200's headers there. The cache does
+ * not know its layout. */
+#define FC_MEMO_SIZE 384
 
 /* One opened file. Responses hold references, so a file replaced or evicted while
  * it is being sent stays open until the last response lets go. */
@@ -44,7 +37,7 @@ struct fc_file {
     size_t etag_len;
     char etag[ETAG_MAX];
     char last_modified[HTTPDATE_LEN + 1];
-    struct fc_head head;
+    _Alignas(max_align_t) unsigned char memo[FC_MEMO_SIZE];
     /* a small file's bytes, read when it was opened, so that its response is one
      * write of head and body (no sendfile); NULL for larger files, or for one that
      * changed while it was read */

@@ -8,31 +8,7 @@
 
 #include <llhttp.h>
 
-/* Values are the status codes, so a decision can be written straight to the wire. */
-enum http_status {
-    HTTP_CONTINUE = 100,
-    HTTP_OK = 200,
-    HTTP_NO_CONTENT = 204,
-    HTTP_PARTIAL_CONTENT = 206,
-    HTTP_MOVED_PERMANENTLY = 301,
-    HTTP_NOT_MODIFIED = 304,
-    HTTP_PERMANENT_REDIRECT = 308,
-    HTTP_BAD_REQUEST = 400,
-    HTTP_FORBIDDEN = 403,
-    HTTP_NOT_FOUND = 404,
-    HTTP_METHOD_NOT_ALLOWED = 405,
-    HTTP_REQUEST_TIMEOUT = 408,
-    HTTP_PRECONDITION_FAILED = 412,
-    HTTP_CONTENT_TOO_LARGE = 413,
-    HTTP_URI_TOO_LONG = 414,
-    HTTP_RANGE_NOT_SATISFIABLE = 416,
-    HTTP_EXPECTATION_FAILED = 417,
-    HTTP_HEADERS_TOO_LARGE = 431,
-    HTTP_INTERNAL_ERROR = 500,
-    HTTP_NOT_IMPLEMENTED = 501,
-    HTTP_SERVICE_UNAVAILABLE = 503,
-    HTTP_VERSION_NOT_SUPPORTED = 505,
-};
+#include "portico/status.h"
 
 /* Offsets are relative to the start of the request's bytes, which may move
  * between reads (the connection compacts its buffer); the bytes themselves stay. */
@@ -126,6 +102,5 @@ enum http_status http_method_error(const char *buf, size_t len);
 /* The status for a version llhttp refused: 505 for "HTTP/<digit>...", else 400. */
 enum http_status http_version_error(const char *buf, size_t len);
 const char *http_method_name(int method);
-const char *http_reason(enum http_status status);
 
 #endif

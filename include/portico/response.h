@@ -9,7 +9,7 @@
 
 #include "portico/buf.h"
 #include "portico/filecache.h"
-#include "portico/http.h"
+#include "portico/status.h"
 #include "portico/range.h"
 
 /* What a handler decided; response_compose turns it into bytes. */

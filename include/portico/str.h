@@ -6,6 +6,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A string that is not NUL-terminated, e.g. a header's value in the request. */
+struct str {
+    const char *p; /* NULL: absent (a header not sent) */
+    size_t len;
+};
+
 /* 1 when the span s equals lit, ignoring ASCII case; lit must be lower-case. Inline,
  * so that the literal's length is known where it is called: a header name costs
  * one comparison of lengths and a byte loop, not a call. */
