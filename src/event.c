@@ -161,14 +161,22 @@ void timer_arm(struct timer_queue *q, struct timer *t, uint64_t now_ms)
     timer_arm_at(q, t, now_ms + q->duration_ms);
 }
 
-struct timer *timer_expired(struct timer_queue *q, uint64_t now_ms)
+void timer_init(struct timer *t, timer_fn fn)
 {
-    struct timer *t = q->head;
+    t->prev = t->next = NULL;
+    t->queue = NULL;
+    t->deadline_ms = 0;
+    t->on_expire = fn;
+}
 
-    if (t == NULL || t->deadline_ms > now_ms)
-        return NULL;
-    timer_cancel(t);
-    return t;
+void timer_run_expired(struct timer_queue *q, uint64_t now_ms)
+{
+    struct timer *t;
+
+    while ((t = q->head) != NULL && t->deadline_ms <= now_ms) {
+        timer_cancel(t);
+        t->on_expire(t);
+    }
 }
 
 int timer_next_ms(struct timer_queue *const *queues, int n, uint64_t now_ms)

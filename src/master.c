@@ -24,15 +24,13 @@
 #include <unistd.h>
 
 #include "portico/beneath.h"
-#include "portico/conn.h"
 #include "portico/event.h"
+#include "portico/listener.h"
 #include "portico/log.h"
 #include "portico/master.h"
 #include "portico/tls.h"
 #include "portico/worker.h"
 
-#define MAX_LISTENERS   8
-#define MAX_FDS         (2 * MAX_LISTENERS)
 #define MAX_GENERATIONS 8
 #define MAX_BACKOFF_MS  10000
 #define STABLE_AFTER_MS 2000 /* a worker that lived this long did not crash-loop */
@@ -52,9 +50,7 @@ struct generation {
     int req_port, req_tls_port; /* as asked for, before port 0 became a real port */
     struct tls_server *tls;
     int rootfd;
-    int fds[MAX_FDS];
-    int tls_flag[MAX_FDS]; /* 1 for an HTTPS listener */
-    int nfds;
+    struct listener_set ls;
     uid_t uid;
     gid_t gid;
     int drop;              /* switch to uid/gid in the workers */
@@ -85,175 +81,6 @@ static void on_signal(int sig)
 
 /* Options every accepted connection inherits from its listener (Linux copies them),
  * set once here instead of two setsockopt calls per connection. */
-static void tune_listener(int fd)
-{
-    int one = 1, notsent_lowat = CONN_NOTSENT_LOWAT;
-
-    /* responses are whole by the time they are written; do not let Nagle hold the tail */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    /* queue at most this much not yet sent: a client that reads slowly (or not at
-     * all) then pins ~128 KiB of kernel memory rather than a whole autotuned send
-     * buffer (MBs), and a worker never stalls copying MBs into one socket */
-    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof(notsent_lowat));
-}
-
-static int listen_on(const struct sockaddr *sa, socklen_t len, int *err)
-{
-    int one = 1;
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    if (fd < 0) {
-        *err = errno;
-        return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* v6 sockets take only v6, so the v4 wildcard can be bound beside them */
-    if (sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, sa, len) < 0 || listen(fd, 511) < 0) {
-        *err = errno;
-        close(fd);
-        return -1;
-    }
-    tune_listener(fd);
-    return fd;
-}
-
-static void set_port(struct sockaddr_storage *ss, int port)
-{
-    if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-}
-
-static int get_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static void bind_error(const char *addr, int port, int err)
-{
-    if (err == EACCES && port < 1024)
-        log_errorx("port %d needs root; try -p %d", port, PORTICO_DEFAULT_PORT);
-    else if (err == EADDRINUSE)
-        log_errorx("port %d is already in use (is another server running?); try -p %d or stop "
-                   "the other server", port, port == 65535 ? 8081 : port + 1);
-    else if (err == EADDRNOTAVAIL)
-        log_errorx("cannot listen on %s: no such address on this machine", addr);
-    else
-        log_errorx("cannot listen on %s port %d: %s", addr, port, strerror(err));
-}
-
-/* The addresses to listen on: every result for -b, else the v6 and v4 wildcards. */
-static int resolve(const struct settings *s, struct sockaddr_storage *out, socklen_t *lens)
-{
-    struct addrinfo hints, *res, *ai;
-    char host[256];
-    const char *h = s->bind_addr;
-    int n = 0, rc;
-    size_t len;
-
-    if (h == NULL) {
-        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out[0];
-        struct sockaddr_in *v4 = (struct sockaddr_in *)&out[1];
-        memset(out, 0, 2 * sizeof(*out));
-        v6->sin6_family = AF_INET6;
-        v6->sin6_addr = in6addr_any;
-        lens[0] = sizeof(*v6);
-        v4->sin_family = AF_INET;
-        v4->sin_addr.s_addr = htonl(INADDR_ANY);
-        lens[1] = sizeof(*v4);
-        return 2;
-    }
-    len = strlen(h);
-    if (len >= 2 && h[0] == '[' && h[len - 1] == ']') { /* "[::1]" as in a URL */
-        h++;
-        len -= 2;
-    }
-    if (len >= sizeof(host)) {
-        log_errorx("bind address too long: %s", s->bind_addr);
-        return -1;
-    }
-    memcpy(host, h, len);
-    host[len] = '\0';
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0) {
-        log_errorx("cannot listen on %s: %s", s->bind_addr, gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai != NULL && n < MAX_LISTENERS; ai = ai->ai_next) {
-        if (ai->ai_addrlen > sizeof(out[0]))
-            continue;
-        memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
-        lens[n++] = ai->ai_addrlen;
-    }
-    freeaddrinfo(res);
-    return n;
-}
-
-/* Binds every address to *port (0: one free port for them all); the sockets are
- * appended to m->fds with the given TLS flag. */
-static int bind_port(struct generation *m, int *port_io, int tls)
-{
-    struct sockaddr_storage addrs[MAX_LISTENERS];
-    socklen_t lens[MAX_LISTENERS];
-    const char *shown = m->s.bind_addr ? m->s.bind_addr : "*";
-    int n = resolve(&m->s, addrs, lens);
-    int first = m->nfds, attempt, i;
-
-    if (n <= 0)
-        return -1;
-    /* with port 0 the first socket picks the port and the others must get the
-     * same one; if another program holds it on the other family, try again */
-    for (attempt = 0; attempt < 20; attempt++) {
-        int port = *port_io, err = 0, retry = 0;
-        for (i = 0; i < n && m->nfds < MAX_FDS; i++) {
-            int fd;
-            set_port(&addrs[i], port);
-            fd = listen_on((struct sockaddr *)&addrs[i], lens[i], &err);
-            if (fd < 0) {
-                /* no IPv6 on this machine: the IPv4 wildcard is enough */
-                if (m->s.bind_addr == NULL && addrs[i].ss_family == AF_INET6 &&
-                    (err == EAFNOSUPPORT || err == EADDRNOTAVAIL))
-                    continue;
-                if (*port_io == 0 && m->nfds > first && err == EADDRINUSE) {
-                    retry = 1;
-                    break;
-                }
-                bind_error(shown, port, err);
-                goto fail;
-            }
-            m->tls_flag[m->nfds] = tls;
-            m->fds[m->nfds++] = fd;
-            if (port == 0)
-                port = get_port(fd);
-        }
-        if (!retry && m->nfds > first) {
-            *port_io = port;
-            return 0;
-        }
-        while (m->nfds > first)
-            close(m->fds[--m->nfds]);
-    }
-    log_errorx("cannot find a free port on %s", shown);
-    return -1;
-fail:
-    while (m->nfds > first)
-        close(m->fds[--m->nfds]);
-    return -1;
-}
-
 /* Connections and cached files both need descriptors: take what the hard limit allows. */
 static void raise_fd_limit(void)
 {
@@ -278,100 +105,6 @@ static void url_host(const struct settings *s, char *out, size_t len)
         snprintf(out, len, "%s", b);
 }
 
-
-/* Sockets handed over by systemd (LISTEN_FDS): the one on the TLS port serves
- * HTTPS, the others plain HTTP. Returns the number adopted. */
-static int adopt_systemd_sockets(struct generation *g)
-{
-    const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
-    int i, count;
-
-    if (pid == NULL || n == NULL || atol(pid) != (long)getpid())
-        return 0;
-    count = atoi(n);
-    for (i = 0; i < count && g->nfds < MAX_FDS; i++) {
-        int fd = 3 + i, port = get_port(fd);
-        if (port < 0)
-            continue;
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        tune_listener(fd);
-        g->tls_flag[g->nfds] = g->s.tls && port == g->s.tls_port;
-        g->fds[g->nfds++] = fd;
-        if (g->tls_flag[g->nfds - 1])
-            g->s.tls_port = port;
-        else
-            g->s.port = port;
-    }
-    unsetenv("LISTEN_PID");
-    unsetenv("LISTEN_FDS");
-    unsetenv("LISTEN_FDNAMES");
-    return g->nfds;
-}
-
-/* The listeners of a new generation: the previous one's sockets where the
- * address and port asked for are the same (no gap, no rebinding), else new ones. */
-static int same_bind(const struct settings *a, const struct settings *b)
-{
-    if (a->bind_addr == NULL || b->bind_addr == NULL)
-        return a->bind_addr == b->bind_addr;
-    return strcmp(a->bind_addr, b->bind_addr) == 0;
-}
-
-static int count_kind(const struct generation *g, int tls)
-{
-    int i, n = 0;
-
-    for (i = 0; i < g->nfds; i++)
-        n += g->tls_flag[i] == tls;
-    return n;
-}
-
-/* Takes over the previous generation's listeners of one kind (plain or TLS). */
-static void share_listeners(struct generation *g, const struct generation *prev, int tls)
-{
-    int i;
-
-    for (i = 0; i < prev->nfds && g->nfds < MAX_FDS; i++)
-        if (prev->tls_flag[i] == tls) {
-            g->tls_flag[g->nfds] = tls;
-            g->fds[g->nfds++] = prev->fds[i];
-        }
-}
-
-/* The listeners of a new generation: sockets systemd handed over, else the
- * previous generation's where the address and port asked for are the same (no
- * gap, no rebinding), else new ones. */
-static int bind_listeners(struct generation *g, const struct generation *prev)
-{
-    const struct settings *s = &g->s;
-
-    if (s->tls && s->tls_port == s->port && s->port != 0) {
-        log_errorx("port %d is already in use by plain HTTP (-p); give --tls-port another port",
-                   s->port);
-        return -1;
-    }
-    if (prev == NULL)
-        adopt_systemd_sockets(g);
-    if (count_kind(g, 0) == 0) {
-        if (prev != NULL && g->req_port == prev->req_port && same_bind(s, &prev->s) &&
-            count_kind(prev, 0) > 0) {
-            share_listeners(g, prev, 0);
-            g->s.port = prev->s.port;
-        } else if (bind_port(g, &g->s.port, 0) < 0) {
-            return -1;
-        }
-    }
-    if (!s->tls || count_kind(g, 1) > 0)
-        return 0;
-    if (prev != NULL && prev->s.tls && g->req_tls_port == prev->req_tls_port &&
-        same_bind(s, &prev->s) && count_kind(prev, 1) > 0) {
-        share_listeners(g, prev, 1);
-        g->s.tls_port = prev->s.tls_port;
-        return 0;
-    }
-    return bind_port(g, &g->s.tls_port, 1);
-}
 
 /* Started as root, workers become --user (www-data, else nobody); never root
  * unless that is asked for by name. */
@@ -436,7 +169,17 @@ static int access_log_openable(const char *path)
     return 0;
 }
 
-static int fd_used_by(const struct generation *g, int fd);
+static int open_listeners(struct generation *g, const struct generation *prev)
+{
+    struct listen_request ask = {&g->s, g->req_port, g->req_tls_port}, prev_ask;
+
+    if (prev != NULL) {
+        prev_ask.s = &prev->s;
+        prev_ask.port = prev->req_port;
+        prev_ask.tls_port = prev->req_tls_port;
+    }
+    return listeners_open(&g->ls, &g->s, &ask, prev ? &prev->ls : NULL, &prev_ask);
+}
 
 /* Everything that can fail for a generation, before any of its workers forks;
  * the TLS material comes last, so that a failure elsewhere rotates no keys and
@@ -475,16 +218,16 @@ static struct generation *generation_new(const struct settings *s, const struct 
         log_error("calloc");
         goto fail;
     }
-    if (bind_listeners(g, prev) < 0)
+    if (open_listeners(g, prev) < 0)
         goto fail;
     if (g->s.tls && (g->tls = tls_server_new(&g->s, prev ? prev->tls : NULL)) == NULL)
         goto fail;
     return g;
 fail:
     /* listeners bound for this generation alone go; shared ones stay */
-    for (i = 0; i < g->nfds; i++)
-        if (!fd_used_by(prev, g->fds[i]))
-            close(g->fds[i]);
+    for (i = 0; i < g->ls.n; i++)
+        if (prev == NULL || !listeners_have(&prev->ls, g->ls.l[i].fd))
+            close(g->ls.l[i].fd);
     if (g->rootfd >= 0)
         close(g->rootfd);
     free(g->slots);
@@ -492,28 +235,18 @@ fail:
     return NULL;
 }
 
-static int fd_used_by(const struct generation *g, int fd)
-{
-    int i;
-
-    for (i = 0; g != NULL && i < g->nfds; i++)
-        if (g->fds[i] == fd)
-            return 1;
-    return 0;
-}
-
 /* Releases a generation whose workers are gone; listeners still in use stay. */
 static void generation_free(struct master *m, struct generation *g)
 {
     int i, j;
 
-    for (i = 0; i < g->nfds; i++) {
+    for (i = 0; i < g->ls.n; i++) {
         int shared = 0;
         for (j = 0; j < m->ngen; j++)
-            if (m->gen[j] != g && fd_used_by(m->gen[j], g->fds[i]))
+            if (m->gen[j] != g && listeners_have(&m->gen[j]->ls, g->ls.l[i].fd))
                 shared = 1;
         if (!shared)
-            close(g->fds[i]);
+            close(g->ls.l[i].fd);
     }
     close(g->rootfd);
     tls_server_free(g->tls);
@@ -530,10 +263,10 @@ static struct master the_master;
  * workers' control sockets, another root a chroot would not hide). */
 static void close_foreign_fds(const struct generation *g, int ctl)
 {
-    int keep[MAX_FDS + 4], n = 0, i, j, lo = 3;
+    int keep[LISTENERS_MAX + 4], n = 0, i, j, lo = 3;
 
-    for (i = 0; i < g->nfds; i++)
-        keep[n++] = g->fds[i];
+    for (i = 0; i < g->ls.n; i++)
+        keep[n++] = g->ls.l[i].fd;
     keep[n++] = g->rootfd;
     keep[n++] = ctl;
     if (log_access_fd() > STDERR_FILENO)
@@ -577,7 +310,7 @@ static void spawn(struct generation *g, int i)
         close_foreign_fds(g, sv[1]);
         if (drop_privileges(g) < 0)
             _exit(1);
-        _exit(worker_run(&g->s, g->fds, g->tls_flag, g->nfds, g->rootfd, g->tls, sv[1]));
+        _exit(worker_run(&g->s, &g->ls, g->rootfd, g->tls, sv[1]));
     }
     close(sv[1]);
     if (g->slots[i].ctl > 0)

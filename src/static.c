@@ -12,11 +12,6 @@
 #include "portico/path.h"
 #include "portico/static.h"
 
-/* One request is decided at a time per worker, so the decoded path and the
- * Location value can live here rather than on a connection. */
-static char path_buf[16384];
-static char location_buf[8192]; /* a Location longer than this is refused with 414 */
-
 static enum http_status errno_status(int err)
 {
     switch (err) {
@@ -39,11 +34,11 @@ static enum http_status errno_status(int err)
 }
 
 static void redirect_to_dir(const char *path, size_t len, const struct str *query,
-                            struct response *resp)
+                            char *location_buf, struct response *resp)
 {
     size_t qlen = query->p ? query->len : 0;
-    long n = qlen + 3 < sizeof(location_buf)
-                 ? path_encode(path, len, location_buf, sizeof(location_buf) - qlen - 3)
+    long n = qlen + 3 < EXCHANGE_LOCATION_SIZE
+                 ? path_encode(path, len, location_buf, EXCHANGE_LOCATION_SIZE - qlen - 3)
                  : -1;
 
     if (n < 0) {
@@ -61,7 +56,8 @@ static void redirect_to_dir(const char *path, size_t len, const struct str *quer
     resp->location = location_buf;
 }
 
-static void serve_listing(struct static_ctx *ctx, size_t len, struct response *resp)
+static void serve_listing(struct static_ctx *ctx, const char *path_buf, size_t len,
+                          struct response *resp)
 {
     uint64_t length = 0;
     int fd = listing_build(ctx->rootfd, path_buf, len, &length);
@@ -146,16 +142,18 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->file = filecache_ref(f);
 }
 
-void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct response *resp)
+void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct exchange *x,
+                  struct response *resp)
 {
+    char *path_buf = x->path;
     struct fc_entry *e;
     long n;
     int err;
 
     n = rq->path.len
             ? path_normalize(rq->path.p, rq->path.len, path_buf,
-                             sizeof(path_buf) - sizeof("index.html"))
-            : path_normalize("/", 1, path_buf, sizeof(path_buf));
+                             sizeof(x->path) - sizeof("index.html"))
+            : path_normalize("/", 1, path_buf, sizeof(x->path));
     if (n < 0) {
         resp->status = n == PATH_TOO_LONG ? HTTP_URI_TOO_LONG : HTTP_BAD_REQUEST;
         return;
@@ -171,7 +169,7 @@ void static_serve(struct static_ctx *ctx, const struct static_request *rq, struc
     }
     if (e->type == FC_DIR) {
         if (path_buf[n - 1] != '/') {
-            redirect_to_dir(path_buf, (size_t)n, &rq->query, resp);
+            redirect_to_dir(path_buf, (size_t)n, &rq->query, x->location, resp);
             return;
         }
         memcpy(path_buf + n, "index.html", sizeof("index.html"));
@@ -180,7 +178,7 @@ void static_serve(struct static_ctx *ctx, const struct static_request *rq, struc
         path_buf[n] = '\0';
         if (err == ENOENT) {
             if (ctx->settings->listing)
-                serve_listing(ctx, (size_t)n, resp);
+                serve_listing(ctx, path_buf, (size_t)n, resp);
             else
                 resp->status = HTTP_FORBIDDEN; /* no index and listings are off */
             return;
@@ -197,8 +195,9 @@ void static_serve(struct static_ctx *ctx, const struct static_request *rq, struc
     serve_file(ctx, rq, e, resp);
 }
 
-void static_error_page(struct static_ctx *ctx, struct response *resp)
+void static_error_page(void *arg, struct response *resp)
 {
+    struct static_ctx *ctx = arg;
     char name[16];
     struct fc_entry *e;
     int len;
@@ -238,22 +237,21 @@ static struct str header(const struct request *r, const char *base, const struct
     return v;
 }
 
-void static_respond(struct static_ctx *ctx, const struct request *r, const char *base,
-                    struct response *resp)
+int static_handle(void *arg, struct exchange *x, struct response *resp)
 {
+    const struct request *r = x->req;
+    const char *base = x->base;
     struct static_request rq;
 
-    response_init(resp);
-    resp->head_only = r->method == HTTP_HEAD;
     if (r->method == HTTP_OPTIONS) {
         resp->status = HTTP_NO_CONTENT;
         resp->allow = 1;
-        return;
+        return 1;
     }
     if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
         resp->status = HTTP_METHOD_NOT_ALLOWED;
         resp->allow = 1;
-        return;
+        return 1;
     }
     rq.path.p = base + r->path.off;
     rq.path.len = r->path.len;
@@ -269,5 +267,13 @@ void static_respond(struct static_ctx *ctx, const struct request *r, const char 
     rq.range = (r->present & HTTP_HDR_RANGE_TWICE) ? (struct str){NULL, 0}
                                                   : header(r, base, &r->range, HTTP_HDR_RANGE);
     rq.accept_encoding = header(r, base, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
-    static_serve(ctx, &rq, resp);
+    static_serve(arg, &rq, x, resp);
+    return 1;
+}
+
+struct handler static_handler(struct static_ctx *ctx)
+{
+    struct handler h = {static_handle, static_error_page, ctx};
+
+    return h;
 }

@@ -1,13 +1,11 @@
-/* OpenSSL glue: contexts with Mozilla-intermediate settings, SNI, ALPN, session
- * tickets whose keys are made before fork so any worker resumes any session, and
- * non-blocking I/O results mapped for the event loop. Never parses HTTP. */
+/* OpenSSL contexts: Mozilla-intermediate settings, SNI, ALPN, and session tickets
+ * whose keys are made before fork so any worker resumes any session. Made in the
+ * master; a connection's TLS is tlsio.c's. Never parses HTTP. */
 #include "build-config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -44,80 +42,6 @@ struct tls_server {
     struct tlscert generated; /* kept so a reload serves the same certificate */
     char fingerprint[100];
 };
-
-/* The read side of a connection. OpenSSL reads ahead through it, so one recv takes
- * a whole request's records instead of a header's 5 bytes and then the rest, and
- * it notes whether that recv emptied the socket: then the connection need not call
- * again only to be told EAGAIN before epoll reports more (edge-triggered, as on a
- * plain socket). Writes keep OpenSSL's socket BIO, which kernel TLS needs. */
-struct rsock {
-    int fd;
-    unsigned drained : 1; /* in this tls_read, a recv returned less than asked, or EAGAIN */
-    unsigned eof : 1;
-};
-
-static BIO_METHOD *rsock_method;
-
-static int rsock_read(BIO *b, char *buf, size_t len, size_t *got)
-{
-    struct rsock *s = BIO_get_data(b);
-    ssize_t n;
-
-    BIO_clear_retry_flags(b);
-    do
-        n = recv(s->fd, buf, len, 0);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        s->drained = (size_t)n < len;
-        *got = (size_t)n;
-        return 1;
-    }
-    s->drained = 1;
-    if (n == 0)
-        s->eof = 1;
-    else if (errno == EAGAIN)
-        BIO_set_retry_read(b);
-    return 0;
-}
-
-static long rsock_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    struct rsock *s = BIO_get_data(b);
-
-    (void)num;
-    (void)ptr;
-    switch (cmd) {
-    case BIO_CTRL_EOF:
-        return s->eof;
-    case BIO_CTRL_FLUSH:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static int rsock_destroy(BIO *b)
-{
-    free(BIO_get_data(b));
-    BIO_set_data(b, NULL);
-    return 1;
-}
-
-/* Made once, before the workers are forked. */
-static int rsock_method_init(void)
-{
-    if (rsock_method != NULL)
-        return 0;
-    rsock_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portico recv");
-    if (rsock_method == NULL || BIO_meth_set_read_ex(rsock_method, rsock_read) != 1 ||
-        BIO_meth_set_ctrl(rsock_method, rsock_ctrl) != 1 ||
-        BIO_meth_set_destroy(rsock_method, rsock_destroy) != 1) {
-        BIO_meth_free(rsock_method);
-        rsock_method = NULL;
-        return -1;
-    }
-    return 0;
-}
 
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *ctx,
                      EVP_MAC_CTX *hctx, int enc)
@@ -252,7 +176,7 @@ struct tls_server *tls_server_new(const struct settings *s, const struct tls_ser
         log_errorx("out of memory for TLS");
         return NULL;
     }
-    if (rsock_method_init() < 0) {
+    if (tls_io_init() < 0) {
         log_errorx("out of memory for TLS");
         goto fail;
     }
@@ -312,108 +236,7 @@ const char *tls_generated_fingerprint(const struct tls_server *t)
     return t->generated.cert ? t->fingerprint : NULL;
 }
 
-SSL *tls_conn_new(struct tls_server *t, int fd)
+SSL_CTX *tls_server_ctx(struct tls_server *t)
 {
-    SSL *ssl = SSL_new(t->ctx[0]);
-    BIO *rbio = BIO_new(rsock_method), *wbio = BIO_new_socket(fd, BIO_NOCLOSE);
-    struct rsock *s = calloc(1, sizeof(*s));
-
-    if (ssl == NULL || rbio == NULL || wbio == NULL || s == NULL) {
-        SSL_free(ssl);
-        BIO_free(rbio);
-        BIO_free(wbio);
-        free(s);
-        return NULL;
-    }
-    s->fd = fd;
-    BIO_set_data(rbio, s);
-    BIO_set_init(rbio, 1);
-    SSL_set_bio(ssl, rbio, wbio);
-    SSL_set_accept_state(ssl);
-    return ssl;
-}
-
-void tls_conn_free(SSL *ssl)
-{
-    if (ssl == NULL)
-        return;
-    /* a best-effort close_notify; the socket is about to close either way */
-    SSL_set_quiet_shutdown(ssl, 0);
-    if (SSL_is_init_finished(ssl))
-        SSL_shutdown(ssl);
-    SSL_free(ssl);
-    ERR_clear_error();
-}
-
-static enum tls_result result_of(SSL *ssl, int rc)
-{
-    switch (SSL_get_error(ssl, rc)) {
-    case SSL_ERROR_WANT_READ:
-        return TLS_WANT_READ;
-    case SSL_ERROR_WANT_WRITE:
-        return TLS_WANT_WRITE;
-    case SSL_ERROR_ZERO_RETURN:
-        ERR_clear_error();
-        return TLS_CLOSED;
-    default:
-        /* a broken or hostile peer: not worth a log line each */
-        ERR_clear_error();
-        return TLS_FAILED;
-    }
-}
-
-enum tls_result tls_handshake(SSL *ssl)
-{
-    int rc = SSL_do_handshake(ssl);
-
-    return rc == 1 ? TLS_OK : result_of(ssl, rc);
-}
-
-size_t tls_read(SSL *ssl, void *buf, size_t len, enum tls_result *res)
-{
-    struct rsock *s = BIO_get_data(SSL_get_rbio(ssl));
-    size_t n = 0;
-    int rc;
-
-    /* drained speaks of a recv made by this call only: served from what OpenSSL
-     * read ahead earlier, it says nothing of bytes that came since, whose edge
-     * epoll may have reported already */
-    s->drained = 0;
-    rc = SSL_read_ex(ssl, buf, len, &n);
-
-    *res = rc == 1 ? TLS_OK : result_of(ssl, rc);
-    return rc == 1 ? n : 0;
-}
-
-int tls_drained(SSL *ssl)
-{
-    const struct rsock *s = BIO_get_data(SSL_get_rbio(ssl));
-
-    return s->drained && !SSL_has_pending(ssl);
-}
-
-size_t tls_write(SSL *ssl, const void *buf, size_t len, enum tls_result *res)
-{
-    size_t n = 0;
-    int rc = SSL_write_ex(ssl, buf, len, &n);
-
-    *res = rc == 1 ? TLS_OK : result_of(ssl, rc);
-    return rc == 1 ? n : 0;
-}
-
-int tls_ktls_send(SSL *ssl)
-{
-    return BIO_get_ktls_send(SSL_get_wbio(ssl)) == 1;
-}
-
-size_t tls_sendfile(SSL *ssl, int fd, off_t off, size_t len, enum tls_result *res)
-{
-    ossl_ssize_t n = SSL_sendfile(ssl, fd, off, len, 0);
-
-    if (n > 0) {
-        *res = TLS_OK;
-        return (size_t)n;
-    }
-    *res = result_of(ssl, (int)n);
-    return 0;
+    return t->ctx[0];
 }

@@ -14,8 +14,15 @@
 #include <unistd.h>
 
 #include "portico/conn.h"
+#include "portico/event.h"
+#include "portico/http.h"
 #include "portico/log.h"
+#include "portico/pool.h"
+#include "portico/redirect.h"
 #include "portico/response.h"
+#include "portico/static.h"
+#include "portico/tls.h"
+#include "portico/transport.h"
 #include "portico/watch.h"
 #include "portico/worker.h"
 
@@ -23,6 +30,42 @@
 #define GRACE_MS           1000 /* idle connections' last chance in a graceful stop */
 #define ACCEPT_PAUSE_MS    100
 #define MAX_EVENTS         256
+#define MAX_FREE_BLOCKS    64
+
+/* A listener as this worker's loop sees it. */
+struct acceptor {
+    struct event_handler h;
+    struct worker *w;
+    const struct listener *l;
+    int paused; /* out of file descriptors or slots: not accepting for a moment */
+};
+
+struct worker {
+    struct event_loop *loop;
+    const struct settings *settings;
+    struct static_ctx sctx;
+    struct tls_server *tls;
+    struct http_limits limits;
+    struct handler handlers[HANDLERS_MAX];
+    struct pool blocks;
+    struct conn_env env; /* what connections see of all this */
+    /* one queue per timeout length; a connection sits in at most one */
+    struct timer_queue q[CONN_TIMEOUTS], q_accept;
+    int accept_warned; /* out of descriptors: logged once until accepting works */
+    struct timer accept_timer;
+    struct acceptor acceptors[LISTENERS_MAX];
+    int nacceptors;
+    struct conn *slots;      /* max_connections of them, handed out in order */
+    unsigned slots_used;     /* slots ever handed out: pages beyond stay untouched */
+    struct conn *free_conns; /* closed slots, reused first */
+    unsigned nconns;
+    int full;                /* listeners paused until a slot frees */
+    struct watcher *watch;   /* change notifications for the file cache */
+    struct event_handler watch_h;
+    struct event_handler ctl_h; /* the control socket from the master */
+    int ctl;
+    uint64_t stop_deadline_ms;
+};
 
 /* 1: fast stop (SIGTERM, SIGINT); 2: graceful (SIGQUIT, and a reload) */
 static volatile sig_atomic_t stop_requested;
@@ -93,10 +136,11 @@ static void on_watch(struct event_handler *h, unsigned events)
 }
 
 #define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
+#define WORKER_OF_ENV(e) ((struct worker *)((char *)(e) - offsetof(struct worker, env)))
 
 static void resume_accepting(struct worker *w);
 
-struct conn *worker_conn_get(struct worker *w)
+static struct conn *conn_get(struct worker *w)
 {
     struct conn *c = w->free_conns;
 
@@ -110,65 +154,46 @@ struct conn *worker_conn_get(struct worker *w)
     return c;
 }
 
-void worker_conn_put(struct worker *w, struct conn *c)
+/* A free slot, or an idle connection that could give its slot up: if accepting
+ * was paused because all were busy, resume. */
+static void on_conn_idle(struct conn_env *env)
 {
-    c->next_free = w->free_conns;
-    w->free_conns = c;
-    w->nconns--;
-    worker_conn_idle(w);
-}
+    struct worker *w = WORKER_OF_ENV(env);
 
-void worker_conn_idle(struct worker *w)
-{
-    /* a free slot, or an idle connection that could give its slot up */
     if (w->full) {
         w->full = 0;
         resume_accepting(w);
     }
 }
 
-void *worker_block_get(struct worker *w)
+static void on_conn_closed(struct conn_env *env, struct conn *c)
 {
-    void *block = w->nfree_blocks > 0 ? w->free_blocks[--w->nfree_blocks]
-                                       : malloc(CONN_BLOCK_SIZE);
+    struct worker *w = WORKER_OF_ENV(env);
 
-    /* one line an episode: a flood of refused connections must not flood the log too */
-    if (block == NULL && !w->block_warned) {
-        log_warnx("out of memory for connection buffers: answering 503 until memory frees");
-        w->block_warned = 1;
-    } else if (block != NULL && w->block_warned) {
-        log_warnx("memory for connection buffers is available again");
-        w->block_warned = 0;
-    }
-    return block;
-}
-
-void worker_block_put(struct worker *w, void *block)
-{
-    if (w->nfree_blocks < w->max_free_blocks)
-        w->free_blocks[w->nfree_blocks++] = block;
-    else
-        free(block); /* keep a bounded pool; a burst's extra blocks go back to libc */
+    c->next_free = w->free_conns;
+    w->free_conns = c;
+    w->nconns--;
+    on_conn_idle(env);
 }
 
 static void clock_tick(struct worker *w)
 {
     struct timespec ts;
 
-    w->now_ms = event_now_ms();
-    w->sctx.now_ms = w->now_ms;
+    w->env.now_ms = event_now_ms();
+    w->sctx.now_ms = w->env.now_ms;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec != w->now) {
-        w->now = ts.tv_sec;
+    if (ts.tv_sec != w->env.now) {
+        w->env.now = ts.tv_sec;
         w->sctx.now = ts.tv_sec;
-        response_tick(w->now);
+        response_tick(w->env.now);
     }
 }
 
 /* Frees a slot by closing the connection that has been idle longest. */
 static int reclaim_idle(struct worker *w)
 {
-    struct timer *t = w->q_idle.head;
+    struct timer *t = w->q[CONN_T_IDLE].head;
 
     if (t == NULL)
         return 0;
@@ -180,10 +205,10 @@ static void pause_accepting(struct worker *w)
 {
     int i;
 
-    for (i = 0; i < w->nlisteners; i++) {
-        if (!w->listeners[i].paused) {
-            event_del(w->loop, w->listeners[i].fd);
-            w->listeners[i].paused = 1;
+    for (i = 0; i < w->nacceptors; i++) {
+        if (!w->acceptors[i].paused) {
+            event_del(w->loop, w->acceptors[i].l->fd);
+            w->acceptors[i].paused = 1;
         }
     }
 }
@@ -192,51 +217,78 @@ static void resume_accepting(struct worker *w)
 {
     int i;
 
-    if (w->stopping)
+    if (w->env.stopping)
         return;
-    for (i = 0; i < w->nlisteners; i++) {
-        if (w->listeners[i].paused) {
-            event_add_listener(w->loop, w->listeners[i].fd, &w->listeners[i].h);
-            w->listeners[i].paused = 0;
+    for (i = 0; i < w->nacceptors; i++) {
+        if (w->acceptors[i].paused) {
+            event_add_listener(w->loop, w->acceptors[i].l->fd, &w->acceptors[i].h);
+            w->acceptors[i].paused = 0;
         }
     }
 }
 
+/* Gives an accepted socket its transport (TLS on an HTTPS listener) and a slot. */
+static void start_conn(struct worker *w, const struct listener *l, int fd,
+                       const struct sockaddr *peer, socklen_t len)
+{
+    struct transport io;
+    struct conn *c;
+
+    transport_init(&io, fd);
+    if (l->tls && tls_transport_start(&io, w->tls) < 0) {
+        log_warnx("out of memory for a TLS connection; closing it");
+        io.ops->close(&io);
+        return;
+    }
+    c = conn_get(w);
+    if (c == NULL) {
+        io.ops->close(&io);
+        return;
+    }
+    if (conn_start(c, &w->env, &io, peer, len) && event_add_conn(w->loop, fd, &c->h) < 0) {
+        log_warn("epoll_ctl");
+        conn_close(c);
+    }
+}
+
+/* Out of descriptors: accepting again at once would spin on the same error, so
+ * pause; say so once per episode, not at every retry. */
+static void accept_failed(struct worker *w)
+{
+    if (!w->accept_warned)
+        log_warn("accept (pausing new connections, retrying every %d ms)", ACCEPT_PAUSE_MS);
+    w->accept_warned = 1;
+    pause_accepting(w);
+    timer_arm(&w->q_accept, &w->accept_timer, w->env.now_ms);
+}
+
 static void on_accept(struct event_handler *h, unsigned events)
 {
-    struct listener *l = (struct listener *)h;
-    struct worker *w = l->w;
+    struct acceptor *ac = (struct acceptor *)h;
+    struct worker *w = ac->w;
     int i;
 
     (void)events;
-    for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+    for (i = 0; i < ACCEPT_BATCH && !w->env.stopping; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd;
 
-        if (w->nconns >= w->settings->max_connections && w->q_idle.head == NULL) {
+        if (w->nconns >= w->settings->max_connections && w->q[CONN_T_IDLE].head == NULL) {
             /* every slot is busy: leave new clients in the backlog (or to the other
              * workers) until a slot frees, instead of waking up for them again */
             w->full = 1;
             pause_accepting(w);
             return;
         }
-        fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(ac->l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* accepting again at once would spin on the same error; say so
-                 * once per episode, not at every retry */
-                if (!w->accept_warned)
-                    log_warn("accept (pausing new connections, retrying every %d ms)",
-                             ACCEPT_PAUSE_MS);
-                w->accept_warned = 1;
-                pause_accepting(w);
-                timer_arm(&w->q_accept, &w->accept_timer, w->now_ms);
-            } else if (errno != EAGAIN) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_failed(w);
+            else if (errno != EAGAIN)
                 log_warn("accept");
-            }
             return;
         }
         if (w->accept_warned) {
@@ -249,27 +301,32 @@ static void on_accept(struct event_handler *h, unsigned events)
          * request is read at once: take the notifications first */
         if (i > 0)
             event_run_first(w->loop);
-        conn_accept(w, fd, (struct sockaddr *)&ss, len, l->tls);
+        start_conn(w, ac->l, fd, (struct sockaddr *)&ss, len);
     }
+}
+
+static void on_accept_timer(struct timer *t)
+{
+    resume_accepting((struct worker *)((char *)t - offsetof(struct worker, accept_timer)));
 }
 
 static void begin_stop(struct worker *w, int graceful)
 {
-    struct timer_queue *idle[2] = {&w->q_idle, &w->q_header};
+    struct timer_queue *idle[2] = {&w->q[CONN_T_IDLE], &w->q[CONN_T_HEADER]};
     const struct settings *s = w->settings;
     unsigned bound = s->shutdown_timeout;
     int i;
 
-    w->stopping = 1;
+    w->env.stopping = 1;
     if (graceful)
         bound += GRACE_MS / 1000 + 1;
-    w->stop_deadline_ms = w->now_ms + (uint64_t)bound * 1000;
-    for (i = 0; i < w->nlisteners; i++) {
-        if (!w->listeners[i].paused)
-            event_del(w->loop, w->listeners[i].fd);
-        close(w->listeners[i].fd);
+    w->stop_deadline_ms = w->env.now_ms + (uint64_t)bound * 1000;
+    for (i = 0; i < w->nacceptors; i++) {
+        if (!w->acceptors[i].paused)
+            event_del(w->loop, w->acceptors[i].l->fd);
+        close(w->acceptors[i].l->fd);
     }
-    w->nlisteners = 0;
+    w->nacceptors = 0;
     timer_cancel(&w->accept_timer);
     for (i = 0; i < 2; i++) {
         struct timer *t = idle[i]->head;
@@ -280,8 +337,8 @@ static void begin_stop(struct worker *w, int graceful)
              * our close; a fast stop closes them now */
             if (!graceful)
                 conn_stop_if_idle(CONN_OF_TIMER(t));
-            else if (t->deadline_ms > w->now_ms + GRACE_MS)
-                timer_arm_at(idle[i], t, w->now_ms + GRACE_MS);
+            else if (t->deadline_ms > w->env.now_ms + GRACE_MS)
+                timer_arm_at(idle[i], t, w->env.now_ms + GRACE_MS);
             t = next;
         }
     }
@@ -289,16 +346,11 @@ static void begin_stop(struct worker *w, int graceful)
 
 static void expire_timers(struct worker *w)
 {
-    struct timer_queue *queues[] = {&w->q_header, &w->q_body, &w->q_idle, &w->q_send,
-                                    &w->q_linger};
-    size_t i;
-    struct timer *t;
+    int i;
 
-    for (i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
-        while ((t = timer_expired(queues[i], w->now_ms)) != NULL)
-            conn_timeout(CONN_OF_TIMER(t));
-    if (timer_expired(&w->q_accept, w->now_ms) != NULL)
-        resume_accepting(w);
+    for (i = 0; i < CONN_TIMEOUTS; i++)
+        timer_run_expired(&w->q[i], w->env.now_ms);
+    timer_run_expired(&w->q_accept, w->env.now_ms);
 }
 
 /* Cached files hold descriptors (up to three an entry, with the pre-compressed
@@ -318,11 +370,55 @@ static unsigned cache_entries(const struct settings *s)
     return spare < s->file_cache_entries ? (unsigned)spare : s->file_cache_entries;
 }
 
-static int setup(struct worker *w, const struct settings *s, const int *fds, const int *tls, int n,
+static void setup_timers(struct worker *w, const struct settings *s)
+{
+    int i;
+
+    timer_queue_init(&w->q[CONN_T_HEADER], (uint64_t)s->header_timeout * 1000);
+    timer_queue_init(&w->q[CONN_T_BODY],
+                     (uint64_t)(s->body_timeout ? s->body_timeout : s->header_timeout) * 1000);
+    timer_queue_init(&w->q[CONN_T_IDLE], (uint64_t)s->keepalive_timeout * 1000);
+    timer_queue_init(&w->q[CONN_T_SEND], (uint64_t)s->send_timeout * 1000);
+    timer_queue_init(&w->q[CONN_T_LINGER], 2000);
+    timer_queue_init(&w->q_accept, ACCEPT_PAUSE_MS);
+    timer_init(&w->accept_timer, on_accept_timer);
+    for (i = 0; i < CONN_TIMEOUTS; i++)
+        w->env.queue[i] = &w->q[i];
+}
+
+/* The handler table, in order: a feature that is off has no entry. */
+static void setup_handlers(struct worker *w, const struct settings *s)
+{
+    int n = 0;
+
+    if (s->redirect_https)
+        w->handlers[n++] = redirect_https_handler(s);
+    w->handlers[n++] = static_handler(&w->sctx);
+    w->env.handlers = w->handlers;
+    w->env.nhandlers = n;
+}
+
+static int setup_listeners(struct worker *w, const struct listener_set *ls)
+{
+    int i;
+
+    for (i = 0; i < ls->n; i++) {
+        struct acceptor *ac = &w->acceptors[i];
+        ac->h.on_event = on_accept;
+        ac->w = w;
+        ac->l = &ls->l[i];
+        if (event_add_listener(w->loop, ac->l->fd, &ac->h) < 0) {
+            log_error("epoll_ctl on a listener");
+            return -1;
+        }
+    }
+    w->nacceptors = ls->n;
+    return 0;
+}
+
+static int setup(struct worker *w, const struct settings *s, const struct listener_set *ls,
                  int rootfd)
 {
-    unsigned i;
-
     w->settings = s;
     w->sctx.rootfd = rootfd;
     w->sctx.settings = s;
@@ -332,21 +428,19 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
     w->limits.max_header_size = s->max_header_size;
     w->limits.max_headers = s->max_headers;
     w->limits.max_body_size = s->max_body_size;
-    timer_queue_init(&w->q_header, (uint64_t)s->header_timeout * 1000);
-    timer_queue_init(&w->q_body,
-                     (uint64_t)(s->body_timeout ? s->body_timeout : s->header_timeout) * 1000);
-    timer_queue_init(&w->q_idle, (uint64_t)s->keepalive_timeout * 1000);
-    timer_queue_init(&w->q_send, (uint64_t)s->send_timeout * 1000);
-    timer_queue_init(&w->q_linger, 2000);
-    timer_queue_init(&w->q_accept, ACCEPT_PAUSE_MS);
+    setup_timers(w, s);
+    setup_handlers(w, s);
+    w->env.settings = s;
+    w->env.limits = &w->limits;
+    w->env.blocks = &w->blocks;
+    w->env.closed = on_conn_closed;
+    w->env.idle = on_conn_idle;
     w->loop = event_loop_new(MAX_EVENTS);
     /* slots are touched only when used, so a large limit costs address space only */
     w->slots = calloc(s->max_connections, sizeof(*w->slots));
-    w->max_free_blocks = 64;
-    w->free_blocks = calloc(w->max_free_blocks, sizeof(void *));
-    w->listeners = calloc((size_t)n, sizeof(*w->listeners));
-    if (w->loop == NULL || w->slots == NULL || w->free_blocks == NULL || w->listeners == NULL ||
-        w->watch == NULL || w->sctx.fc == NULL) {
+    if (w->loop == NULL || w->slots == NULL ||
+        pool_init(&w->blocks, CONN_BLOCK_SIZE, MAX_FREE_BLOCKS) < 0 || w->watch == NULL ||
+        w->sctx.fc == NULL) {
         log_error("worker set-up");
         return -1;
     }
@@ -355,22 +449,11 @@ static int setup(struct worker *w, const struct settings *s, const int *fds, con
         log_error("epoll_ctl on the change notifications");
         return -1;
     }
-    for (i = 0; i < (unsigned)n; i++) {
-        w->listeners[i].h.on_event = on_accept;
-        w->listeners[i].w = w;
-        w->listeners[i].fd = fds[i];
-        w->listeners[i].tls = tls[i];
-        if (event_add_listener(w->loop, fds[i], &w->listeners[i].h) < 0) {
-            log_error("epoll_ctl on a listener");
-            return -1;
-        }
-    }
-    w->nlisteners = n;
-    return 0;
+    return setup_listeners(w, ls);
 }
 
-int worker_run(const struct settings *s, const int *listen_fds, const int *tls, int nlisten,
-               int rootfd, struct tls_server *tls_server, int ctl)
+int worker_run(const struct settings *s, const struct listener_set *ls, int rootfd,
+               struct tls_server *tls_server, int ctl)
 {
     static struct worker w;
     struct sigaction sa;
@@ -405,7 +488,7 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
     sigemptyset(&waitmask);
 
     w.tls = tls_server;
-    if (setup(&w, s, listen_fds, tls, nlisten, rootfd) < 0)
+    if (setup(&w, s, ls, rootfd) < 0)
         return 1;
     w.ctl = ctl;
     w.ctl_h.on_event = on_control;
@@ -414,11 +497,11 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
     clock_tick(&w);
 
     for (;;) {
-        struct timer_queue *queues[] = {&w.q_header, &w.q_body, &w.q_idle, &w.q_send,
-                                        &w.q_linger, &w.q_accept};
-        int n, timeout = timer_next_ms(queues, 6, w.now_ms);
+        struct timer_queue *queues[] = {&w.q[0], &w.q[1], &w.q[2], &w.q[3], &w.q[4], &w.q_accept};
+        int n, timeout = timer_next_ms(queues, 6, w.env.now_ms);
 
-        if (w.stopping && (timeout < 0 || timeout > 100))
+        _Static_assert(CONN_TIMEOUTS == 5, "every queue is waited for");
+        if (w.env.stopping && (timeout < 0 || timeout > 100))
             timeout = 100;
         n = event_wait(w.loop, timeout, &waitmask);
         if (n < 0) {
@@ -427,10 +510,10 @@ int worker_run(const struct settings *s, const int *listen_fds, const int *tls, 
         }
         clock_tick(&w); /* before the handlers: they arm timers from it */
         event_dispatch(w.loop, n);
-        if (stop_requested && !w.stopping)
+        if (stop_requested && !w.env.stopping)
             begin_stop(&w, stop_requested == 2);
         expire_timers(&w);
-        if (w.stopping && (w.nconns == 0 || w.now_ms >= w.stop_deadline_ms))
+        if (w.env.stopping && (w.nconns == 0 || w.env.now_ms >= w.stop_deadline_ms))
             return 0;
     }
 }

@@ -1,21 +1,26 @@
-/* One client connection: its state machine, buffers, keep-alive and pipelining. */
+/* One client connection: its named states, buffers, keep-alive and pipelining.
+ * It reads and sends through a transport and is answered by the handler table; it
+ * knows neither sockets nor the worker that owns it, only a narrow environment. */
 #ifndef PORTICO_CONN_H
 #define PORTICO_CONN_H
 
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "portico/buf.h"
 #include "portico/event.h"
+#include "portico/handler.h"
 #include "portico/http.h"
+#include "portico/pool.h"
 #include "portico/response.h"
-
-struct worker;
+#include "portico/send.h"
+#include "portico/settings.h"
+#include "portico/transport.h"
 
 #define CONN_IN_SIZE  16384
 #define CONN_OUT_SIZE 16384
-#define CONN_TLS_SIZE 16384 /* one TLS record's worth of plaintext */
 
 /* Everything a connection needs only while a request is in progress. It lives in
  * one pooled block that an idle keep-alive connection gives back, so waiting
@@ -24,23 +29,37 @@ struct conn_active {
     struct http_parser parser;
     struct response resp;
     struct buf out;
-    struct segment seg[RESPONSE_MAX_SEGMENTS];
-    int nseg, cur;            /* segments of the response, the one being sent */
-    size_t seg_mem_sent;
-    uint64_t seg_file_sent;
-    size_t head_len;
-    uint64_t bytes_sent;      /* head and body, for the access log */
-    size_t tls_len, tls_sent; /* bytes staged in tlsbuf, and written of them */
-    unsigned corked;          /* TCP_CORK is on for this response's records */
-    uint64_t started_ms;      /* when the response was composed */
+    size_t head_len;     /* of the response, for the access log's body byte count */
+    uint64_t started_ms; /* when the response was composed */
+    struct outgoing send;
+    struct exchange x;
     char in[CONN_IN_SIZE];
     char outmem[CONN_OUT_SIZE];
-    char tlsbuf[CONN_TLS_SIZE]; /* head and file bytes gathered into full records */
 };
 
 #define CONN_BLOCK_SIZE sizeof(struct conn_active)
 
-enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE, CONN_LINGER };
+/* Every state a connection can be in. Transient ones are passed through within
+ * one run of the loop; the others wait for the transport or a deadline, and the
+ * state alone says what its deadline's expiry means. */
+enum conn_state {
+    CONN_PROXY_HEADER, /* room for a PROXY protocol header before anything else (not yet entered) */
+    CONN_HANDSHAKE,    /* the transport's handshake (TLS); the header deadline runs */
+    CONN_READ_HEAD,    /* a request head is awaited or arriving; on expiry: 408 if begun, else close */
+    CONN_HANDLE,       /* transient: the head is complete; the handlers plan the response */
+    CONN_CONTINUE,     /* "100 Continue" owed before the body; the body deadline runs */
+    CONN_READ_BODY,    /* the body is read and discarded (or a message of no body ends) */
+    CONN_SEND,         /* the response goes out; on expiry the stalled reader is reset */
+    CONN_STREAM,       /* room for a response held open, its body produced over time (not yet entered) */
+    CONN_DONE,         /* transient: sent; logged, then the next request, idle, or close */
+    CONN_IDLE,         /* keep-alive between requests, holding no block */
+    CONN_LINGER,       /* half-closed after an error, draining what the client still sends */
+    CONN_CLOSED,       /* released; the slot is free */
+};
+
+/* The deadlines, one queue each in the worker. */
+enum conn_timeout { CONN_T_HEADER, CONN_T_BODY, CONN_T_IDLE, CONN_T_SEND, CONN_T_LINGER,
+                    CONN_TIMEOUTS };
 
 /* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners): a
  * slow reader cannot make the kernel hold megabytes for it. When the kernel has
@@ -52,22 +71,36 @@ enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE, CONN_LINGER };
 #define CONN_FAST_MS       100
 #define CONN_FAST_LOWAT    (4 * CONN_FAST_BYTES)
 
+struct conn;
+
+/* What a connection may use of the worker that owns it. */
+struct conn_env {
+    const struct settings *settings;
+    const struct http_limits *limits;
+    const struct handler *handlers; /* in order; the last answers everything */
+    int nhandlers;
+    struct pool *blocks;            /* of CONN_BLOCK_SIZE */
+    struct timer_queue *queue[CONN_TIMEOUTS];
+    uint64_t now_ms;
+    time_t now;
+    int stopping;                   /* answer with Connection: close, then close */
+    /* The connection is closed and its slot may be reused. */
+    void (*closed)(struct conn_env *env, struct conn *c);
+    /* A connection went idle between requests (its slot could be reclaimed). */
+    void (*idle)(struct conn_env *env);
+};
+
 struct conn {
     struct event_handler h; /* first: the event loop hands this back */
-    struct worker *w;
+    struct conn_env *env;
     struct timer timer;
-    int fd;
+    struct transport io;
     enum conn_state state;
-    unsigned readable : 1, writable : 1;
-    unsigned hup : 1;              /* the peer has closed or reset (EPOLLRDHUP/HUP/ERR) */
-    unsigned keep_alive : 1;       /* after the response being sent */
-    unsigned continue_pending : 1; /* "100 Continue" owed before reading the body */
-    unsigned early_response : 1;   /* answering before the body was read */
-    unsigned tls_checked : 1;      /* the first byte on an HTTPS port was a handshake */
-    unsigned lowat_lifted : 1;     /* CONN_FAST_LOWAT for the response being sent */
-    uint32_t requests;             /* served on this connection */
-    struct conn_active *a;         /* NULL while idle */
-    struct ssl_st *ssl;            /* NULL on a plain connection */
+    unsigned keep_alive : 1;   /* after the response being sent */
+    unsigned secure : 1;       /* speaks TLS (the listener's, unless plain text came) */
+    unsigned lowat_lifted : 1; /* CONN_FAST_LOWAT for the response being sent */
+    uint32_t requests;         /* served on this connection */
+    struct conn_active *a;     /* NULL while no request is in progress */
     uint32_t in_len, in_pos, req_start, head_end;
     size_t continue_sent;
     union {
@@ -78,11 +111,14 @@ struct conn {
     struct conn *next_free;
 };
 
-/* Takes over an accepted, non-blocking socket (from an HTTPS listener when tls). */
-void conn_accept(struct worker *w, int fd, const struct sockaddr *peer, socklen_t len, int tls);
-/* A timer of this connection's expired. */
-void conn_timeout(struct conn *c);
-/* The worker is stopping: close the connection now if it is idle. */
+/* Takes over an accepted connection with its transport (a TLS one starts with its
+ * handshake) and serves what has already arrived. Returns 1 when it is open and
+ * waits for the transport (register it for events), 0 when it is closed. */
+int conn_start(struct conn *c, struct conn_env *env, const struct transport *io,
+               const struct sockaddr *peer, socklen_t len);
+/* The transport became ready (EVENT_* bits). */
+void conn_on_event(struct conn *c, unsigned events);
+/* The worker is stopping: close the connection now if no request is under way. */
 void conn_stop_if_idle(struct conn *c);
 /* Closes and releases everything the connection holds. */
 void conn_close(struct conn *c);

@@ -39,11 +39,16 @@ int event_wait(struct event_loop *loop, int timeout_ms, const sigset_t *sigmask)
 void event_dispatch(struct event_loop *loop, int n);
 
 /* A timer queue holds timers of one duration, so arming appends at the tail and
- * the head is always the next to expire: O(1) arm, cancel and expiry. */
+ * the head is always the next to expire: O(1) arm, cancel and expiry. A timer
+ * carries its own callback, so whoever runs the queues need not know its owner. */
+struct timer;
+typedef void (*timer_fn)(struct timer *t);
+
 struct timer {
     struct timer *prev, *next;
     uint64_t deadline_ms;
     struct timer_queue *queue;
+    timer_fn on_expire;
 };
 
 struct timer_queue {
@@ -52,12 +57,15 @@ struct timer_queue {
 };
 
 void timer_queue_init(struct timer_queue *q, uint64_t duration_ms);
+/* An unarmed timer that calls fn when it expires. */
+void timer_init(struct timer *t, timer_fn fn);
 void timer_arm(struct timer_queue *q, struct timer *t, uint64_t now_ms);
 /* Like timer_arm, but with an explicit deadline no later than now + duration. */
 void timer_arm_at(struct timer_queue *q, struct timer *t, uint64_t deadline_ms);
 void timer_cancel(struct timer *t);
-/* The first timer due by now_ms in q, removed from it; NULL when none is due. */
-struct timer *timer_expired(struct timer_queue *q, uint64_t now_ms);
+/* Removes each timer of q due by now_ms and calls its callback, which may arm
+ * timers again (a later deadline goes to the tail: the loop ends). */
+void timer_run_expired(struct timer_queue *q, uint64_t now_ms);
 /* Milliseconds until the earliest deadline among the queues (-1: none). */
 int timer_next_ms(struct timer_queue *const *queues, int n, uint64_t now_ms);
 

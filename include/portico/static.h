@@ -9,6 +9,7 @@
 
 #include "portico/cond.h"
 #include "portico/filecache.h"
+#include "portico/handler.h"
 #include "portico/http.h"
 #include "portico/response.h"
 #include "portico/settings.h"
@@ -29,15 +30,16 @@ struct static_request {
 };
 
 /* Decides the response: a file (maybe a part of it or a pre-compressed sibling),
- * a listing, a redirect, 304/412/416, or an error status. */
-void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct response *resp);
+ * a listing, a redirect, 304/412/416, or an error status. The decoded path and a
+ * Location are built in x's scratch space. */
+void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct exchange *x,
+                  struct response *resp);
 
-/* Answers a complete, valid request head by its method: OPTIONS 204, GET and
- * HEAD from the root, other methods 405. base is the request's first byte. */
-void static_respond(struct static_ctx *ctx, const struct request *r, const char *base,
-                    struct response *resp);
-
-/* For an error response without a body: use the root's NNN.html when there is one. */
-void static_error_page(struct static_ctx *ctx, struct response *resp);
+/* The static handler (ctx: a struct static_ctx): it answers every request by its
+ * method, OPTIONS 204, GET and HEAD from the root, other methods 405; and it gives
+ * an error response without a body the root's NNN.html when there is one. */
+int static_handle(void *ctx, struct exchange *x, struct response *resp);
+void static_error_page(void *ctx, struct response *resp);
+struct handler static_handler(struct static_ctx *ctx);
 
 #endif

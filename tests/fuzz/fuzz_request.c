@@ -107,6 +107,7 @@ static void answer(struct response *resp)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char buf[65536];
+    static struct exchange x;
     struct http_parser p;
     struct response resp;
     size_t chunk, pos = 0, start = 0;
@@ -126,7 +127,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         pos += used;
         if (r == HTTP_PARSE_HEAD) {
-            static_respond(&ctx, &p.req, buf + start, &resp);
+            x.req = &p.req;
+            x.base = buf + start;
+            response_init(&resp);
+            resp.head_only = p.req.method == HTTP_HEAD;
+            static_handle(&ctx, &x, &resp);
             answer(&resp);
         } else if (r == HTTP_PARSE_DONE) {
             http_parser_next(&p);
