@@ -197,9 +197,31 @@ static const char style[] =
     "@media (prefers-color-scheme:dark){body{background:#16181d;color:#e4e1d8}"
     "th,td{border-color:#2c3038}a{color:#8ab4f8}}";
 
-int listing_build(int rootfd, const char *path, size_t len, uint64_t *out_len)
+/* One entry's row: its link, size and modification time. */
+static void put_row(FILE *f, const struct item *it)
 {
     char href[3 * NAME_MAX + 8], size[32];
+    size_t nl = strlen(it->name);
+
+    /* "./" keeps a name with a colon from reading as a URL scheme */
+    memcpy(href, "./", 2);
+    if (path_encode_name(it->name, nl, href + 2, sizeof(href) - 3) < 0)
+        return;
+    if (it->is_dir)
+        strcat(href, "/");
+    if (it->is_dir)
+        size[0] = '\0';
+    else
+        human_size(it->size, size, sizeof(size));
+    fprintf(f, "<tr><td class=\"n\"><a href=\"%s\">", href);
+    put_escaped(f, it->name, nl);
+    fprintf(f, "%s</a></td><td class=\"s\">%s</td><td class=\"m\">", it->is_dir ? "/" : "", size);
+    put_date(f, it->mtime);
+    fputs("</td></tr>\n", f);
+}
+
+int listing_build(int rootfd, const char *path, size_t len, uint64_t *out_len)
+{
     struct item *items = NULL;
     size_t n = 0, i;
     struct stat st;
@@ -238,25 +260,8 @@ int listing_build(int rootfd, const char *path, size_t len, uint64_t *out_len)
         fputs("<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td>"
               "<td class=\"m\"></td></tr>\n",
               f);
-    for (i = 0; i < n; i++) {
-        size_t nl = strlen(items[i].name);
-        /* "./" keeps a name with a colon from reading as a URL scheme */
-        memcpy(href, "./", 2);
-        if (path_encode_name(items[i].name, nl, href + 2, sizeof(href) - 3) < 0)
-            continue;
-        if (items[i].is_dir)
-            strcat(href, "/");
-        if (items[i].is_dir)
-            size[0] = '\0';
-        else
-            human_size(items[i].size, size, sizeof(size));
-        fprintf(f, "<tr><td class=\"n\"><a href=\"%s\">", href);
-        put_escaped(f, items[i].name, nl);
-        fprintf(f, "%s</a></td><td class=\"s\">%s</td><td class=\"m\">", items[i].is_dir ? "/" : "",
-                size);
-        put_date(f, items[i].mtime);
-        fputs("</td></tr>\n", f);
-    }
+    for (i = 0; i < n; i++)
+        put_row(f, &items[i]);
     fputs("</table>\n", f);
     if (truncated)
         fprintf(f, "<p>Only the first %d entries are shown.</p>\n", LISTING_MAX);

@@ -165,21 +165,9 @@ static void put_representation(struct buf *out, const struct response *r)
     }
 }
 
-int response_compose(struct buf *out, const struct response *r, struct segment *seg,
-                     size_t *head_len)
+/* Status line, Date, and the headers that depend on the status alone. */
+static void put_status_headers(struct buf *out, const struct response *r, int multipart)
 {
-    char bodymem[512], boundary[40], tmp[256];
-    struct buf body;
-    int has_body_fd = response_body_fd(r) >= 0;
-    int builtin = !has_body_fd && r->status >= 300 && r->status != HTTP_NOT_MODIFIED;
-    int multipart = r->status == HTTP_PARTIAL_CONTENT && r->nranges > 1;
-    uint64_t length = 0;
-    int i, n = 0;
-
-    buf_init(&body, bodymem, sizeof(bodymem));
-    if (builtin)
-        error_body(&body, r->status);
-
     put_status_line(out, r->status);
     PUT_LITERAL(out, date_line);
     if (r->location)
@@ -192,30 +180,28 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
                    (unsigned long long)r->complete_length);
     else if (r->status == HTTP_RANGE_NOT_SATISFIABLE)
         buf_printf(out, "Content-Range: bytes */%llu\r\n", (unsigned long long)r->complete_length);
+}
 
-    if (multipart) {
-        struct buf t;
-        next_boundary(boundary, sizeof(boundary));
-        buf_printf(out, "Content-Type: multipart/byteranges; boundary=%s\r\n", boundary);
-        for (i = 0; i < r->nranges; i++) {
-            buf_init(&t, tmp, sizeof(tmp));
-            part_header(&t, boundary, r, &r->ranges[i]);
-            length += t.len + (r->ranges[i].last - r->ranges[i].first + 1);
-        }
-        length += 2 + 2 + strlen(boundary) + 4; /* "\r\n--" boundary "--\r\n" */
-    } else if (builtin) {
-        put_header(out, "Content-Type", "text/html; charset=utf-8");
-        length = body.len;
-    } else {
-        if (r->status == HTTP_PARTIAL_CONTENT)
-            length = r->ranges[0].last - r->ranges[0].first + 1;
-        else
-            length = r->length;
+/* A multipart/byteranges body's Content-Type; returns the body's length. */
+static uint64_t put_multipart_type(struct buf *out, const struct response *r, const char *boundary)
+{
+    char tmp[256];
+    struct buf t;
+    uint64_t length = 0;
+    int i;
+
+    buf_printf(out, "Content-Type: multipart/byteranges; boundary=%s\r\n", boundary);
+    for (i = 0; i < r->nranges; i++) {
+        buf_init(&t, tmp, sizeof(tmp));
+        part_header(&t, boundary, r, &r->ranges[i]);
+        length += t.len + (r->ranges[i].last - r->ranges[i].first + 1);
     }
-    if (multipart || builtin)
-        put_validators(out, r);
-    else
-        put_representation(out, r);
+    return length + 2 + 2 + strlen(boundary) + 4; /* "\r\n--" boundary "--\r\n" */
+}
+
+/* HSTS, Content-Length, Connection and the blank line that ends the head. */
+static void put_head_end(struct buf *out, const struct response *r, uint64_t length)
+{
     if (r->hsts >= 0)
         buf_printf(out, "Strict-Transport-Security: max-age=%ld\r\n", r->hsts);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */
@@ -229,6 +215,74 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
     else if (r->http10)
         put_header(out, "Connection", "keep-alive");
     PUT_LITERAL(out, "\r\n");
+}
+
+/* Each part's header in memory, then its range of the file; the closing delimiter last. */
+static int multipart_segments(struct buf *out, const struct response *r, const char *boundary,
+                              struct segment *seg)
+{
+    int i, n = 0;
+
+    for (i = 0; i < r->nranges; i++) {
+        size_t start = i == 0 ? 0 : out->len;
+        part_header(out, boundary, r, &r->ranges[i]);
+        seg[n].mem_off = (uint32_t)start;
+        seg[n].mem_len = (uint32_t)(out->len - start);
+        seg[n].file_off = r->ranges[i].first;
+        seg[n].file_len = r->ranges[i].last - r->ranges[i].first + 1;
+        n++;
+    }
+    memset(&seg[n], 0, sizeof(seg[n]));
+    seg[n].mem_off = (uint32_t)out->len;
+    buf_printf(out, "\r\n--%s--\r\n", boundary);
+    seg[n].mem_len = (uint32_t)(out->len - seg[n].mem_off);
+    return n + 1;
+}
+
+/* The head, then the one range of the file; a small file in memory joins the head. */
+static int single_segment(struct buf *out, const struct response *r, uint64_t length,
+                          struct segment *seg)
+{
+    seg[0].mem_len = (uint32_t)out->len;
+    if (response_body_fd(r) < 0)
+        return 1;
+    seg[0].file_off = r->status == HTTP_PARTIAL_CONTENT ? r->ranges[0].first : 0;
+    seg[0].file_len = length;
+    if (r->file != NULL && r->file->data != NULL && length <= out->cap - out->len) {
+        /* head and body go out in one write */
+        buf_append(out, r->file->data + seg[0].file_off, length);
+        seg[0].mem_len = (uint32_t)out->len;
+        seg[0].file_len = 0;
+    }
+    return 1;
+}
+
+int response_compose(struct buf *out, const struct response *r, struct segment *seg,
+                     size_t *head_len)
+{
+    char bodymem[512], boundary[40];
+    struct buf body;
+    int builtin = response_body_fd(r) < 0 && r->status >= 300 && r->status != HTTP_NOT_MODIFIED;
+    int multipart = r->status == HTTP_PARTIAL_CONTENT && r->nranges > 1;
+    uint64_t length;
+
+    buf_init(&body, bodymem, sizeof(bodymem));
+    put_status_headers(out, r, multipart);
+    if (multipart) {
+        next_boundary(boundary, sizeof(boundary));
+        length = put_multipart_type(out, r, boundary);
+        put_validators(out, r);
+    } else if (builtin) {
+        error_body(&body, r->status);
+        put_header(out, "Content-Type", "text/html; charset=utf-8");
+        length = body.len;
+        put_validators(out, r);
+    } else {
+        length = r->status == HTTP_PARTIAL_CONTENT ? r->ranges[0].last - r->ranges[0].first + 1
+                                                   : r->length;
+        put_representation(out, r);
+    }
+    put_head_end(out, r, length);
     *head_len = out->len;
 
     memset(seg, 0, sizeof(*seg));
@@ -236,34 +290,9 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         seg[0].mem_len = (uint32_t)out->len;
         return 1;
     }
-    if (multipart) {
-        for (i = 0; i < r->nranges; i++) {
-            size_t start = i == 0 ? 0 : out->len;
-            part_header(out, boundary, r, &r->ranges[i]);
-            seg[n].mem_off = (uint32_t)start;
-            seg[n].mem_len = (uint32_t)(out->len - start);
-            seg[n].file_off = r->ranges[i].first;
-            seg[n].file_len = r->ranges[i].last - r->ranges[i].first + 1;
-            n++;
-        }
-        memset(&seg[n], 0, sizeof(seg[n]));
-        seg[n].mem_off = (uint32_t)out->len;
-        buf_printf(out, "\r\n--%s--\r\n", boundary);
-        seg[n].mem_len = (uint32_t)(out->len - seg[n].mem_off);
-        return n + 1;
-    }
+    if (multipart)
+        return multipart_segments(out, r, boundary, seg);
     if (builtin)
         buf_append(out, body.data, body.len);
-    seg[0].mem_len = (uint32_t)out->len;
-    if (has_body_fd) {
-        seg[0].file_off = r->status == HTTP_PARTIAL_CONTENT ? r->ranges[0].first : 0;
-        seg[0].file_len = length;
-        if (r->file != NULL && r->file->data != NULL && length <= out->cap - out->len) {
-            /* a small file is in memory: head and body go out in one write */
-            buf_append(out, r->file->data + seg[0].file_off, length);
-            seg[0].mem_len = (uint32_t)out->len;
-            seg[0].file_len = 0;
-        }
-    }
-    return 1;
+    return single_segment(out, r, length, seg);
 }
