@@ -328,62 +328,93 @@ void config_defaults(struct settings *s)
     s->file_cache_entries = 1000;
 }
 
-int config_load(struct settings *s, const char *path, char *err, size_t errlen)
+/* The whole file (at most 1 MiB) in a new NUL-terminated buffer, or NULL. */
+static char *read_text(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    char *text, *line, *next;
+    char *text;
     long size;
-    int lineno = 0;
-    unsigned char seen[NSETTINGS] = {0}; /* one per key, however many */
 
     if (f == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
+        return NULL;
     }
     if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || size > (1 << 20) ||
         fseek(f, 0, SEEK_SET) < 0) {
         snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
         fclose(f);
-        return -1;
+        return NULL;
     }
     text = malloc((size_t)size + 1);
     if (text == NULL || fread(text, 1, (size_t)size, f) != (size_t)size) {
         snprintf(err, errlen, "%s: cannot read it", path);
         free(text);
         fclose(f);
-        return -1;
+        return NULL;
     }
     fclose(f);
     text[size] = '\0';
+    return text;
+}
+
+/* Cuts a line into its key and value (the rest after the blanks that follow the
+ * key); the comment and the blanks around both go. 0 for a line with no key. */
+static int split_line(char *line, char **key, char **value)
+{
+    char *end, *hash;
+
+    /* a comment starts at '#' at the start of a line or after a space */
+    for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
+        if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+            *hash = '\0';
+            break;
+        }
+    *key = line + strspn(line, " \t\r");
+    end = *key + strlen(*key);
+    while (end > *key && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    *value = *key + strcspn(*key, " \t");
+    if (**value != '\0') {
+        *(*value)++ = '\0';
+        *value += strspn(*value, " \t");
+    }
+    return **key != '\0';
+}
+
+/* The entry whose flag says a setting was given: the first key that sets its
+ * member, so that precompressed and no-precompressed count as one. */
+static size_t setting_index(const struct setting_def *d)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++)
+        if ((table[i].flags & SETTING_IN_FILE) && table[i].field == d->field)
+            break;
+    return i;
+}
+
+int config_load(struct settings *s, const char *path, char *err, size_t errlen)
+{
+    char *text, *line, *next, *key, *value;
+    int lineno = 0;
+    int set_on[NSETTINGS] = {0}; /* the line that gave each setting, however many */
+    const struct setting_def *set_as[NSETTINGS];
+
+    if ((text = read_text(path, err, errlen)) == NULL)
+        return -1;
     free(s->file_text);
     s->file_text = text;
-
     for (line = text; line != NULL; line = next) {
-        char *key, *value, *end, *hash;
         const struct setting_def *d;
         char why[300];
+        size_t i;
 
         lineno++;
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
-        /* a comment starts at '#' at the start of a line or after a space */
-        for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
-            if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
-                *hash = '\0';
-                break;
-            }
-        key = line + strspn(line, " \t\r");
-        end = key + strlen(key);
-        while (end > key && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-            *--end = '\0';
-        if (*key == '\0')
+        if (!split_line(line, &key, &value))
             continue;
-        value = key + strcspn(key, " \t");
-        if (*value != '\0') {
-            *value++ = '\0';
-            value += strspn(value, " \t");
-        }
         d = find_setting(key);
         if (d == NULL || !(d->flags & SETTING_IN_FILE)) {
             snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
@@ -393,13 +424,18 @@ int config_load(struct settings *s, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%d: '%s' needs a value", path, lineno, key);
             return -1;
         }
-        if (d->type != SETTING_LIST) { /* lists are made by repeating their key */
-            if (seen[d - table]) {
-                snprintf(err, errlen, "%s:%d: '%s' is set twice", path, lineno, key);
-                return -1;
-            }
-            seen[d - table] = 1;
+        i = setting_index(d);
+        if (d->type != SETTING_LIST && set_on[i]) { /* lists are made by repeating their key */
+            if (set_as[i] == d)
+                snprintf(err, errlen, "%s:%d: '%s' is set twice (first on line %d)", path, lineno,
+                         key, set_on[i]);
+            else
+                snprintf(err, errlen, "%s:%d: '%s' is set twice (as '%s' on line %d)", path,
+                         lineno, key, set_as[i]->name, set_on[i]);
+            return -1;
         }
+        set_on[i] = lineno;
+        set_as[i] = d;
         if (config_set(s, key, value, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
             return -1;
