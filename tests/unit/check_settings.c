@@ -174,6 +174,8 @@ START_TEST(entries_agree)
         ck_assert_msg(d->dflt == NULL || d->help == NULL || (d->flags & SETTING_ON_CLI) == 0 ||
                           strstr(d->help, "{default}") != NULL,
                       "%s: its default is not shown in --help", d->name);
+        ck_assert_msg(d->help == NULL || strstr(d->help, "{default}") == NULL || d->dflt != NULL,
+                      "%s: --help shows a default it has not", d->name);
         ck_assert_msg(d->short_opt == 0 || (d->flags & SETTING_ON_CLI), "%s: letter", d->name);
         for (j = 0; j < i; j++) {
             ck_assert_msg(strcmp(t[j].name, d->name) != 0, "%s twice", d->name);
