@@ -1,5 +1,6 @@
-/* The command line: options and start-up messages. Hands the settings (and
- * where they came from, for reloads) to the master; never serves anything itself. */
+/* The command line: options, --help and start-up messages, all from the settings
+ * table. Hands the settings (and where they came from, for reloads) to the master;
+ * never serves anything itself. */
 #include "build-config.h"
 
 #include <getopt.h>
@@ -13,95 +14,124 @@
 #include "portico/master.h"
 #include "portico/settings.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
+#define HELP_WIDTH   80  /* columns of --help */
+#define HELP_COLUMN  30  /* where an option's help text starts */
+#define OPT_FROM_DEF 256 /* getopt_long returns OPT_FROM_DEF + i for the table's entry i */
 
-/* Long options are the configuration keys (config.c owns their parsing); the
- * short ones map to the same keys. */
-static const struct option options[] = {
-    {"root", required_argument, NULL, 'r'},
-    {"port", required_argument, NULL, 'p'},
-    {"bind", required_argument, NULL, 'b'},
-    {"workers", required_argument, NULL, 'w'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"config", required_argument, NULL, 'c'},
-    {"check-config", no_argument, NULL, 't'},
-    {"access-log", required_argument, NULL, 0},
-    {"header-timeout", required_argument, NULL, 0},
-    {"body-timeout", required_argument, NULL, 0},
-    {"keepalive-timeout", required_argument, NULL, 0},
-    {"send-timeout", required_argument, NULL, 0},
-    {"max-body-size", required_argument, NULL, 0},
-    {"max-connections", required_argument, NULL, 0},
-    {"cache-control", required_argument, NULL, 0},
-    {"listing", no_argument, NULL, 0},
-    {"no-precompressed", no_argument, NULL, 0},
-    {"revalidate", required_argument, NULL, 0},
-    {"tls", no_argument, NULL, 0},
-    {"tls-cert", required_argument, NULL, 0},
-    {"tls-key", required_argument, NULL, 0},
-    {"tls-port", required_argument, NULL, 0},
-    {"tls-save-cert", required_argument, NULL, 0},
-    {"redirect-https", no_argument, NULL, 0},
-    {"hsts", required_argument, NULL, 0},
-    {"user", required_argument, NULL, 'u'},
-    {"chroot", no_argument, NULL, 0},
-    {"pid-file", required_argument, NULL, 0},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
-};
+/* The options come from the settings table (config.c), built once at start-up. */
+static const struct setting_def *defs;
+static size_t ndefs;
+static struct option *options;
+static char *shortopts;
+
+static void options_build(void)
+{
+    size_t i, o = 0, n = 0;
+
+    defs = config_settings(&ndefs);
+    options = calloc(ndefs + 1, sizeof(*options));
+    shortopts = malloc(2 * ndefs + 2);
+    if (options == NULL || shortopts == NULL) {
+        fprintf(stderr, "portico: out of memory\n");
+        exit(1);
+    }
+    shortopts[n++] = ':'; /* a missing value returns ':', not '?' */
+    for (i = 0; i < ndefs; i++) {
+        if (!(defs[i].flags & SETTING_ON_CLI))
+            continue;
+        options[o].name = defs[i].name;
+        options[o].has_arg = defs[i].arg ? required_argument : no_argument;
+        options[o].val = OPT_FROM_DEF + (int)i;
+        o++;
+        if (defs[i].short_opt) {
+            shortopts[n++] = defs[i].short_opt;
+            if (defs[i].arg)
+                shortopts[n++] = ':';
+        }
+    }
+    shortopts[n] = '\0';
+}
+
+/* The table entry getopt_long's result stands for, or NULL. */
+static const struct setting_def *option_def(int c)
+{
+    size_t i;
+
+    if (c >= OPT_FROM_DEF)
+        return &defs[c - OPT_FROM_DEF];
+    for (i = 0; i < ndefs; i++)
+        if (defs[i].short_opt == c && (defs[i].flags & SETTING_ON_CLI))
+            return &defs[i];
+    return NULL;
+}
+
+/* Writes the words of text from column col on, wrapped at HELP_WIDTH. */
+static void help_wrap(FILE *out, int col, const char *text)
+{
+    int first = 1;
+
+    while (*text != '\0') {
+        int len = (int)strcspn(text, " ");
+
+        if (!first && col + 1 + len > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_COLUMN, "");
+            col = HELP_COLUMN;
+            first = 1;
+        }
+        col += fprintf(out, "%s%.*s", first ? "" : " ", len, text);
+        first = 0;
+        text += len;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
+}
+
+/* One option of --help: "  -p, --port PORT", then its help with "{default}" filled in. */
+static void help_option(FILE *out, const struct setting_def *d)
+{
+    static const char mark[] = "{default}";
+    char text[1024];
+    const char *at = strstr(d->help, mark);
+    int col;
+
+    if (d->heading != NULL)
+        fprintf(out, "\n%s%s", d->heading, d->heading[0] ? ":\n" : "");
+    if (d->short_opt)
+        col = fprintf(out, "  -%c, --%s", d->short_opt, d->name);
+    else
+        col = fprintf(out, "      --%s", d->name);
+    if (d->arg)
+        col += fprintf(out, " %s", d->arg);
+    if (col < HELP_COLUMN)
+        col += fprintf(out, "%*s", HELP_COLUMN - col, "");
+    else
+        col += fprintf(out, " ");
+    if (at != NULL && d->dflt != NULL)
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - d->help), d->help, d->dflt,
+                 at + strlen(mark));
+    else
+        snprintf(text, sizeof(text), "%s", d->help);
+    help_wrap(out, col, text);
+}
 
 static void usage(FILE *out)
 {
+    size_t i;
+
     fprintf(out,
             "Usage: portico [OPTION]... [ROOT]\n"
             "Serve the files in ROOT over HTTP/1.1 (default ROOT: ./www if it exists,\n"
             "else %s/www).\n"
-            "\n"
-            "  -c, --config FILE           read settings from FILE (\"key value\" lines, the\n"
-            "                              long option names; options given here win)\n"
-            "  -t, --check-config          check the settings, certificates and root, then exit\n"
-            "  -r, --root DIR              document root (same as the ROOT argument)\n"
-            "  -p, --port PORT             TCP port (default %d, 80 as root; 0: a free port)\n"
-            "  -b, --bind ADDR             listen on ADDR only (default: all IPv6 and IPv4\n"
-            "                              addresses); e.g. 127.0.0.1 for this machine only\n"
-            "  -w, --workers N             worker processes (default: one per CPU)\n"
-            "  -q, --quiet                 no access log unless --access-log is given\n"
-            "      --access-log FILE       Combined Log Format access log ('-' stdout, 'off')\n"
-            "      --header-timeout SEC    time for a request's line and headers (default 10)\n"
-            "      --body-timeout SEC      time for a whole request body (default: the header\n"
-            "                              timeout)\n"
-            "      --keepalive-timeout SEC idle time before a connection closes (default 15)\n"
-            "      --send-timeout SEC      time a client may stall a response (default 30)\n"
-            "      --max-body-size SIZE    largest request body, e.g. 64k or 1m (default 1m)\n"
-            "      --max-connections N     connections per worker (default 4096)\n"
-            "      --listing               list directories that have no index.html\n"
-            "      --cache-control VALUE   Cache-Control header on file responses (default none)\n"
-            "      --no-precompressed      never serve FILE.br / FILE.gz in place of FILE\n"
-            "      --revalidate SEC        files whose changes the kernel cannot notify (network\n"
-            "                              filesystems, past the inotify limit) are checked on\n"
-            "                              disk again after SEC (default 1; 0: every request)\n"
-            "\n"
-            "HTTPS:\n"
-            "      --tls                   serve HTTPS too; without --tls-cert, with a new\n"
-            "                              self-signed certificate for localhost\n"
-            "      --tls-cert FILE         PEM certificate (and chain); repeat for more host\n"
-            "                              names, chosen by SNI (the first is the default)\n"
-            "      --tls-key FILE          PEM private key of the certificate given before\n"
-            "      --tls-port PORT         HTTPS port (default %d, 443 as root; 0: a free one)\n"
-            "      --tls-save-cert FILE    write the generated certificate there, to trust it\n"
-            "      --redirect-https        answer plain HTTP with 308 to the https URL\n"
-            "      --hsts SECONDS          Strict-Transport-Security max-age on HTTPS\n"
-            "  -u, --user NAME             run workers as NAME when started as root (default\n"
-            "                              www-data, else nobody; root only if named)\n"
-            "      --chroot                confine workers to the document root\n"
-            "      --pid-file FILE         write the master's PID there\n"
-            "  -h, --help                  show this help and exit\n"
-            "  -V, --version               show the version and exit\n"
+            "\n",
+            PORTICO_DATADIR);
+    for (i = 0; i < ndefs; i++)
+        if (defs[i].flags & SETTING_ON_CLI)
+            help_option(out, &defs[i]);
+    fprintf(out,
             "\n"
             "Signals: SIGTERM/SIGINT stop (in-flight responses finish, 10 s at most), SIGQUIT\n"
-            "stops gracefully, SIGHUP reloads the settings, SIGUSR1 reopens the logs.\n",
-            PORTICO_DATADIR, PORTICO_DEFAULT_PORT, PORTICO_DEFAULT_TLS_PORT);
+            "stops gracefully, SIGHUP reloads the settings, SIGUSR1 reopens the logs.\n");
 }
 
 static void die_usage(const char *fmt, const char *arg)
@@ -112,62 +142,46 @@ static void die_usage(const char *fmt, const char *arg)
     exit(EXIT_USAGE);
 }
 
-static const char *short_key(int c)
+/* getopt_long's '?' or ':', as one line and exit 2. */
+static void die_option(int c, char **argv)
 {
-    switch (c) {
-    case 'r': return "root";
-    case 'p': return "port";
-    case 'b': return "bind";
-    case 'w': return "workers";
-    case 'q': return "quiet";
-    case 'u': return "user";
-    default: return NULL;
-    }
+    char opt[3] = {'-', (char)optopt, '\0'};
+
+    if (c == ':')
+        die_usage("option '%s' needs a value", argv[optind - 1]);
+    if (optopt >= OPT_FROM_DEF) /* --quiet=on */
+        die_usage("option '--%s' takes no value", defs[optopt - OPT_FROM_DEF].name);
+    die_usage("unknown option '%s'", optopt != 0 ? opt : argv[optind - 1]);
 }
 
-int main(int argc, char **argv)
+/* The command line: settings go to cli (as "key value" pairs, like the file's
+ * lines), commands to src and *check_only; -h and -V exit here. */
+static int parse_args(int argc, char **argv, struct config_arg *cli, int max,
+                      struct config_source *src, int *check_only)
 {
-    static struct config_arg cli[256];
-    static struct config_source src;
-    struct settings s;
-    char err[1024];
-    int c, idx, ncli = 0, check_only = 0, rc;
+    const struct setting_def *d;
+    int c, ncli = 0;
 
     opterr = 0; /* one line of our own instead of getopt's two */
-    while ((c = getopt_long(argc, argv, ":r:p:b:w:qc:tu:hV", options, &idx)) != -1) {
-        const char *key = c == 0 ? options[idx].name : short_key(c);
-
-        if (key != NULL) {
-            if (ncli == (int)(sizeof(cli) / sizeof(cli[0])))
+    while ((c = getopt_long(argc, argv, shortopts, options, NULL)) != -1) {
+        if ((d = option_def(c)) == NULL)
+            die_option(c, argv);
+        if (d->type != SETTING_COMMAND) {
+            if (ncli == max)
                 die_usage("too many options, at '%s'", argv[optind - 1]);
-            cli[ncli].key = key;
+            cli[ncli].key = d->name;
             cli[ncli].value = optarg ? optarg : "on";
             ncli++;
-            continue;
-        }
-        switch (c) {
-        case 'c':
-            src.path = optarg;
-            break;
-        case 't':
-            check_only = 1;
-            break;
-        case 'h':
+        } else if (strcmp(d->name, "config") == 0) {
+            src->path = optarg;
+        } else if (strcmp(d->name, "check-config") == 0) {
+            *check_only = 1;
+        } else if (strcmp(d->name, "help") == 0) {
             usage(stdout);
-            return 0;
-        case 'V':
+            exit(0);
+        } else if (strcmp(d->name, "version") == 0) {
             printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-            return 0;
-        case ':':
-            die_usage("option '%s' needs a value", argv[optind - 1]);
-            break;
-        default:
-            if (optopt != 0) {
-                char opt[3] = {'-', (char)optopt, '\0'};
-                die_usage("unknown option '%s'", opt);
-            }
-            die_usage("unknown option '%s'", argv[optind - 1]);
-            break;
+            exit(0);
         }
     }
     if (optind < argc) {
@@ -176,12 +190,27 @@ int main(int argc, char **argv)
         for (c = 0; c < ncli; c++)
             if (strcmp(cli[c].key, "root") == 0)
                 die_usage("more than one document root given: '%s'", argv[optind]);
+        if (ncli == max)
+            die_usage("too many options, at '%s'", argv[optind]);
         cli[ncli].key = "root";
         cli[ncli].value = argv[optind];
         ncli++;
     }
+    return ncli;
+}
+
+int main(int argc, char **argv)
+{
+    static struct config_arg cli[256];
+    static struct config_source src;
+    struct settings s;
+    char err[1024];
+    int check_only = 0, rc;
+
+    options_build();
+    src.nargs = parse_args(argc, argv, cli, (int)(sizeof(cli) / sizeof(cli[0])), &src,
+                           &check_only);
     src.args = cli;
-    src.nargs = ncli;
     rc = config_build(&s, &src, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "portico: %s\n", err);

@@ -45,6 +45,44 @@ struct settings {
     char *file_text;           /* the configuration file's bytes; strings point into it */
 };
 
+/* The settings table: one entry per setting and per command-line option. The
+ * option parser and --help (main.c), the configuration file's keys, their
+ * parsing, ranges and defaults (config.c) all come from it. */
+enum setting_type {
+    SETTING_STRING,  /* non-empty text on one line: const char * */
+    SETTING_INT,     /* a decimal number from min to max: int */
+    SETTING_UINT,    /* the same, stored as unsigned */
+    SETTING_LONG,    /* the same, stored as long */
+    SETTING_SIZE,    /* bytes, or a number with k, m or g: uint64_t */
+    SETTING_SWITCH,  /* on or off: int; as an option, it turns the setting on */
+    SETTING_NEGATED, /* on or off, stored inverted: no-precompressed */
+    SETTING_LIST,    /* appends to an array of at most max strings, counted in an int */
+    SETTING_COMMAND, /* a command-line option that is no setting: --help, --config */
+};
+
+#define SETTING_IN_FILE 1u /* a key of the configuration file */
+#define SETTING_ON_CLI  2u /* a command-line option: --name, and -x if it has a letter */
+#define SETTING_UNSET   4u /* a number that starts at -1, "not given" (decided later) */
+
+struct setting_def {
+    const char *name;            /* the long option and the configuration key */
+    char short_opt;              /* the option's letter, or 0 */
+    enum setting_type type;
+    unsigned flags;              /* SETTING_IN_FILE, SETTING_ON_CLI, SETTING_UNSET */
+    size_t field;                /* offsetof the value in struct settings */
+    size_t count;                /* SETTING_LIST: offsetof its int count */
+    unsigned long long min, max; /* numbers: the range; SETTING_LIST: max entries */
+    const char *dflt;            /* the default as written in the file, or NULL (zero) */
+    const char *implies;         /* a switch this one turns on (tls-cert: tls), or NULL */
+    const char *what;            /* for messages: "invalid <what> 'x'" */
+    const char *arg;             /* the value's name in --help (FILE, SEC); NULL: none */
+    const char *help;            /* --help text; "{default}" stands for dflt */
+    const char *heading;         /* a --help section starting here ("" a blank line) */
+};
+
+/* The table, in --help order; *n gets the number of entries. */
+const struct setting_def *config_settings(size_t *n);
+
 /* Where settings come from: a configuration file and the command line, which
  * wins. Kept by the master so that SIGHUP can build them again. */
 struct config_arg {
@@ -62,6 +100,7 @@ struct config_source {
  * environment (exit 1); -2 for a bad command line (exit 2). err says why. */
 int config_build(struct settings *s, const struct config_source *src, char *err, size_t errlen);
 
+/* Every setting's default from the table, and the limits that are no settings. */
 void config_defaults(struct settings *s);
 /* Sets one setting by its name (the long option without "--", also the config file
  * key); 0, or -1 with a one-line reason in err. Lists (tls-cert, tls-key) append. */

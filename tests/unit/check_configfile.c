@@ -348,6 +348,11 @@ START_TEST(duplicate_key)
     expect_error("root /a\r\nroot /b\r\n", 2, "set twice");
     expect_error("user a\nuser b\n", 2, "user");
     expect_error("pid-file /a\npid-file /b\n", 2, "pid-file");
+    expect_error("port 80\n\nport 81\n", 3, "(first on line 1)");
+    /* two keys of one setting */
+    expect_error("precompressed on\nno-precompressed on\n", 2,
+                 "'no-precompressed' is set twice (as 'precompressed' on line 1)");
+    expect_error("no-precompressed on\n# c\nprecompressed on\n", 3, "set twice");
 }
 END_TEST
 
