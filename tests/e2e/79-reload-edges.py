@@ -10,7 +10,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (Server, check, eq, expect, fd_count, free_port, get, get_fresh,  # noqa
+from portico_test import (Server, check, expect, fd_count, free_port, get, get_fresh,  # noqa
                           mkdtemp, new_root, run, test, wait_until, write_config)
 
 FILES = {'a.txt': b'file a\n'}
