@@ -140,8 +140,11 @@ static int resolve(const struct settings *s, struct sockaddr_storage *out, sockl
 static void add(struct listener_set *set, int fd, int port, int tls)
 {
     struct listener *l = &set->l[set->n++];
+    socklen_t len = sizeof(l->addr);
 
     l->fd = fd;
+    if (getsockname(fd, (struct sockaddr *)&l->addr, &len) < 0)
+        memset(&l->addr, 0, sizeof(l->addr));
     l->port = port;
     l->tls = (unsigned)tls;
 }

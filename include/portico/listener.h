@@ -4,15 +4,19 @@
 #ifndef PORTICO_LISTENER_H
 #define PORTICO_LISTENER_H
 
+#include <sys/socket.h>
+
 #include "portico/settings.h"
 
 #define LISTENERS_MAX 16
 
-/* One listening socket and what a connection accepted on it speaks. */
+/* One listening socket and what a connection accepted on it speaks. Properties a
+ * listener may gain (a PROXY header first, the sites it serves) go here. */
 struct listener {
     int fd;
-    int port;        /* the bound port */
-    unsigned tls : 1; /* HTTPS: the connection starts with a TLS handshake */
+    struct sockaddr_storage addr; /* the bound address */
+    int port;
+    unsigned tls : 1;             /* HTTPS: the connection starts with a TLS handshake */
 };
 
 struct listener_set {
