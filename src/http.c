@@ -1,5 +1,6 @@
-/* llhttp glue: fills struct request from the callbacks, enforces the limits and
- * rejects what llhttp 8.1 lets through (obs-fold, HTTP/2.0, bad Host, odd targets).
+/* llhttp glue: fills struct request from the callbacks, enforces the limits,
+ * rejects what llhttp 8.1 lets through (obs-fold, HTTP/2.0, bad Host, odd targets)
+ * and gives back the ';' it loses after a chunk extension value.
  * Never touches a socket or the file system; every decision is a status code. */
 #include "build-config.h"
 
@@ -87,6 +88,57 @@ static int on_chunk_extension(llhttp_t *l, const char *at, size_t len)
 {
     (void)at;
     return count_overhead(parser_of(l), len);
+}
+
+static int on_chunk_extension_value(llhttp_t *l, const char *at, size_t len)
+{
+    struct http_parser *p = parser_of(l);
+
+    if (len > 0)
+        p->ext_last = at[len - 1];
+    p->ext_end = at + len;
+    return count_overhead(p, len);
+}
+
+/* Whether this llhttp loses the ';' after an unquoted chunk extension value.
+ * Asked by parsing such a line once, not by version number, so that a patched
+ * llhttp (a distribution's backport of the fix) is never given a second ';'. */
+static int swallows_ext_semicolon(void)
+{
+    static const char probe[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "1;a=b;c=d\r\n";
+    static int known = -1;
+
+    if (known < 0) {
+        llhttp_settings_t none;
+        llhttp_t l;
+        llhttp_settings_init(&none);
+        llhttp_init(&l, HTTP_REQUEST, &none);
+        known = llhttp_execute(&l, probe, sizeof(probe) - 1) == HPE_INVALID_CHUNK_SIZE &&
+                llhttp_get_error_pos(&l) == probe + sizeof(probe) - 1 - strlen("c=d\r\n");
+    }
+    return known;
+}
+
+/* llhttp 8.1.0 consumes the ';' that ends an unquoted value and moves to the
+ * state that follows a chunk size (chunk_size_otherwise), which wants ';' or CR:
+ * "5;a=b;c=d" fails at the 'c' (fixed upstream in 9.1.3, nodejs/llhttp#248).
+ * Pausing here lets http_parse hand it that ';' again, which takes it where the
+ * fix goes, to the next extension; llhttp still judges every byte of it.
+ * A value ending in '"' was quoted: llhttp read past it, and keeps the ';'.
+ * Otherwise llhttp only peeked at the byte after the value, so it is in the
+ * buffer. An empty value ("a=;") is not a token and is left to fail as it did. */
+static int on_chunk_extension_value_complete(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+    int token_then_semicolon = p->ext_last != 0 && p->ext_last != '"' && *p->ext_end == ';';
+
+    p->ext_last = 0;
+    if (token_then_semicolon && swallows_ext_semicolon()) {
+        p->give_back_semicolon = 1;
+        return HPE_PAUSED;
+    }
+    return 0;
 }
 
 static int on_header_field(llhttp_t *l, const char *at, size_t len)
@@ -338,7 +390,8 @@ static const llhttp_settings_t callbacks = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_chunk_extension_name = on_chunk_extension,
-    .on_chunk_extension_value = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension_value,
+    .on_chunk_extension_value_complete = on_chunk_extension_value_complete,
     .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -402,18 +455,41 @@ static char *unknown_minor(char *buf, size_t len)
     return NULL;
 }
 
+/* llhttp_execute over [data, data + len), giving back each ';' that llhttp 8.1
+ * swallowed (on_chunk_extension_value_complete). *stop: where llhttp stopped. */
+static llhttp_errno_t execute(struct http_parser *p, const char *data, size_t len,
+                              const char **stop)
+{
+    llhttp_errno_t err = llhttp_execute(&p->llhttp, data, len);
+
+    while (err == HPE_PAUSED && p->give_back_semicolon) {
+        const char *at = llhttp_get_error_pos(&p->llhttp);
+        p->give_back_semicolon = 0;
+        llhttp_resume(&p->llhttp);
+        err = llhttp_execute(&p->llhttp, ";", 1);
+        if (err != HPE_OK) {
+            *stop = at;
+            return err;
+        }
+        err = llhttp_execute(&p->llhttp, at, (size_t)(data + len - at));
+    }
+    *stop = err == HPE_OK ? data + len : llhttp_get_error_pos(&p->llhttp);
+    return err;
+}
+
 enum http_parse_result http_parse(struct http_parser *p, char *base, char *data, size_t len,
                                   size_t *consumed)
 {
     struct request *r = &p->req;
     size_t room = len;
+    const char *stop;
     llhttp_errno_t err;
 
     p->base = base;
     if (r->state == HTTP_REQ_HEAD && r->head_bytes + len > p->limits->max_header_size)
         room = p->limits->max_header_size - r->head_bytes;
 
-    err = llhttp_execute(&p->llhttp, data, room);
+    err = execute(p, data, room, &stop);
     if (err == HPE_OK) {
         *consumed = room;
         if (r->state == HTTP_REQ_HEAD) {
@@ -434,12 +510,11 @@ enum http_parse_result http_parse(struct http_parser *p, char *base, char *data,
         }
         return HTTP_PARSE_AGAIN;
     }
-    *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
+    *consumed = (size_t)(stop - data);
     if (err == HPE_PAUSED) {
-        const char *end = llhttp_get_error_pos(&p->llhttp);
         llhttp_resume(&p->llhttp);
         /* the empty line ending the head must be CRLF too (llhttp accepts a bare LF) */
-        if (r->state == HTTP_REQ_BODY && (end - base < 2 || end[-2] != '\r')) {
+        if (r->state == HTTP_REQ_BODY && (stop - base < 2 || stop[-2] != '\r')) {
             r->status = HTTP_BAD_REQUEST;
             return HTTP_PARSE_ERROR;
         }

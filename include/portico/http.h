@@ -72,6 +72,10 @@ struct http_parser {
     const char *base; /* the request's first byte, valid during http_parse */
     const struct http_limits *limits;
     struct request req;
+    /* the chunk extension value being read, for llhttp 8.1's lost ';' (http.c) */
+    const char *ext_end; /* just past its latest piece */
+    char ext_last;       /* its last byte so far; 0 while it is empty */
+    unsigned give_back_semicolon : 1;
 };
 
 enum http_parse_result {

@@ -251,7 +251,11 @@ def corpus_complete():
 
 def corpus_case(name, statuses):
     with open(os.path.join(CORPUS, name + '.http'), 'rb') as f:
-        raw = f.read()
+        raw_case(f.read(), statuses)
+
+
+def raw_case(raw, statuses):
+    """RAW on a fresh connection: one response with one of STATUSES, then close."""
     before = len(log_lines())
     data, closed = send_raw(raw)
     check(closed, 'connection still open %.0f s after the request (%s)'
@@ -278,6 +282,68 @@ for _name in sorted(EXPECT):
 def still_serving():
     expect(exchange(P, req('GET', '/a.txt')), 200, body=A)
     check(srv.alive(), 'the master is gone')
+
+
+# --------------------------------------------------------------------------
+# chunk extensions (issue 13): RFC 9112 7.1.1 says to ignore them, but llhttp
+# 8.1.0 refused a second extension after a valued one ("5;a=b;c=d").  An
+# accepted line must frame the body exactly: the request after it on the same
+# connection (here GET /secret.txt, a request in its own right) is answered
+# next.  Cut after CHUNK_HEAD + N bytes, the server reads the line in two parts.
+
+CHUNK_HEAD = b'GET /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n'
+CHUNK_NEXT = b'GET /secret.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+CHUNK_HIDDEN = b'GET /secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n'
+
+CHUNK_EXT_OK = [
+    (b'5;a=b;c=d\r\nhello\r\n0\r\n\r\n', range(1, 12)),  # every cut in the line
+    (b'5;a=b;c=d;e=f\r\nhello\r\n0\r\n\r\n', (5, 6, 9, 10)),
+    (b'5;a="x;y";c=d\r\nhello\r\n0\r\n\r\n', (6, 9, 10)),
+    (b'5;a=b;c="x;y"\r\nhello\r\n0\r\n\r\n', (5, 6, 10)),
+    (b'5;a=b;c\r\nhello\r\n3;d=e;f=g\r\nabc\r\n0;h=i;j=k\r\n\r\n', (5, 6, 21, 22, 37, 38)),
+]
+
+
+def chunk_ext_ok(chunks, cut):
+    with Client(P) as c:
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        raw = CHUNK_HEAD + chunks + CHUNK_NEXT
+        if cut:
+            c.send(raw[:len(CHUNK_HEAD) + cut])
+            time.sleep(0.05)
+            raw = raw[len(CHUNK_HEAD) + cut:]
+        c.send(raw)
+        r = expect(c.read_response(), 200, body=A)
+        check(not r.closes(), 'Connection: close after a valid chunked body: %r' % r.head)
+        expect(c.read_response(), 200, body=SECRET)
+        c.expect_closed()
+
+
+for _chunks, _cuts in CHUNK_EXT_OK:
+    add_case('chunk extensions %r -> 200, body framed exactly' % _chunks.split(b'\r\n')[0],
+             chunk_ext_ok, _chunks, 0)
+    for _cut in _cuts:
+        add_case('chunk extensions %r, the line cut at %d -> 200, body framed exactly'
+                 % (_chunks.split(b'\r\n')[0], _cut), chunk_ext_ok, _chunks, _cut)
+
+CHUNK_EXT_BAD = [
+    (b'5;a=b;\r\nhello\r\n0\r\n\r\n', (400,)),        # no name after ';'
+    (b'5;a=b; c=d\r\nhello\r\n0\r\n\r\n', (400,)),    # spaces around ';'
+    (b'5;a=b ;c=d\r\nhello\r\n0\r\n\r\n', (400,)),
+    (b'5;a=b;c=d \r\nhello\r\n0\r\n\r\n', (400,)),
+    (b'5;a=b;c=d\rhello\r\n0\r\n\r\n', (400,)),       # bare CR
+    (b'5;a=b;c="x\ry"\r\nhello\r\n0\r\n\r\n', (400,)),
+    (b'5;a=b;c=d\nhello\r\n0\r\n\r\n', (400,)),       # bare LF
+    (b'5;a=b;c=d=e\r\nhello\r\n0\r\n\r\n', (400,)),
+    # 1500 valued extensions: 9000 bytes of names and values, over the 8 KiB allowance
+    (b'1' + b''.join(b';e%02d=v%02d' % (i % 100, i % 100) for i in range(1500)) +
+     b'\r\nx\r\n0\r\n\r\n', (431,)),
+]
+
+for _chunks, _st in CHUNK_EXT_BAD:
+    add_case('chunk extensions %r -> %s, one response, closed'
+             % (_chunks.split(b'\r\n')[0][:40], '/'.join(map(str, _st))),
+             raw_case, CHUNK_HEAD + _chunks + CHUNK_HIDDEN, _st)
 
 
 # --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /* Request framing and validation (src/http.c): keep-alive, Host, targets, limits. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "portico/http.h"
@@ -103,28 +104,40 @@ END_TEST
 
 static const struct http_limits limits = {8192, 100, 1024};
 
-/* Feeds a whole request through the parser, optionally one byte at a time, and
- * returns the final status: 0 when the request was read completely and valid. */
-static int feed(const char *text, size_t len, int bytewise, struct http_parser *p)
-{
-    static char req[32768]; /* the parser may rewrite bytes in its input */
-    size_t off = 0;
+#define FEED_BYTEWISE ((size_t)-1)
 
-    ck_assert_uint_le(len, sizeof(req));
+/* Feeds a whole request through the parser: in one piece (split 0), in two
+ * pieces cut at split, or one byte at a time (FEED_BYTEWISE). Returns the final
+ * status: 0 when the request was read completely and valid, -1 when incomplete.
+ * The bytes are an exact-size copy (the parser may rewrite them), so that a
+ * sanitizer build sees any read past them. */
+static int feed(const char *text, size_t len, size_t split, struct http_parser *p)
+{
+    char *req = malloc(len);
+    size_t off = 0;
+    int status = -1;
+
+    ck_assert_ptr_nonnull(req);
     memcpy(req, text, len);
     http_parser_init(p, &limits);
     while (off < len || p->req.state == HTTP_REQ_BODY) {
-        size_t n = bytewise && off < len ? 1 : len - off, used = 0;
-        enum http_parse_result r = http_parse(p, req, req + off, n, &used);
+        size_t n = len - off, used = 0;
+        enum http_parse_result r;
+        if (split == FEED_BYTEWISE && off < len)
+            n = 1;
+        else if (off < split)
+            n = split - off;
+        r = http_parse(p, req, req + off, n, &used);
         off += used;
-        if (r == HTTP_PARSE_ERROR)
-            return p->req.status;
-        if (r == HTTP_PARSE_DONE)
-            return 0;
+        if (r == HTTP_PARSE_ERROR || r == HTTP_PARSE_DONE) {
+            status = r == HTTP_PARSE_ERROR ? (int)p->req.status : 0;
+            break;
+        }
         if (r == HTTP_PARSE_AGAIN && off == len)
-            return -1; /* incomplete */
+            break; /* incomplete */
     }
-    return -1;
+    free(req);
+    return status;
 }
 
 static const struct {
@@ -194,7 +207,7 @@ START_TEST(parse_table)
     int want = parse_cases[_i].want;
 
     ck_assert_msg(feed(req, strlen(req), 0, &p) == want, "whole: %s", req);
-    ck_assert_msg(feed(req, strlen(req), 1, &p) == want, "bytewise: %s", req);
+    ck_assert_msg(feed(req, strlen(req), FEED_BYTEWISE, &p) == want, "bytewise: %s", req);
 }
 END_TEST
 
@@ -234,6 +247,102 @@ START_TEST(trailer_limit)
 }
 END_TEST
 
+/* Chunk lines with extensions (RFC 9112 §7.1.1: unknown ones are ignored, but
+ * their bytes count against the header allowance). llhttp 8.1.0 refused a second
+ * extension after a valued one; the malformed lines must stay refused. */
+static const struct {
+    const char *chunks; /* what follows the head */
+    int want;
+    uint64_t body, ext; /* when accepted: body bytes, extension bytes counted */
+} chunk_ext_cases[] = {
+    {"5;a=b;c=d\r\nhello\r\n0\r\n\r\n", 0, 5, 4},
+    {"5;a=b;c=d;e=f\r\nhello\r\n0\r\n\r\n", 0, 5, 6},
+    {"5;a=b;c\r\nhello\r\n0\r\n\r\n", 0, 5, 3},
+    {"5;a;b=c;d=e\r\nhello\r\n0\r\n\r\n", 0, 5, 5},
+    {"5;a=\"x;y\";c=d\r\nhello\r\n0\r\n\r\n", 0, 5, 8},
+    {"5;a=b;c=\"x;y\"\r\nhello\r\n0\r\n\r\n", 0, 5, 8},
+    {"5;a=\"\";b=c;d=\"e\"\r\nhello\r\n0\r\n\r\n", 0, 5, 9},
+    {"0005;Ab-1=x.y;c_d=~!\r\nhello\r\n0\r\n\r\n", 0, 5, 12},
+    {"3;a=b;c=d\r\nabc\r\n4;e=f;g=h\r\ndefg\r\n0;i=j;k=l\r\n\r\n", 0, 7, 12},
+    {"0;a=b;c=d\r\n\r\n", 0, 0, 4},
+    {"5;a=b;\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0}, /* no name after ';' */
+    {"5;a=b;c=d;\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b; c=d\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0}, /* spaces */
+    {"5;a=b ;c=d\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;c=d \r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;\tc=d\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;c=d\rhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0}, /* bare CR */
+    {"5;a=b;c=d\r\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;c=\"x\ry\"\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;c=d\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0}, /* bare LF */
+    {"5;a=b;c\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=;c=d\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0}, /* an empty value */
+    {"5;a=b;c=d=e\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b,c=d\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;\"c\"=d\r\nhello\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0},
+    {"5;a=b;c=d\r\nhelloX\r\n0\r\n\r\n", HTTP_BAD_REQUEST, 0, 0}, /* framing still exact */
+    {"5;a=b;c=d\r\nhello\r\n0;e=f;g=h\r\n", -1, 0, 0},            /* no end yet */
+    {"5;a=b;c=\"x\"", -1, 0, 0},  /* ends at a closing quote: nothing read past it */
+    {"5;a=b;c=d\"x\"", -1, 0, 0}, /* the same, a quote llhttp takes inside a token */
+};
+
+static void expect_chunk_ext(const char *req, size_t len, size_t split, int i)
+{
+    struct http_parser p;
+    int got = feed(req, len, split, &p);
+
+    ck_assert_msg(got == chunk_ext_cases[i].want, "%s at %zu: want %d, got %d",
+                  split == FEED_BYTEWISE ? "bytewise" : "split", split == FEED_BYTEWISE ? 1 : split,
+                  chunk_ext_cases[i].want, got);
+    if (got == 0) {
+        ck_assert_uint_eq(p.req.body_bytes, chunk_ext_cases[i].body);
+        ck_assert_uint_eq(p.req.overhead, chunk_ext_cases[i].ext);
+    }
+}
+
+/* in one piece, cut in two at every offset, and one byte at a time */
+START_TEST(chunk_ext_table)
+{
+    char req[256];
+    size_t len, split;
+
+    len = (size_t)snprintf(req, sizeof(req),
+                           "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n%s",
+                           chunk_ext_cases[_i].chunks);
+    ck_assert_uint_lt(len, sizeof(req));
+    for (split = 0; split < len; split++)
+        expect_chunk_ext(req, len, split, _i);
+    expect_chunk_ext(req, len, FEED_BYTEWISE, _i);
+}
+END_TEST
+
+/* Many valued extensions on one line are read; past 8 KiB of them, 431. */
+START_TEST(chunk_ext_many)
+{
+    struct http_parser p;
+    static char req[32768];
+    size_t n =
+        (size_t)sprintf(req, "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1");
+    size_t start = n;
+    int i;
+
+    for (i = 0; i < 300; i++)
+        n += (size_t)sprintf(req + n, ";e%03d=v%03d", i, i);
+    n += (size_t)sprintf(req + n, "\r\nx\r\n0\r\n\r\n");
+    ck_assert_int_eq(feed(req, n, 0, &p), 0);
+    ck_assert_uint_eq(p.req.overhead, 300 * 8);
+    ck_assert_int_eq(feed(req, n, FEED_BYTEWISE, &p), 0);
+    ck_assert_uint_eq(p.req.body_bytes, 1);
+
+    n = start;
+    for (i = 0; i < 1500; i++) /* 1500 * 6 counted bytes: over 8192 */
+        n += (size_t)sprintf(req + n, ";e%02d=v%02d", i % 100, i % 100);
+    n += (size_t)sprintf(req + n, "\r\nx\r\n0\r\n\r\n");
+    ck_assert_int_eq(feed(req, n, 0, &p), HTTP_HEADERS_TOO_LARGE);
+    ck_assert_int_eq(feed(req, n, FEED_BYTEWISE, &p), HTTP_HEADERS_TOO_LARGE);
+}
+END_TEST
+
 START_TEST(header_limits)
 {
     struct http_parser p;
@@ -262,7 +371,7 @@ START_TEST(header_limits)
     n += 9000;
     n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
     ck_assert_int_eq(feed(req, n, 0, &p), HTTP_URI_TOO_LONG);
-    ck_assert_int_eq(feed(req, n, 1, &p), HTTP_URI_TOO_LONG);
+    ck_assert_int_eq(feed(req, n, FEED_BYTEWISE, &p), HTTP_URI_TOO_LONG);
 }
 END_TEST
 
@@ -327,6 +436,9 @@ Suite *http_suite(void)
     tcase_add_test(tc, header_limits);
     tcase_add_test(tc, http10_chunked_closes);
     tcase_add_test(tc, trailer_limit);
+    tcase_add_loop_test(tc, chunk_ext_table, 0,
+                        sizeof(chunk_ext_cases) / sizeof(chunk_ext_cases[0]));
+    tcase_add_test(tc, chunk_ext_many);
     tcase_add_test(tc, request_fields);
     tcase_add_test(tc, pipelined);
     suite_add_tcase(s, tc);
