@@ -94,6 +94,12 @@ enum http_parse_result http_parse(struct http_parser *p, char *base, char *data,
 /* Ready for the next request on the same connection. */
 void http_parser_next(struct http_parser *p);
 
+/* fields.c: a complete header field of the head (value without its trailing OWS)
+ * is remembered if it matters; 0, or the status that ends the request now. A
+ * status found for later (417, 501) is left in r->status. */
+enum http_status http_header_use(struct request *r, const char *name, const char *value,
+                                 size_t vlen);
+
 /* Pure pieces, exported for the unit tests. */
 unsigned http_connection_tokens(const char *value, size_t len);
 int http_keep_alive(unsigned major, unsigned minor, unsigned conn_tokens);
