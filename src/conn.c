@@ -502,8 +502,7 @@ static int step_handshake(struct conn *c)
 
 static int step_continue(struct conn *c)
 {
-    enum io_result res =
-        send_bytes(c, continue_line, sizeof(continue_line) - 1, &c->continue_sent);
+    enum io_result res = send_bytes(c, continue_line, sizeof(continue_line) - 1, &c->continue_sent);
 
     if (res == IO_DONE) {
         c->state = CONN_READ_BODY;

@@ -1,4 +1,4 @@
-/* The master: binds the listeners, forks the workers and supervises them —
+/* The master: opens the listeners (listener.c), forks the workers and supervises them —
  * respawn with back-off, reload on SIGHUP as a new generation of workers, log
  * reopening, graceful and fast stop, privilege drop. Signal handlers only set
  * flags; the loop sleeps in ppoll with them unblocked. It never serves a request. */

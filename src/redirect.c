@@ -56,8 +56,8 @@ static int redirect_https(void *ctx, struct exchange *x, struct response *resp)
         snprintf(portstr, sizeof(portstr), ":%d", s->tls_port);
     n = snprintf(x->location, sizeof(x->location), "https://%.*s%s%.*s%s%.*s", (int)hlen, host,
                  portstr, r->path.len ? (int)r->path.len : 1,
-                 r->path.len ? base + r->path.off : "/", r->has_query ? "?" : "",
-                 (int)r->query.len, base + r->query.off);
+                 r->path.len ? base + r->path.off : "/", r->has_query ? "?" : "", (int)r->query.len,
+                 base + r->query.off);
     if (n < 0 || (size_t)n >= sizeof(x->location)) {
         resp->status = HTTP_URI_TOO_LONG;
         return 1;

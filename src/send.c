@@ -104,8 +104,8 @@ static enum io_result send_direct(struct outgoing *o, struct transport *t)
     if (o->seg_mem_sent < sg->mem_len) {
         /* more: a head and the file bytes after it leave in the same packets */
         int more = sg->file_len > 0 || o->cur + 1 < o->nseg;
-        res = t->ops->send(t, o->mem + sg->mem_off + o->seg_mem_sent,
-                           sg->mem_len - o->seg_mem_sent, more, &n);
+        res = t->ops->send(t, o->mem + sg->mem_off + o->seg_mem_sent, sg->mem_len - o->seg_mem_sent,
+                           more, &n);
         o->seg_mem_sent += n;
     } else {
         uint64_t left = sg->file_len - o->seg_file_sent;

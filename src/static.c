@@ -1,6 +1,6 @@
 /* Maps a request path to a file beneath the root and decides what of it to send:
  * index files, listings, pre-compressed siblings, validators, conditionals and
- * ranges. Never reads file contents: bodies go out by sendfile in conn.c. */
+ * ranges. Never reads file contents: bodies go out through send.c. */
 #include "build-config.h"
 
 #include <errno.h>

@@ -140,8 +140,7 @@ static enum io_result tls_send(struct transport *t, const void *buf, size_t len,
     return rc == 1 ? IO_DONE : result_of(t, rc);
 }
 
-static enum io_result ktls_sendfile(struct transport *t, int fd, off_t off, size_t len,
-                                    size_t *put)
+static enum io_result ktls_sendfile(struct transport *t, int fd, off_t off, size_t len, size_t *put)
 {
     ossl_ssize_t n = SSL_sendfile(t->layer, fd, off, len, 0);
 

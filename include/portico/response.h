@@ -1,5 +1,5 @@
 /* Composing responses: status line, headers, multipart framing and the small
- * built-in bodies, as a list of memory and file segments for conn.c to send. */
+ * built-in bodies, as a list of memory and file segments for send.c to send. */
 #ifndef PORTICO_RESPONSE_H
 #define PORTICO_RESPONSE_H
 
