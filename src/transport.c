@@ -37,14 +37,9 @@ static enum io_result plain_recv(struct transport *t, void *buf, size_t len, siz
     return IO_ERROR;
 }
 
-static enum io_result plain_send(struct transport *t, const void *buf, size_t len, int more,
-                                 size_t *put)
+/* What a send or sendfile came to; a full socket clears the writable flag. */
+static enum io_result sent(struct transport *t, ssize_t n, size_t *put)
 {
-    ssize_t n;
-
-    do
-        n = send(t->fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-    while (n < 0 && errno == EINTR);
     if (n >= 0) {
         *put = (size_t)n;
         return IO_DONE;
@@ -56,6 +51,17 @@ static enum io_result plain_send(struct transport *t, const void *buf, size_t le
     return IO_ERROR;
 }
 
+static enum io_result plain_send(struct transport *t, const void *buf, size_t len, int more,
+                                 size_t *put)
+{
+    ssize_t n;
+
+    do
+        n = send(t->fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    while (n < 0 && errno == EINTR);
+    return sent(t, n, put);
+}
+
 static enum io_result plain_sendfile(struct transport *t, int fd, off_t off, size_t len,
                                      size_t *put)
 {
@@ -64,15 +70,7 @@ static enum io_result plain_sendfile(struct transport *t, int fd, off_t off, siz
     do
         n = sendfile(t->fd, fd, &off, len);
     while (n < 0 && errno == EINTR);
-    if (n >= 0) {
-        *put = (size_t)n;
-        return IO_DONE;
-    }
-    if (errno == EAGAIN) {
-        t->writable = 0;
-        return IO_AGAIN;
-    }
-    return IO_ERROR;
+    return sent(t, n, put);
 }
 
 static void plain_shutdown(struct transport *t)
