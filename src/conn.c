@@ -35,6 +35,17 @@ static void on_deadline(struct timer *t)
         c->io.writable = 1;
         conn_run(c);
         return;
+    case CONN_IDLE:
+        if (c->rested || c->env->stopping)
+            break;
+        /* idle for a moment: keeping TLS buffers across back-to-back requests saves
+         * their allocation, keeping them for every waiting connection costs ~34 KiB */
+        c->io.ops->rest(&c->io);
+        c->rested = 1;
+        timer_arm_at(c->env->queue[CONN_T_IDLE], &c->timer,
+                     c->env->now_ms + c->env->queue[CONN_T_IDLE]->duration_ms -
+                         c->env->queue[CONN_T_REST]->duration_ms);
+        return;
     case CONN_SEND:
         /* a stalled reader is reset, not closed: a plain close would leave the kernel
          * trickling our full send buffer to it as an orphan socket, for minutes, and a
@@ -328,10 +339,12 @@ static void finish_response(struct conn *c)
     c->req_start = c->in_pos;
     c->head_end = c->in_pos;
     if (c->in_pos == c->in_len) {
-        /* nothing pipelined: the connection goes idle and gives its block back */
+        /* nothing pipelined: the connection goes idle and gives its block back
+         * (and, after a moment, its transport's buffers: on_deadline) */
         release_block(c);
         c->state = CONN_IDLE;
-        arm(c, CONN_T_IDLE);
+        c->rested = c->io.ops->rest == NULL;
+        arm(c, c->rested ? CONN_T_IDLE : CONN_T_REST);
         env->idle(env);
     } else {
         c->state = CONN_READ_HEAD; /* a pipelined request begins */

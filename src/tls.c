@@ -122,10 +122,10 @@ static SSL_CTX *make_ctx(struct tls_server *t, struct tlscert *tc)
     }
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS);
-    /* idle connections keep no record buffers; writes may be partial and retried
-     * from wherever the buffer has moved */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* writes may be partial and retried from wherever the buffer has moved; record
+     * buffers are given back when a connection goes idle (tlsio.c), not after every
+     * record as SSL_MODE_RELEASE_BUFFERS would */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_read_ahead(ctx, 1);
     /* workers share no session cache: resumption rides on tickets, whose keys all share */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

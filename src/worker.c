@@ -31,6 +31,7 @@
 #define ACCEPT_PAUSE_MS    100
 #define MAX_EVENTS         256
 #define MAX_FREE_BLOCKS    64
+#define REST_MS            1000 /* idle this long, a connection gives its TLS buffers back */
 
 /* A listener as this worker's loop sees it. */
 struct acceptor {
@@ -193,7 +194,7 @@ static void clock_tick(struct worker *w)
 /* Frees a slot by closing the connection that has been idle longest. */
 static int reclaim_idle(struct worker *w)
 {
-    struct timer *t = w->q[CONN_T_IDLE].head;
+    struct timer *t = w->q[CONN_T_IDLE].head ? w->q[CONN_T_IDLE].head : w->q[CONN_T_REST].head;
 
     if (t == NULL)
         return 0;
@@ -274,7 +275,8 @@ static void on_accept(struct event_handler *h, unsigned events)
         socklen_t len = sizeof(ss);
         int fd;
 
-        if (w->nconns >= w->settings->max_connections && w->q[CONN_T_IDLE].head == NULL) {
+        if (w->nconns >= w->settings->max_connections && w->q[CONN_T_IDLE].head == NULL &&
+            w->q[CONN_T_REST].head == NULL) {
             /* every slot is busy: leave new clients in the backlog (or to the other
              * workers) until a slot frees, instead of waking up for them again */
             w->full = 1;
@@ -312,7 +314,7 @@ static void on_accept_timer(struct timer *t)
 
 static void begin_stop(struct worker *w, int graceful)
 {
-    struct timer_queue *idle[2] = {&w->q[CONN_T_IDLE], &w->q[CONN_T_HEADER]};
+    struct timer_queue *idle[3] = {&w->q[CONN_T_IDLE], &w->q[CONN_T_REST], &w->q[CONN_T_HEADER]};
     const struct settings *s = w->settings;
     unsigned bound = s->shutdown_timeout;
     int i;
@@ -328,7 +330,7 @@ static void begin_stop(struct worker *w, int graceful)
     }
     w->nacceptors = 0;
     timer_cancel(&w->accept_timer);
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 3; i++) {
         struct timer *t = idle[i]->head;
         while (t != NULL) {
             struct timer *next = t->next;
@@ -378,6 +380,9 @@ static void setup_timers(struct worker *w, const struct settings *s)
     timer_queue_init(&w->q[CONN_T_BODY],
                      (uint64_t)(s->body_timeout ? s->body_timeout : s->header_timeout) * 1000);
     timer_queue_init(&w->q[CONN_T_IDLE], (uint64_t)s->keepalive_timeout * 1000);
+    timer_queue_init(&w->q[CONN_T_REST], REST_MS < (uint64_t)s->keepalive_timeout * 1000
+                                             ? REST_MS
+                                             : (uint64_t)s->keepalive_timeout * 1000);
     timer_queue_init(&w->q[CONN_T_SEND], (uint64_t)s->send_timeout * 1000);
     timer_queue_init(&w->q[CONN_T_LINGER], 2000);
     timer_queue_init(&w->q_accept, ACCEPT_PAUSE_MS);
@@ -497,10 +502,11 @@ int worker_run(const struct settings *s, const struct listener_set *ls, int root
     clock_tick(&w);
 
     for (;;) {
-        struct timer_queue *queues[] = {&w.q[0], &w.q[1], &w.q[2], &w.q[3], &w.q[4], &w.q_accept};
-        int n, timeout = timer_next_ms(queues, 6, w.env.now_ms);
+        struct timer_queue *queues[] = {&w.q[0], &w.q[1], &w.q[2], &w.q[3],
+                                        &w.q[4], &w.q[5], &w.q_accept};
+        int n, timeout = timer_next_ms(queues, 7, w.env.now_ms);
 
-        _Static_assert(CONN_TIMEOUTS == 5, "every queue is waited for");
+        _Static_assert(CONN_TIMEOUTS == 6, "every queue is waited for");
         if (w.env.stopping && (timeout < 0 || timeout > 100))
             timeout = 100;
         n = event_wait(w.loop, timeout, &waitmask);

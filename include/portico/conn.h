@@ -52,14 +52,16 @@ enum conn_state {
     CONN_SEND,         /* the response goes out; on expiry the stalled reader is reset */
     CONN_STREAM,       /* room for a response held open, its body produced over time (not yet entered) */
     CONN_DONE,         /* transient: sent; logged, then the next request, idle, or close */
-    CONN_IDLE,         /* keep-alive between requests, holding no block */
+    CONN_IDLE,         /* keep-alive between requests, holding no block; on expiry: rest, then close */
     CONN_LINGER,       /* half-closed after an error, draining what the client still sends */
     CONN_CLOSED,       /* released; the slot is free */
 };
 
-/* The deadlines, one queue each in the worker. */
+/* The deadlines, one queue each in the worker. An idle connection whose transport
+ * holds buffers while busy (TLS) first waits CONN_T_REST, a moment, then gives them
+ * back and waits the rest of CONN_T_IDLE. */
 enum conn_timeout { CONN_T_HEADER, CONN_T_BODY, CONN_T_IDLE, CONN_T_SEND, CONN_T_LINGER,
-                    CONN_TIMEOUTS };
+                    CONN_T_REST, CONN_TIMEOUTS };
 
 /* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners): a
  * slow reader cannot make the kernel hold megabytes for it. When the kernel has
@@ -99,6 +101,7 @@ struct conn {
     unsigned keep_alive : 1;   /* after the response being sent */
     unsigned secure : 1;       /* speaks TLS (the listener's, unless plain text came) */
     unsigned lowat_lifted : 1; /* CONN_FAST_LOWAT for the response being sent */
+    unsigned rested : 1;       /* idle, and the transport's busy-time buffers given back */
     uint32_t requests;         /* served on this connection */
     struct conn_active *a;     /* NULL while no request is in progress */
     uint32_t in_len, in_pos, req_start, head_end;

@@ -31,6 +31,9 @@ struct transport_ops {
     /* Ends the layer above TCP politely, if there is one (TLS close_notify), and
      * half-closes the socket: raw TCP carries on, for draining what still comes. */
     void (*shutdown)(struct transport *t);
+    /* The connection went idle between requests: give back what the layer needs
+     * only while busy (TLS record buffers). NULL: nothing to give back. */
+    void (*rest)(struct transport *t);
     /* Releases the layer's state and closes the socket. */
     void (*close)(struct transport *t);
     /* 1: every send is framed (a TLS record), so small pieces are gathered first */

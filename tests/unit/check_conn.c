@@ -25,7 +25,7 @@ struct fake {
     size_t room;       /* bytes sends may still take before IO_AGAIN */
     int handshakes;    /* handshake calls answered IO_AGAIN before the result */
     enum io_result handshake_result;
-    int shutdowns, closes;
+    int shutdowns, closes, rests;
 };
 
 static struct fake *fake_of(struct transport *t)
@@ -91,13 +91,18 @@ static void fake_close(struct transport *t)
     fake_of(t)->closes++;
 }
 
+static void fake_rest(struct transport *t)
+{
+    fake_of(t)->rests++;
+}
+
 /* no sendfile: file bytes go through the walker's stage, as over TLS */
 static const struct transport_ops fake_plain = {
     .recv = fake_recv, .send = fake_send, .shutdown = fake_shutdown, .close = fake_close,
 };
 static const struct transport_ops fake_secure = {
     .handshake = fake_handshake, .recv = fake_recv, .send = fake_send,
-    .shutdown = fake_shutdown, .close = fake_close, .gather = 1,
+    .shutdown = fake_shutdown, .rest = fake_rest, .close = fake_close, .gather = 1,
 };
 
 /* ------------------------------------------------------------ handlers and the world */
@@ -172,6 +177,7 @@ static void world_init(void)
         timer_queue_init(&W.q[i], (uint64_t)(i + 1) * 1000);
         W.env.queue[i] = &W.q[i];
     }
+    W.q[CONN_T_REST].duration_ms = 500;
     W.first.declines = 1;
     W.second.status = HTTP_OK;
     W.second.body = "hello, world\n";
@@ -479,6 +485,42 @@ START_TEST(test_stop_idle)
 }
 END_TEST
 
+/* An idle connection whose transport holds buffers while busy keeps them for a
+ * moment (back-to-back requests reuse them), then gives them back and waits the
+ * rest of the keep-alive time. */
+START_TEST(test_rest_when_idle)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+
+    world_init();
+    start(&fake_secure, reads);
+    ck_assert_int_eq(W.c.state, CONN_IDLE);
+    ck_assert_ptr_eq(deadline(), &W.q[CONN_T_REST]);
+    more(GET_KA, EVENT_READ); /* the next request before the moment is up */
+    ck_assert_int_eq(W.fake.rests, 0);
+    elapse(W.q[CONN_T_REST].duration_ms);
+    ck_assert_int_eq(W.fake.rests, 1);
+    ck_assert_int_eq(W.c.state, CONN_IDLE);
+    ck_assert_ptr_eq(deadline(), &W.q[CONN_T_IDLE]);
+    elapse(W.q[CONN_T_IDLE].duration_ms - W.q[CONN_T_REST].duration_ms - 1);
+    ck_assert_int_eq(W.c.state, CONN_IDLE);
+    elapse(1);
+    ck_assert_int_eq(W.c.state, CONN_CLOSED);
+    ck_assert_int_eq(W.fake.rests, 1);
+}
+END_TEST
+
+/* A plain transport has nothing to give back: straight to the keep-alive deadline. */
+START_TEST(test_no_rest_for_plain)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+
+    world_init();
+    start(&fake_plain, reads);
+    ck_assert_ptr_eq(deadline(), &W.q[CONN_T_IDLE]);
+}
+END_TEST
+
 Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -498,6 +540,8 @@ Suite *conn_suite(void)
     tcase_add_test(tc, test_bad_request);
     tcase_add_test(tc, test_stop_if_idle);
     tcase_add_test(tc, test_stop_idle);
+    tcase_add_test(tc, test_rest_when_idle);
+    tcase_add_test(tc, test_no_rest_for_plain);
     suite_add_tcase(s, tc);
     return s;
 }
