@@ -238,19 +238,6 @@ static void start_linger(struct conn *c)
     arm(c, CONN_T_LINGER);
 }
 
-/* Sends [*sent, len) of buf through the transport. */
-static enum io_result send_bytes(struct conn *c, const char *buf, size_t len, size_t *sent)
-{
-    while (*sent < len) {
-        size_t n = 0;
-        enum io_result res = c->io.ops->send(&c->io, buf + *sent, len - *sent, 0, &n);
-        if (res != IO_DONE)
-            return res == IO_EOF ? IO_ERROR : res;
-        *sent += n;
-    }
-    return IO_DONE;
-}
-
 static void set_lowat(struct conn *c, int bytes)
 {
     transport_set_lowat(&c->io, bytes);
@@ -431,7 +418,7 @@ static void refuse_out_of_memory(struct conn *c)
     resp.status = HTTP_SERVICE_UNAVAILABLE;
     buf_init(&out, mem, sizeof(mem));
     response_compose(&out, &resp, seg, &head_len);
-    send_bytes(c, mem, out.len, &sent);
+    send_bytes(&c->io, mem, out.len, &sent);
     start_linger(c);
 }
 
@@ -515,7 +502,8 @@ static int step_handshake(struct conn *c)
 
 static int step_continue(struct conn *c)
 {
-    enum io_result res = send_bytes(c, continue_line, sizeof(continue_line) - 1, &c->continue_sent);
+    enum io_result res =
+        send_bytes(&c->io, continue_line, sizeof(continue_line) - 1, &c->continue_sent);
 
     if (res == IO_DONE) {
         c->state = CONN_READ_BODY;

@@ -79,19 +79,27 @@ static enum io_result fill_stage(struct outgoing *o, const struct transport *t)
     return IO_DONE;
 }
 
+enum io_result send_bytes(struct transport *t, const char *buf, size_t len, size_t *sent)
+{
+    while (*sent < len) {
+        size_t n = 0;
+        enum io_result res = t->ops->send(t, buf + *sent, len - *sent, 0, &n);
+        if (res != IO_DONE)
+            return res == IO_EOF ? IO_ERROR : res;
+        *sent += n;
+    }
+    return IO_DONE;
+}
+
 static enum io_result flush_stage(struct outgoing *o, struct transport *t)
 {
-    while (o->stage_sent < o->stage_len) {
-        size_t n = 0;
-        enum io_result res =
-            t->ops->send(t, o->stage + o->stage_sent, o->stage_len - o->stage_sent, 0, &n);
-        if (res != IO_DONE)
-            return res;
-        o->stage_sent += n;
-        o->bytes_sent += n;
-    }
-    o->stage_len = o->stage_sent = 0;
-    return IO_DONE;
+    size_t before = o->stage_sent;
+    enum io_result res = send_bytes(t, o->stage, o->stage_len, &o->stage_sent);
+
+    o->bytes_sent += o->stage_sent - before;
+    if (res == IO_DONE)
+        o->stage_len = o->stage_sent = 0;
+    return res;
 }
 
 /* Sends part of the current segment straight from where it is. */

@@ -145,20 +145,17 @@ static enum io_result ktls_sendfile(struct transport *t, int fd, off_t off, size
     ossl_ssize_t n = SSL_sendfile(t->layer, fd, off, len, 0);
 
     *put = n > 0 ? (size_t)n : 0;
-    if (n > 0)
-        return IO_DONE;
-    if (n == 0)
-        return IO_DONE; /* the file ended */
-    return result_of(t, (int)n);
+    return n >= 0 ? IO_DONE : result_of(t, (int)n); /* 0 bytes: the file ended */
 }
 
-static void free_layer(struct transport *t)
+/* Frees the TLS state (after a best-effort close_notify): plain TCP from here on. */
+static void to_plain(struct transport *t)
 {
     SSL *ssl = t->layer;
 
+    t->ops = &transport_plain;
     if (ssl == NULL)
         return;
-    /* a best-effort close_notify; the socket is about to close or go plain */
     SSL_set_quiet_shutdown(ssl, 0);
     if (SSL_is_init_finished(ssl))
         SSL_shutdown(ssl);
@@ -170,8 +167,7 @@ static void free_layer(struct transport *t)
 /* Says goodbye in TLS, then stops speaking it: what follows is raw TCP. */
 static void tls_shutdown(struct transport *t)
 {
-    free_layer(t);
-    t->ops = &transport_plain;
+    to_plain(t);
     t->ops->shutdown(t);
 }
 
@@ -185,8 +181,7 @@ static void tls_rest(struct transport *t)
 
 static void tls_close(struct transport *t)
 {
-    free_layer(t);
-    t->ops = &transport_plain;
+    to_plain(t);
     t->ops->close(t);
 }
 
@@ -249,8 +244,7 @@ static enum io_result tls_sniff(struct transport *t)
     if (n <= 0)
         return n == 0 ? IO_EOF : IO_ERROR;
     if (b != 0x16) {
-        free_layer(t);
-        t->ops = &transport_plain;
+        to_plain(t); /* no handshake began: nothing to say goodbye to */
         return IO_PLAINTEXT;
     }
     t->ops = &tls_handshaking;

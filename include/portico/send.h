@@ -28,6 +28,8 @@ struct outgoing {
 
 /* Ready to send nseg segments (already in o->seg) of mem and file_fd. */
 void send_start(struct outgoing *o, const char *mem, int nseg, int file_fd);
+/* Sends [*sent, len) of buf, advancing *sent: IO_DONE, IO_AGAIN or IO_ERROR. */
+enum io_result send_bytes(struct transport *t, const char *buf, size_t len, size_t *sent);
 /* Sends on until done, IO_AGAIN (wait for the transport) or IO_ERROR (close: the
  * peer failed, or the file shrank after its length was promised). */
 enum io_result send_segments(struct outgoing *o, struct transport *t);
