@@ -1,7 +1,7 @@
 /* The one walker for every byte of a response: memory by send, or gathered into
- * full records where the transport frames each send; file ranges by sendfile where
- * the transport can, else read into the same gathering buffer. It never decides
- * what to send and never closes anything. */
+ * full records where the transport frames each send (with a small file's bytes,
+ * so that head and body are one record); file ranges by the transport's sendfile.
+ * It never decides what to send and never closes anything. */
 #include "build-config.h"
 
 #include <string.h>
@@ -44,7 +44,8 @@ static uint64_t file_bytes(const struct outgoing *o)
 }
 
 /* Gathers what of the segments fits into the stage, up to a piece that goes out
- * directly: memory where sends are not framed, file bytes where sendfile works. */
+ * directly: memory where sends are not framed, file bytes that are not a framing
+ * transport's small rest. */
 static enum io_result fill_stage(struct outgoing *o, const struct transport *t)
 {
     while (o->cur < o->nseg && o->stage_len < SEND_STAGE_SIZE) {
@@ -62,7 +63,7 @@ static enum io_result fill_stage(struct outgoing *o, const struct transport *t)
         } else if (o->seg_file_sent < sg->file_len) {
             uint64_t left = sg->file_len - o->seg_file_sent;
             ssize_t n;
-            if (t->ops->sendfile != NULL)
+            if (t->ops->sendfile != NULL && !(t->ops->gather && left <= room))
                 break;
             n = pread(o->file_fd, o->stage + o->stage_len, left < room ? (size_t)left : room,
                       (off_t)(sg->file_off + o->seg_file_sent));
@@ -79,11 +80,18 @@ static enum io_result fill_stage(struct outgoing *o, const struct transport *t)
     return IO_DONE;
 }
 
-enum io_result send_bytes(struct transport *t, const char *buf, size_t len, size_t *sent)
+/* What the transport still holds goes out. */
+static enum io_result flushed(struct transport *t)
+{
+    return t->ops->flush != NULL ? t->ops->flush(t) : IO_DONE;
+}
+
+static enum io_result send_all(struct transport *t, const char *buf, size_t len, int more,
+                               size_t *sent)
 {
     while (*sent < len) {
         size_t n = 0;
-        enum io_result res = t->ops->send(t, buf + *sent, len - *sent, 0, &n);
+        enum io_result res = t->ops->send(t, buf + *sent, len - *sent, more, &n);
         if (res != IO_DONE)
             return res == IO_EOF ? IO_ERROR : res;
         *sent += n;
@@ -91,10 +99,19 @@ enum io_result send_bytes(struct transport *t, const char *buf, size_t len, size
     return IO_DONE;
 }
 
+enum io_result send_bytes(struct transport *t, const char *buf, size_t len, size_t *sent)
+{
+    enum io_result res = send_all(t, buf, len, 0, sent);
+
+    return res == IO_DONE ? flushed(t) : res;
+}
+
+/* more: the segments go on after the stage, so a framing transport may hold its
+ * record to send with the next */
 static enum io_result flush_stage(struct outgoing *o, struct transport *t)
 {
     size_t before = o->stage_sent;
-    enum io_result res = send_bytes(t, o->stage, o->stage_len, &o->stage_sent);
+    enum io_result res = send_all(t, o->stage, o->stage_len, o->cur < o->nseg, &o->stage_sent);
 
     o->bytes_sent += o->stage_sent - before;
     if (res == IO_DONE)
@@ -129,10 +146,10 @@ static enum io_result send_direct(struct outgoing *o, struct transport *t)
 
 enum io_result send_segments(struct outgoing *o, struct transport *t)
 {
-    /* Records read through the stage are corked when there are many, so they leave
-     * in full segments instead of a packet each (on loopback a quarter less CPU a
-     * byte); uncorking pushes the last one out. sendfile corks by itself. */
-    if (o->bytes_sent == 0 && o->stage_len == 0 && !o->corked && t->ops->sendfile == NULL &&
+    /* Records are corked when there are many, so they leave in full segments
+     * instead of a packet each; uncorking pushes the last one out. sendfile corks
+     * by itself. */
+    if (o->bytes_sent == 0 && o->stage_len == 0 && !o->corked && t->ops->gather &&
         file_bytes(o) > SEND_STAGE_SIZE) {
         transport_set_cork(t, 1);
         o->corked = 1;
@@ -146,7 +163,7 @@ enum io_result send_segments(struct outgoing *o, struct transport *t)
             res = flush_stage(o, t);
         else if (o->cur < o->nseg)
             res = send_direct(o, t);
-        else
+        else if ((res = flushed(t)) == IO_DONE)
             break;
         if (res != IO_DONE)
             return res == IO_EOF ? IO_ERROR : res;

@@ -9,7 +9,7 @@
 #include "portico/response.h"
 #include "portico/transport.h"
 
-#define SEND_STAGE_SIZE 16384 /* one TLS record's worth of plaintext */
+#define SEND_STAGE_SIZE 16384 /* one TLS record's worth of plaintext: a head and a small body */
 
 /* A response on its way out, and where it has got to. */
 struct outgoing {

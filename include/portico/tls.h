@@ -21,7 +21,7 @@ void tls_server_free(struct tls_server *t);
 /* SHA-256 fingerprint of a certificate generated for localhost, else NULL. */
 const char *tls_generated_fingerprint(const struct tls_server *t);
 
-/* Made once before the workers are forked: the read BIO every connection uses. */
+/* Made once before the workers are forked: the BIOs every connection uses. */
 int tls_io_init(void);
 /* The context a connection starts with (SNI may switch it). */
 struct ssl_ctx_st *tls_server_ctx(struct tls_server *t);

@@ -25,9 +25,12 @@ struct transport_ops {
     /* more: further bytes of the same response follow at once */
     enum io_result (*send)(struct transport *t, const void *buf, size_t len, int more,
                            size_t *put);
-    /* Sends file bytes without copying them; *put 0 with IO_DONE: the file ended.
-     * NULL where file bytes must pass through memory (TLS without kernel help). */
+    /* Sends file bytes, from the page cache where it can (plain TCP, kernel TLS),
+     * else through one read into memory; *put 0 with IO_DONE: the file ended. */
     enum io_result (*sendfile)(struct transport *t, int fd, off_t off, size_t len, size_t *put);
+    /* Sends what earlier sends left with the transport (TLS records gathered to
+     * leave together): IO_DONE when it holds nothing. NULL: it never holds any. */
+    enum io_result (*flush)(struct transport *t);
     /* Ends the layer above TCP politely, if there is one (TLS close_notify), and
      * half-closes the socket: raw TCP carries on, for draining what still comes. */
     void (*shutdown)(struct transport *t);
