@@ -211,7 +211,7 @@ static void compose(struct conn *c)
         nseg = response_compose(&a->out, resp, a->send.seg, &head_len);
     }
     a->head_len = head_len;
-    send_start(&a->send, a->outmem, nseg, response_body_fd(resp));
+    send_start(&a->send, a->outmem, nseg, response_body_fd(resp), !resp->keep_alive);
     if (resp->head_only || a->send.seg[0].file_len == 0)
         response_release(resp); /* the head is written; no file bytes will be sent */
     a->started_ms = env->now_ms;

@@ -12,8 +12,9 @@
 
 #define SENDFILE_MAX (1u << 30)
 
-void send_start(struct outgoing *o, const char *mem, int nseg, int file_fd)
+void send_start(struct outgoing *o, const char *mem, int nseg, int file_fd, int last)
 {
+    o->last = last;
     o->mem = mem;
     o->file_fd = file_fd;
     o->nseg = nseg;
@@ -127,8 +128,9 @@ static enum io_result send_direct(struct outgoing *o, struct transport *t)
     size_t n = 0;
 
     if (o->seg_mem_sent < sg->mem_len) {
-        /* more: a head and the file bytes after it leave in the same packets */
-        int more = sg->file_len > 0 || o->cur + 1 < o->nseg;
+        /* more: a head and the file bytes after it leave in the same packets, and
+         * the last bytes before the end of the connection with its FIN */
+        int more = sg->file_len > 0 || o->cur + 1 < o->nseg || o->last;
         res = t->ops->send(t, o->mem + sg->mem_off + o->seg_mem_sent, sg->mem_len - o->seg_mem_sent,
                            more, &n);
         o->seg_mem_sent += n;

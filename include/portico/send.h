@@ -22,12 +22,15 @@ struct outgoing {
     uint64_t bytes_sent; /* head and body, for the access log */
     size_t stage_len, stage_sent;
     unsigned corked : 1; /* TCP_CORK is on for this response's records */
+    unsigned last : 1;   /* the connection ends after this response */
     /* pieces gathered into one send where the transport frames every send */
     char stage[SEND_STAGE_SIZE];
 };
 
-/* Ready to send nseg segments (already in o->seg) of mem and file_fd. */
-void send_start(struct outgoing *o, const char *mem, int nseg, int file_fd);
+/* Ready to send nseg segments (already in o->seg) of mem and file_fd. last: the
+ * connection ends after them, so the last bytes may wait to leave with the FIN
+ * (one packet less for every response to Connection: close). */
+void send_start(struct outgoing *o, const char *mem, int nseg, int file_fd, int last);
 /* Sends [*sent, len) of buf, advancing *sent: IO_DONE, IO_AGAIN or IO_ERROR. */
 enum io_result send_bytes(struct transport *t, const char *buf, size_t len, size_t *sent);
 /* Sends on until done, IO_AGAIN (wait for the transport) or IO_ERROR (close: the

@@ -3,6 +3,8 @@
 
 import os
 import random
+import socket
+import struct
 import sys
 import time
 
@@ -53,6 +55,23 @@ def conn_close():
         r = expect(c.read_response(), 200, body=A)
         check(r.closes(), 'no Connection: close in %r' % r.head)
         c.expect_closed()
+
+
+def segments_in(sock):
+    """Segments the client's socket received (tcp_info's tcpi_segs_in, Linux 4.2+)."""
+    return struct.unpack_from('I', sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256), 140)[0]
+
+
+@test('Connection: close -> a small response leaves with the FIN: SYN-ACK, ACK, data+FIN')
+def close_with_fin():
+    for target, body in (('/a.txt', A), ('/nope', None)):
+        with Client(P) as c:
+            c.send(req('GET', target, headers=[('Connection', 'close')]))
+            expect(c.read_response(), 200 if body else 404, body=body)
+            c.expect_closed()
+            n = segments_in(c.sock)
+            check(n <= 3, '%s: %d segments reached the client, not 3 (data and FIN apart?)'
+                  % (target, n))
 
 
 @test('Connection: Close (any case, in a list) -> close')
