@@ -24,6 +24,10 @@ static void tune_listener(int fd)
 {
     int one = 1, notsent_lowat = CONN_NOTSENT_LOWAT;
 
+    /* a connection is handed over once its first bytes are there (or after about a
+     * second without any, as the kernel retries its SYN-ACK): the worker then reads
+     * the request at once, instead of registering the socket to wait for it */
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
     /* responses are whole by the time they are written; do not let Nagle hold the tail */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* queue at most this much not yet sent: a client that reads slowly (or not at

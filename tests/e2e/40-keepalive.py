@@ -3,15 +3,17 @@
 
 import os
 import random
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (Client, check, eq, exchange, expect, new_root, req, run,  # noqa: E402
-                          start_server, test)
+from portico_test import (Client, Skip, check, eq, exchange, expect, new_root, req,  # noqa: E402
+                          run, start_server, test)
 
 BIG = os.urandom(300000)
 FILES = {
@@ -21,7 +23,7 @@ FILES = {
     'index.html': b'<p>index</p>\n',
     'sub/index.html': b'<p>sub</p>\n',
 }
-_, ROOT = new_root(FILES)
+PARENT, ROOT = new_root(FILES)
 srv = start_server(ROOT, header_timeout=5, keepalive_timeout=5)
 P = srv.port
 A = FILES['a.txt']
@@ -216,6 +218,35 @@ def worker_cpu_ticks(pid):
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+@test('a new connection reaches the worker with its request (TCP_DEFER_ACCEPT): read at once, '
+      'never registered to wait for it')
+def deferred_accept():
+    if not shutil.which('strace'):
+        raise Skip('strace not installed (scripts/install-deps installs it)')
+    s = start_server(ROOT, workers=1)
+    trace = os.path.join(PARENT, 'deferred.strace')
+    tracer = None
+    try:
+        pid = sorted(s.wait_workers(1))[0]
+        tracer = subprocess.Popen(['strace', '-qq', '-p', str(pid), '-e', 'trace=accept4,epoll_ctl',
+                                   '-o', trace], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # not a bound: strace attaches
+        with Client(s.port) as c:
+            time.sleep(0.3)  # not a bound: the request comes well after the handshake
+            c.send(req('GET', '/a.txt', headers=[('Connection', 'close')]))
+            expect(c.read_response(), 200, body=A)
+            c.expect_closed()
+    finally:
+        if tracer is not None:
+            tracer.terminate()
+            tracer.wait(timeout=5)
+        s.stop()
+    with open(trace) as f:
+        calls = f.read()
+    check('accept4(' in calls, 'strace saw no accept4: %r' % calls[:300])
+    check('epoll_ctl(' not in calls, 'the connection was registered to wait: %r' % calls[:500])
 
 
 @test('--max-connections: a full worker closes its longest-idle connection for a new one')
