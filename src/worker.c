@@ -263,48 +263,65 @@ static void accept_failed(struct worker *w)
     timer_arm(&w->q_accept, &w->accept_timer, w->env.now_ms);
 }
 
-static void on_accept(struct event_handler *h, unsigned events)
+struct accepted {
+    int fd;
+    socklen_t len;
+    struct sockaddr_storage peer;
+};
+
+/* Accepts up to ACCEPT_BATCH connections into got while there are slots (or idle
+ * connections to give theirs up); returns how many. */
+static int accept_batch(struct worker *w, struct acceptor *ac, struct accepted *got)
 {
-    struct acceptor *ac = (struct acceptor *)h;
-    struct worker *w = ac->w;
-    int i;
+    int n = 0;
 
-    (void)events;
-    for (i = 0; i < ACCEPT_BATCH && !w->env.stopping; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        int fd;
+    while (n < ACCEPT_BATCH && !w->env.stopping) {
+        struct accepted *a = &got[n];
+        int full = w->nconns + n >= w->settings->max_connections;
 
-        if (w->nconns >= w->settings->max_connections && w->q[CONN_T_IDLE].head == NULL &&
-            w->q[CONN_T_REST].head == NULL) {
+        if (full && w->q[CONN_T_IDLE].head == NULL && w->q[CONN_T_REST].head == NULL) {
             /* every slot is busy: leave new clients in the backlog (or to the other
              * workers) until a slot frees, instead of waking up for them again */
             w->full = 1;
             pause_accepting(w);
-            return;
+            break;
         }
-        fd = accept4(ac->l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
+        a->len = sizeof(a->peer);
+        a->fd = accept4(ac->l->fd, (struct sockaddr *)&a->peer, &a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (a->fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 accept_failed(w);
             else if (errno != EAGAIN)
                 log_warn("accept");
-            return;
+            break;
         }
         if (w->accept_warned) {
             log_info("accepting new connections again");
             w->accept_warned = 0;
         }
-        if (w->nconns >= w->settings->max_connections)
+        if (full)
             reclaim_idle(w); /* the longest-idle keep-alive connection makes room */
-        /* a connection after the first may have come after a file changed, and its
-         * request is read at once: take the notifications first */
-        if (i > 0)
-            event_run_first(w->loop);
-        start_conn(w, ac->l, fd, (struct sockaddr *)&ss, len);
+        n++;
     }
+    return n;
+}
+
+static void on_accept(struct event_handler *h, unsigned events)
+{
+    struct acceptor *ac = (struct acceptor *)h;
+    struct accepted got[ACCEPT_BATCH];
+    int i, n = accept_batch(ac->w, ac, got);
+
+    (void)events;
+    /* a connection after the first may have come after a file changed, and its
+     * request is read at once: take the notifications first, once for all of them
+     * (they were all there before this read) */
+    if (n > 1)
+        event_run_first(ac->w->loop);
+    for (i = 0; i < n; i++)
+        start_conn(ac->w, ac->l, got[i].fd, (struct sockaddr *)&got[i].peer, got[i].len);
 }
 
 static void on_accept_timer(struct timer *t)
