@@ -18,14 +18,14 @@
  * again only to be told EAGAIN before epoll reports more (edge-triggered, as on a
  * plain socket). */
 struct reader {
-    int fd;
+    int fd;               /* first: bio_new sets it */
     unsigned drained : 1; /* in this read, a recv returned less than asked, or EAGAIN */
     unsigned eof : 1;
 };
 
 /* The write side: records taken, [sent, len) of them still to go. */
 struct writer {
-    int fd;
+    int fd; /* first: bio_new sets it */
     char *buf;
     size_t cap, len, sent;
 };
@@ -91,19 +91,10 @@ static int writer_write(BIO *b, const char *data, size_t n, size_t *put)
 
 static long writer_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    struct writer *w = BIO_get_data(b);
-
+    (void)b;
     (void)num;
     (void)ptr;
-    switch (cmd) {
-    case BIO_CTRL_FLUSH:
-        return 1; /* the transport sends when it chooses */
-    case BIO_CTRL_WPENDING:
-    case BIO_CTRL_PENDING:
-        return (long)(w->len - w->sent);
-    default:
-        return 0;
-    }
+    return cmd == BIO_CTRL_FLUSH; /* 1: the transport sends when it chooses */
 }
 
 static int reader_destroy(BIO *b)
@@ -148,14 +139,18 @@ int tlsbio_init(void)
     return reader_method != NULL && writer_method != NULL ? 0 : -1;
 }
 
-static BIO *bio_new(BIO_METHOD *m, void *data)
+/* A BIO of method m over a zeroed struct of size bytes whose first member is the
+ * socket (struct reader, struct writer). */
+static BIO *bio_new(BIO_METHOD *m, size_t size, int fd)
 {
+    int *data = calloc(1, size);
     BIO *b = data != NULL ? BIO_new(m) : NULL;
 
     if (b == NULL) {
         free(data);
         return NULL;
     }
+    *data = fd;
     BIO_set_data(b, data);
     BIO_set_init(b, 1);
     return b;
@@ -163,11 +158,7 @@ static BIO *bio_new(BIO_METHOD *m, void *data)
 
 BIO *tlsbio_reader_new(int fd)
 {
-    struct reader *r = calloc(1, sizeof(*r));
-
-    if (r != NULL)
-        r->fd = fd;
-    return bio_new(reader_method, r);
+    return bio_new(reader_method, sizeof(struct reader), fd);
 }
 
 int tlsbio_reader_drained(BIO *b)
@@ -182,11 +173,7 @@ void tlsbio_reader_arm(BIO *b)
 
 BIO *tlsbio_writer_new(int fd)
 {
-    struct writer *w = calloc(1, sizeof(*w));
-
-    if (w != NULL)
-        w->fd = fd;
-    return bio_new(writer_method, w);
+    return bio_new(writer_method, sizeof(struct writer), fd);
 }
 
 size_t tlsbio_writer_pending(BIO *b)
