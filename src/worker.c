@@ -287,7 +287,8 @@ static int accept_batch(struct worker *w, struct acceptor *ac, struct accepted *
             break;
         }
         a->len = sizeof(a->peer);
-        a->fd = accept4(ac->l->fd, (struct sockaddr *)&a->peer, &a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        a->fd = accept4(ac->l->fd, (struct sockaddr *)&a->peer, &a->len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (a->fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
