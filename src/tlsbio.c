@@ -28,6 +28,7 @@ struct writer {
     int fd; /* first: bio_new sets it */
     char *buf;
     size_t cap, len, sent;
+    unsigned stalled : 1; /* a send left some behind: they go before any more are made */
 };
 
 static BIO_METHOD *reader_method, *writer_method;
@@ -193,12 +194,18 @@ int tlsbio_writer_flush(BIO *b)
     do
         n = send(w->fd, w->buf + w->sent, w->len - w->sent, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
+    w->stalled = 1;
     if (n < 0)
         return -1;
     w->sent += (size_t)n;
     if (w->sent == w->len)
-        w->len = w->sent = 0;
+        w->len = w->sent = w->stalled = 0;
     return 0;
+}
+
+int tlsbio_writer_stalled(BIO *b)
+{
+    return ((struct writer *)BIO_get_data(b))->stalled;
 }
 
 void tlsbio_writer_rest(BIO *b)

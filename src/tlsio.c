@@ -106,18 +106,26 @@ static enum io_result flush(struct transport *t)
     return IO_DONE;
 }
 
+/* Records a send left behind go before any more are made: the writer then holds
+ * at most a held head and one chunk, however slowly the client reads. Records
+ * held only because more follows at once are not left behind: they go with it. */
+static enum io_result drain_stalled(struct transport *t)
+{
+    return tlsbio_writer_stalled(SSL_get_wbio(t->layer)) ? flush(t) : IO_DONE;
+}
+
 /* Encrypts into the gathered records, then sends them unless more follows at once
  * and they are fewer than a chunk's; records the socket has no room for wait for
- * flush, and hold up what comes after them. */
+ * flush. */
 static enum io_result records_send(struct transport *t, const void *buf, size_t len, int more,
                                    size_t *put)
 {
     BIO *w = SSL_get_wbio(t->layer);
-    enum io_result res;
+    enum io_result res = drain_stalled(t);
 
     *put = 0;
-    if (tlsbio_writer_pending(w) > 0 && !t->writable)
-        return IO_AGAIN;
+    if (res != IO_DONE)
+        return res;
     while (*put < len) { /* a record at a time (SSL_MODE_ENABLE_PARTIAL_WRITE) */
         size_t n = 0;
         int rc = SSL_write_ex(t->layer, (const char *)buf + *put, len - *put, &n);
@@ -133,11 +141,12 @@ static enum io_result records_send(struct transport *t, const void *buf, size_t 
 static enum io_result records_sendfile(struct transport *t, int fd, off_t off, size_t len,
                                        size_t *put)
 {
+    enum io_result res = drain_stalled(t);
     ssize_t n;
 
     *put = 0;
-    if (tlsbio_writer_pending(SSL_get_wbio(t->layer)) > 0 && !t->writable)
-        return IO_AGAIN;
+    if (res != IO_DONE)
+        return res;
     do
         n = pread(fd, file_chunk, len < sizeof(file_chunk) ? len : sizeof(file_chunk), off);
     while (n < 0 && errno == EINTR);

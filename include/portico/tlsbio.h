@@ -26,6 +26,9 @@ size_t tlsbio_writer_pending(BIO *b);
 /* Sends what it holds, in one send (some may remain): 0, or -1 with errno set
  * (EAGAIN: the socket is full). */
 int tlsbio_writer_flush(BIO *b);
+/* 1 when a flush left records behind (the socket was full): those must go before
+ * more are made, or a slow reader would make the buffer grow with the response. */
+int tlsbio_writer_stalled(BIO *b);
 /* Gives back its memory if it holds nothing. */
 void tlsbio_writer_rest(BIO *b);
 

@@ -38,8 +38,11 @@ FILES = {
     'two-records.bin': os.urandom(16384 + 100),
 }
 PARENT, ROOT = new_root(FILES)
+HUGE = 256 << 20  # sparse: for a download that outlasts a slow reader's test
+with open(os.path.join(ROOT, 'huge.bin'), 'wb') as _f:
+    _f.truncate(HUGE)
 OLD = time.time() - 2 * 86400
-for _n in FILES:
+for _n in list(FILES) + ['huge.bin']:
     set_mtime(os.path.join(ROOT, _n), OLD)
 
 # ---- certificates -------------------------------------------------------------
@@ -679,6 +682,30 @@ def slow_reader():
         i = got.find(b'\r\n\r\n')
         check(got.startswith(b'HTTP/1.1 200 '), 'status %r' % bytes(got[:40]))
         check(bytes(got[i + 4:]) == BIG, 'body differs (%d bytes)' % (len(got) - i - 4))
+
+
+def rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return int(next(line for line in f if line.startswith('VmRSS:')).split()[1])
+
+
+@test('a slow TLS reader of a 256 MiB file: the worker does not pile up records (RSS flat)')
+def slow_reader_memory():
+    with TLSClient(tp('ec'), rcvbuf=65536, timeout=20) as c:
+        pid = tls_serving_worker(server('ec'), c.sock)
+        if pid is None:
+            raise Skip('/proc cannot tell which worker serves the connection')
+        c.send(req('GET', '/huge.bin'))
+        time.sleep(0.5)  # the socket fills; records wait in the worker
+        before, got = rss_kib(pid), 0
+        c.sock.settimeout(10)
+        for _ in range(300):  # a record every 10 ms or so: about 4 MiB
+            got += len(c.sock.recv(65536))
+            time.sleep(0.01)
+        grown = rss_kib(pid) - before
+        check(got > 2 << 20, 'only %d bytes read' % got)
+        check(grown < 1024, 'the worker grew by %d KiB while the client read %d KiB'
+              % (grown, got >> 10))
 
 
 @test('8 concurrent TLS clients each get the 5 MiB file byte-exact')
