@@ -116,16 +116,11 @@ static enum io_result drain_stalled(struct transport *t)
 
 /* Encrypts into the gathered records, then sends them unless more follows at once
  * and they are fewer than a chunk's; records the socket has no room for wait for
- * flush. */
-static enum io_result records_send(struct transport *t, const void *buf, size_t len, int more,
-                                   size_t *put)
+ * flush. The caller has drained what was left behind. */
+static enum io_result seal(struct transport *t, const void *buf, size_t len, int more, size_t *put)
 {
-    BIO *w = SSL_get_wbio(t->layer);
-    enum io_result res = drain_stalled(t);
+    enum io_result res;
 
-    *put = 0;
-    if (res != IO_DONE)
-        return res;
     while (*put < len) { /* a record at a time (SSL_MODE_ENABLE_PARTIAL_WRITE) */
         size_t n = 0;
         int rc = SSL_write_ex(t->layer, (const char *)buf + *put, len - *put, &n);
@@ -133,8 +128,19 @@ static enum io_result records_send(struct transport *t, const void *buf, size_t 
             return result_of(t, rc); /* never a retry: the writer takes everything */
         *put += n;
     }
-    res = more && tlsbio_writer_pending(w) < TLS_FILE_CHUNK ? IO_DONE : flush(t);
+    if (more && tlsbio_writer_pending(SSL_get_wbio(t->layer)) < TLS_FILE_CHUNK)
+        return IO_DONE;
+    res = flush(t);
     return res == IO_AGAIN ? IO_DONE : res;
+}
+
+static enum io_result records_send(struct transport *t, const void *buf, size_t len, int more,
+                                   size_t *put)
+{
+    enum io_result res = drain_stalled(t);
+
+    *put = 0;
+    return res == IO_DONE ? seal(t, buf, len, more, put) : res;
 }
 
 /* File bytes through memory: one read of a chunk, its records sent in one go. */
@@ -152,7 +158,7 @@ static enum io_result records_sendfile(struct transport *t, int fd, off_t off, s
     while (n < 0 && errno == EINTR);
     if (n <= 0)
         return n == 0 ? IO_DONE : IO_ERROR; /* 0 bytes: the file ended */
-    return records_send(t, file_chunk, (size_t)n, 0, put);
+    return seal(t, file_chunk, (size_t)n, 0, put);
 }
 
 /* Frees the TLS state (after a best-effort close_notify): plain TCP from here on. */

@@ -26,7 +26,9 @@ struct transport_ops {
     enum io_result (*send)(struct transport *t, const void *buf, size_t len, int more,
                            size_t *put);
     /* Sends file bytes, from the page cache where it can (plain TCP, kernel TLS),
-     * else through one read into memory; *put 0 with IO_DONE: the file ended. */
+     * else through one read into memory; *put 0 with IO_DONE: the file ended.
+     * NULL while a handshake is under way: the walker then reads file bytes into
+     * its own stage. */
     enum io_result (*sendfile)(struct transport *t, int fd, off_t off, size_t len, size_t *put);
     /* Sends what earlier sends left with the transport (TLS records gathered to
      * leave together): IO_DONE when it holds nothing. NULL: it never holds any. */
