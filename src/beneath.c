@@ -103,3 +103,35 @@ int beneath_open_direct(int dirfd, const char *rel, int flags)
 {
     return open_resolving(dirfd, rel, flags, RESOLVE_NO_SYMLINKS);
 }
+
+int beneath_open_roots(const char *const *paths, int n, int *fds)
+{
+    int i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i && strcmp(paths[j], paths[i]) != 0; j++)
+            ;
+        fds[i] = j < i ? fds[j] : beneath_open_root(paths[i]);
+        if (fds[i] < 0) {
+            int err = errno;
+            beneath_close_roots(fds, i);
+            errno = err;
+            for (j = 0; j < n; j++)
+                fds[j] = -1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+void beneath_close_roots(const int *fds, int n)
+{
+    int i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i && fds[j] != fds[i]; j++)
+            ;
+        if (j == i && fds[i] >= 0)
+            close(fds[i]);
+    }
+}

@@ -1,6 +1,7 @@
-/* Owns the settings table (every option and key: its parser, range, default and
- * help), the configuration file and validation. Pure apart from resolving the
- * root; it never binds, forks or exits (main.c reports errors). */
+/* Owns reading settings by the table (settings.c): values and their parsers, the
+ * configuration file with its [site] sections, the sites made from them, and
+ * validation. Pure apart from resolving roots and reading password files; it never
+ * binds, forks or exits (main.c reports errors). */
 #include "build-config.h"
 
 #include <errno.h>
@@ -75,123 +76,14 @@ int config_check_root(struct settings *s, char *err, size_t errlen)
     return 0;
 }
 
-/* One table for the command line and the configuration file: a setting has one
- * name, one parser, one range and one default wherever it is given. */
-#define F(member) offsetof(struct settings, member)
-#define BOTH      (SETTING_IN_FILE | SETTING_ON_CLI)
-#define STR_(x)   #x
-#define STR(x)    STR_(x)
-
-static const struct setting_def table[] = {
-    {.name = "config", .short_opt = 'c', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
-     .arg = "FILE",
-     .help = "read settings from FILE (\"key value\" lines, the long option names; options "
-             "given here win)"},
-    {.name = "check-config", .short_opt = 't', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
-     .help = "check settings, certificates and root, then exit"},
-    {.name = "root", .short_opt = 'r', .type = SETTING_STRING, .flags = BOTH, .field = F(root),
-     .what = "root", .arg = "DIR", .help = "document root (same as the ROOT argument)"},
-    {.name = "port", .short_opt = 'p', .type = SETTING_INT, .flags = BOTH | SETTING_UNSET,
-     .field = F(port), .max = 65535, .what = "port", .arg = "PORT",
-     .help = "TCP port (default " STR(PORTICO_DEFAULT_PORT) ", 80 as root; 0: a free one)"},
-    {.name = "bind", .short_opt = 'b', .type = SETTING_STRING, .flags = BOTH,
-     .field = F(bind_addr), .what = "address", .arg = "ADDR",
-     .help = "listen on ADDR only (default: all IPv6 and IPv4 addresses); e.g. 127.0.0.1 for "
-             "this machine only"},
-    {.name = "workers", .short_opt = 'w', .type = SETTING_INT, .flags = BOTH,
-     .field = F(workers), .min = 1, .max = 1024, .what = "worker count", .arg = "N",
-     .help = "worker processes (default: one per CPU)"},
-    {.name = "quiet", .short_opt = 'q', .type = SETTING_SWITCH, .flags = BOTH, .field = F(quiet),
-     .help = "no access log unless --access-log is given"},
-    {.name = "access-log", .type = SETTING_STRING, .flags = BOTH, .field = F(access_log),
-     .what = "access log", .arg = "FILE",
-     .help = "Combined Log Format access log ('-' stdout, 'off')"},
-    /* nginx-like timeouts, shorter where an idle socket is the only thing waiting */
-    {.name = "header-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(header_timeout),
-     .min = 1, .max = 86400, .dflt = "10", .what = "header timeout", .arg = "SEC",
-     .help = "time for a request's line and headers (default {default})"},
-    {.name = "body-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(body_timeout),
-     .max = 86400, .what = "body timeout", .arg = "SEC",
-     .help = "time for a whole request body (default: the header timeout)"},
-    {.name = "keepalive-timeout", .type = SETTING_UINT, .flags = BOTH,
-     .field = F(keepalive_timeout), .min = 1, .max = 86400, .dflt = "15",
-     .what = "keep-alive timeout", .arg = "SEC",
-     .help = "idle time before a connection closes (default {default})"},
-    {.name = "send-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(send_timeout),
-     .min = 1, .max = 86400, .dflt = "30", .what = "send timeout", .arg = "SEC",
-     .help = "time a client may stall a response (default {default})"},
-    {.name = "max-body-size", .type = SETTING_SIZE, .flags = BOTH, .field = F(max_body_size),
-     .dflt = "1m", .what = "body size", .arg = "SIZE",
-     .help = "largest request body, e.g. 64k or 1m (default {default})"},
-    {.name = "max-connections", .type = SETTING_UINT, .flags = BOTH,
-     .field = F(max_connections), .min = 1, .max = 1000000, .dflt = "4096",
-     .what = "connection limit", .arg = "N", .help = "connections per worker (default {default})"},
-    {.name = "listing", .type = SETTING_SWITCH, .flags = BOTH, .field = F(listing),
-     .help = "list directories that have no index.html"},
-    {.name = "cache-control", .type = SETTING_STRING, .flags = BOTH, .field = F(cache_control),
-     .what = "Cache-Control value", .arg = "VALUE",
-     .help = "Cache-Control on file responses (default: none)"},
-    {.name = "precompressed", .type = SETTING_SWITCH, .flags = SETTING_IN_FILE,
-     .field = F(precompressed), .dflt = "on"},
-    /* a switch can only turn a setting on from the command line */
-    {.name = "no-precompressed", .type = SETTING_NEGATED, .flags = BOTH,
-     .field = F(precompressed), .help = "never serve FILE.br / FILE.gz in place of FILE"},
-    {.name = "revalidate", .type = SETTING_UINT, .flags = BOTH, .field = F(revalidate),
-     .max = 86400, .dflt = "1", .what = "revalidation interval", .arg = "SEC",
-     .help = "files whose changes the kernel cannot notify (network filesystems, past the "
-             "inotify limits) are checked on disk again after SEC (default {default}; 0: on "
-             "every request)"},
-    {.name = "tls", .type = SETTING_SWITCH, .flags = BOTH, .field = F(tls), .heading = "HTTPS",
-     .help = "serve HTTPS too; without --tls-cert, with a new self-signed certificate for "
-             "localhost"},
-    {.name = "tls-cert", .type = SETTING_LIST, .flags = BOTH, .field = F(tls_cert),
-     .count = F(ntls_cert), .max = SETTINGS_MAX_CERTS, .implies = "tls", .what = "certificate",
-     .arg = "FILE",
-     .help = "PEM certificate (and chain); repeat for more host names, chosen by SNI (the first "
-             "is the default)"},
-    {.name = "tls-key", .type = SETTING_LIST, .flags = BOTH, .field = F(tls_key),
-     .count = F(ntls_key), .max = SETTINGS_MAX_CERTS, .what = "key", .arg = "FILE",
-     .help = "PEM private key of the certificate given before"},
-    {.name = "tls-port", .type = SETTING_INT, .flags = BOTH | SETTING_UNSET, .field = F(tls_port),
-     .max = 65535, .what = "TLS port", .arg = "PORT",
-     .help = "HTTPS port (default " STR(PORTICO_DEFAULT_TLS_PORT) ", 443 as root; 0: free)"},
-    {.name = "tls-save-cert", .type = SETTING_STRING, .flags = BOTH, .field = F(tls_save_cert),
-     .what = "file", .arg = "FILE", .help = "write the generated certificate there, to trust it"},
-    {.name = "redirect-https", .type = SETTING_SWITCH, .flags = BOTH, .field = F(redirect_https),
-     .help = "answer plain HTTP with 308 to the https URL"},
-    {.name = "hsts", .type = SETTING_LONG, .flags = BOTH | SETTING_UNSET, .field = F(hsts),
-     .max = 1000000000, .what = "HSTS max-age", .arg = "SECONDS",
-     .help = "Strict-Transport-Security max-age on HTTPS"},
-    {.name = "user", .short_opt = 'u', .type = SETTING_STRING, .flags = BOTH, .field = F(user),
-     .what = "user", .arg = "NAME", .heading = "Privileges and processes",
-     .help = "run workers as NAME when started as root (default www-data, else nobody; root "
-             "only if named)"},
-    {.name = "chroot", .type = SETTING_SWITCH, .flags = BOTH, .field = F(chroot),
-     .help = "confine workers to the document root"},
-    {.name = "pid-file", .type = SETTING_STRING, .flags = BOTH, .field = F(pid_file),
-     .what = "file", .arg = "FILE", .help = "write the master's PID there"},
-    {.name = "help", .short_opt = 'h', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
-     .heading = "", .help = "show this help and exit"},
-    {.name = "version", .short_opt = 'V', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
-     .help = "show the version and exit"},
-};
-
-#define NSETTINGS (sizeof(table) / sizeof(table[0]))
-
-const struct setting_def *config_settings(size_t *n)
-{
-    *n = NSETTINGS;
-    return table;
-}
-
 /* A setting by name; command-line commands such as "config" are none. */
 static const struct setting_def *find_setting(const char *name)
 {
     size_t i;
 
-    for (i = 0; i < NSETTINGS; i++)
-        if (table[i].type != SETTING_COMMAND && strcmp(table[i].name, name) == 0)
-            return &table[i];
+    for (i = 0; i < config_nsettings; i++)
+        if (config_table[i].type != SETTING_COMMAND && strcmp(config_table[i].name, name) == 0)
+            return &config_table[i];
     return NULL;
 }
 
@@ -248,10 +140,13 @@ static int set_list(struct settings *s, const struct setting_def *d, const char 
 }
 
 static int set_value(struct settings *s, const struct setting_def *d, const char *value,
-                     char *err, size_t errlen)
+                     int line, char *err, size_t errlen)
 {
     char *field = (char *)s + d->field;
     int b;
+
+    if (d->check != NULL && d->check(value, err, errlen) < 0)
+        return -1;
 
     switch (d->type) {
     case SETTING_STRING:
@@ -282,6 +177,8 @@ static int set_value(struct settings *s, const struct setting_def *d, const char
         return 0;
     case SETTING_LIST:
         return set_list(s, d, value, err, errlen);
+    case SETTING_RULE:
+        return rule_add(&s->rules, d->rule, value, line, err, errlen);
     case SETTING_COMMAND:
         break;
     }
@@ -289,7 +186,9 @@ static int set_value(struct settings *s, const struct setting_def *d, const char
     return -1;
 }
 
-int config_set(struct settings *s, const char *key, const char *value, char *err, size_t errlen)
+/* config_set for a line of the configuration file (0: the command line) */
+static int set_at(struct settings *s, const char *key, const char *value, int line, char *err,
+                  size_t errlen)
 {
     const struct setting_def *d = find_setting(key);
 
@@ -297,11 +196,18 @@ int config_set(struct settings *s, const char *key, const char *value, char *err
         snprintf(err, errlen, "unknown setting '%s'", key);
         return -1;
     }
-    if (set_value(s, d, value, err, errlen) < 0)
+    if (value[0] == '\0' && d->bare != NULL)
+        value = d->bare;
+    if (set_value(s, d, value, line, err, errlen) < 0)
         return -1;
     if (d->implies != NULL)
-        return config_set(s, d->implies, "on", err, errlen);
+        return set_at(s, d->implies, "on", line, err, errlen);
     return 0;
+}
+
+int config_set(struct settings *s, const char *key, const char *value, char *err, size_t errlen)
+{
+    return set_at(s, key, value, 0, err, errlen);
 }
 
 void config_defaults(struct settings *s)
@@ -310,8 +216,8 @@ void config_defaults(struct settings *s)
     size_t i;
 
     memset(s, 0, sizeof(*s));
-    for (i = 0; i < NSETTINGS; i++) {
-        const struct setting_def *d = &table[i];
+    for (i = 0; i < config_nsettings; i++) {
+        const struct setting_def *d = &config_table[i];
 
         /* a -1 is decided in config_build (e.g. 80 as root, else 8080) or means "none" */
         if ((d->flags & SETTING_UNSET) && d->type == SETTING_LONG)
@@ -319,7 +225,7 @@ void config_defaults(struct settings *s)
         else if (d->flags & SETTING_UNSET)
             *(int *)((char *)s + d->field) = -1;
         else if (d->dflt != NULL)
-            set_value(s, d, d->dflt, err, sizeof(err)); /* check_settings tests each one */
+            set_value(s, d, d->dflt, 0, err, sizeof(err)); /* check_settings tests each one */
     }
     /* limits that are no settings (yet) */
     s->shutdown_timeout = 10;
@@ -387,27 +293,137 @@ static size_t setting_index(const struct setting_def *d)
 {
     size_t i;
 
-    for (i = 0; i < NSETTINGS; i++)
-        if ((table[i].flags & SETTING_IN_FILE) && table[i].field == d->field)
+    for (i = 0; i < config_nsettings; i++)
+        if ((config_table[i].flags & SETTING_IN_FILE) && config_table[i].field == d->field)
             break;
     return i;
+}
+
+/* A [site] section's lines, kept until config_build has made the global settings
+ * that the site starts from. */
+struct config_section {
+    int line;
+    char *names; /* the header's text after "site" */
+    struct config_line {
+        const char *key, *value;
+        int line;
+    } *lines;
+    int n, cap;
+};
+
+/* "[site NAME...]" opens a section; 0, or -1 with the reason in err. */
+static int open_section(struct settings *s, char *key, char *value, int line, char *err,
+                        size_t errlen)
+{
+    size_t n = strlen(value);
+    struct config_section *sec;
+
+    if (strcmp(key, "[site") != 0 || n < 2 || value[n - 1] != ']') {
+        snprintf(err, errlen, "%s is no section: expected [site NAME...]",
+                 strcmp(key, "[site]") == 0 ? "[site] with no host name" : key);
+        return -1;
+    }
+    if (s->nsections == SETTINGS_MAX_SITES) {
+        snprintf(err, errlen, "too many sites (at most %d)", SETTINGS_MAX_SITES);
+        return -1;
+    }
+    sec = realloc(s->sections, (size_t)(s->nsections + 1) * sizeof(*sec));
+    if (sec == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->sections = sec;
+    sec = &s->sections[s->nsections++];
+    memset(sec, 0, sizeof(*sec));
+    value[n - 1] = '\0';
+    sec->names = value;
+    sec->line = line;
+    return 0;
+}
+
+static int section_add(struct config_section *sec, const struct setting_def *d, const char *value,
+                       int line, char *err, size_t errlen)
+{
+    if (!(d->flags & SETTING_SITE)) {
+        snprintf(err, errlen, "'%s' is a global setting: put it before the first [site]", d->name);
+        return -1;
+    }
+    if (sec->n == sec->cap) {
+        int cap = sec->cap ? 2 * sec->cap : 8;
+        struct config_line *v = realloc(sec->lines, (size_t)cap * sizeof(*v));
+        if (v == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        sec->lines = v;
+        sec->cap = cap;
+    }
+    sec->lines[sec->n++] = (struct config_line){d->name, value, line};
+    return 0;
+}
+
+/* Remembers which line gave each setting of one site; -1 when one is set twice. */
+struct given {
+    int on[SETTINGS_TABLE_MAX]; /* the line that gave each setting, however many */
+    const struct setting_def *as[SETTINGS_TABLE_MAX];
+};
+
+static int give(struct given *g, const struct setting_def *d, const char *key, int line,
+                char *err, size_t errlen)
+{
+    size_t i = setting_index(d);
+
+    /* lists and rules are made by repeating their key */
+    if (d->type != SETTING_LIST && d->type != SETTING_RULE && g->on[i]) {
+        if (g->as[i] == d)
+            snprintf(err, errlen, "'%s' is set twice (first on line %d)", key, g->on[i]);
+        else
+            snprintf(err, errlen, "'%s' is set twice (as '%s' on line %d)", key, g->as[i]->name,
+                     g->on[i]);
+        return -1;
+    }
+    g->on[i] = line;
+    g->as[i] = d;
+    return 0;
+}
+
+/* One line of the file: a section header, a global setting, or a site's. */
+static int load_line(struct settings *s, struct given *g, char *key, char *value, int line,
+                     char *err, size_t errlen)
+{
+    const struct setting_def *d;
+
+    if (key[0] == '[')
+        return open_section(s, key, value, line, err, errlen);
+    d = find_setting(key);
+    if (d == NULL || !(d->flags & SETTING_IN_FILE)) {
+        snprintf(err, errlen, "unknown key '%s'", key);
+        return -1;
+    }
+    if (*value == '\0' && d->bare == NULL) {
+        snprintf(err, errlen, "'%s' needs a value", key);
+        return -1;
+    }
+    if (s->nsections > 0)
+        return section_add(&s->sections[s->nsections - 1], d, value, line, err, errlen);
+    if (give(g, d, key, line, err, errlen) < 0)
+        return -1;
+    return set_at(s, key, value, line, err, errlen);
 }
 
 int config_load(struct settings *s, const char *path, char *err, size_t errlen)
 {
     char *text, *line, *next, *key, *value;
     int lineno = 0;
-    int set_on[NSETTINGS] = {0}; /* the line that gave each setting, however many */
-    const struct setting_def *set_as[NSETTINGS];
+    static struct given g;
 
     if ((text = read_text(path, err, errlen)) == NULL)
         return -1;
     free(s->file_text);
     s->file_text = text;
+    memset(&g, 0, sizeof(g));
     for (line = text; line != NULL; line = next) {
-        const struct setting_def *d;
-        char why[300];
-        size_t i;
+        char why[600];
 
         lineno++;
         next = strchr(line, '\n');
@@ -415,28 +431,7 @@ int config_load(struct settings *s, const char *path, char *err, size_t errlen)
             *next++ = '\0';
         if (!split_line(line, &key, &value))
             continue;
-        d = find_setting(key);
-        if (d == NULL || !(d->flags & SETTING_IN_FILE)) {
-            snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
-            return -1;
-        }
-        if (*value == '\0') {
-            snprintf(err, errlen, "%s:%d: '%s' needs a value", path, lineno, key);
-            return -1;
-        }
-        i = setting_index(d);
-        if (d->type != SETTING_LIST && set_on[i]) { /* lists are made by repeating their key */
-            if (set_as[i] == d)
-                snprintf(err, errlen, "%s:%d: '%s' is set twice (first on line %d)", path, lineno,
-                         key, set_on[i]);
-            else
-                snprintf(err, errlen, "%s:%d: '%s' is set twice (as '%s' on line %d)", path,
-                         lineno, key, set_as[i]->name, set_on[i]);
-            return -1;
-        }
-        set_on[i] = lineno;
-        set_as[i] = d;
-        if (config_set(s, key, value, why, sizeof(why)) < 0) {
+        if (load_line(s, &g, key, value, lineno, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
             return -1;
         }
@@ -465,8 +460,153 @@ int config_validate(struct settings *s, char *err, size_t errlen)
 
 void config_free(struct settings *s)
 {
+    int i;
+
+    for (i = 0; i < s->nsites; i++) {
+        rule_set_free(s->sites[i].compiled);
+        rule_list_free(&s->sites[i].rules);
+    }
+    free(s->sites);
+    for (i = 0; i < s->nsections; i++)
+        free(s->sections[i].lines);
+    free(s->sections);
+    rule_set_free(s->compiled);
+    rule_list_free(&s->rules);
     free(s->file_text);
+    s->sites = NULL;
+    s->sections = NULL;
+    s->compiled = NULL;
+    s->nsites = s->nsections = 0;
     s->file_text = NULL;
+}
+
+/* A [site]'s names, lower case: "name", "*.name" (any name ending in ".name"), or an
+ * IPv4 address; a trailing dot goes, as in the Host header. */
+static int site_names(struct settings *site, char *text, char *err, size_t errlen)
+{
+    char *name;
+
+    for (name = strtok(text, " \t"); name != NULL; name = strtok(NULL, " \t")) {
+        size_t n = strlen(name), i;
+        const char *p = name[0] == '*' && name[1] == '.' ? name + 2 : name;
+
+        if (n > 1 && name[n - 1] == '.')
+            name[--n] = '\0';
+        for (i = 0; p[i] != '\0'; i++) {
+            name[p - name + (long)i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+            if (strchr("abcdefghijklmnopqrstuvwxyz0123456789.-_", name[p - name + (long)i]) == NULL)
+                break;
+        }
+        if (p[0] == '\0' || p[i] != '\0' || p[0] == '.') {
+            snprintf(err, errlen, "'%s' is no host name: expected names such as example.com or "
+                                  "*.example.com, with no port", name);
+            return -1;
+        }
+        if (site->nnames == SETTINGS_MAX_NAMES) {
+            snprintf(err, errlen, "a site has at most %d names", SETTINGS_MAX_NAMES);
+            return -1;
+        }
+        site->names[site->nnames++] = name;
+    }
+    return 0;
+}
+
+/* A site starts as the global settings, without their sites, rules and certificates
+ * (it inherits the rules when they are compiled, and the certificates by SNI). */
+static void inherit(struct settings *site, const struct settings *s, int line)
+{
+    *site = *s;
+    site->sites = NULL;
+    site->sections = NULL;
+    site->nsites = site->nsections = 0;
+    site->file_text = NULL;
+    memset(&site->rules, 0, sizeof(site->rules));
+    site->compiled = NULL;
+    site->ntls_cert = site->ntls_key = 0;
+    site->nnames = 0;
+    site->site_line = line;
+}
+
+static int build_site(struct settings *s, struct settings *site, struct config_section *sec,
+                      char *err, size_t errlen)
+{
+    static struct given g;
+    unsigned char listed[SETTINGS_TABLE_MAX] = {0};
+    int i;
+
+    inherit(site, s, sec->line);
+    if (site_names(site, sec->names, err, errlen) < 0)
+        return sec->line;
+    memset(&g, 0, sizeof(g));
+    for (i = 0; i < sec->n; i++) {
+        const struct config_line *l = &sec->lines[i];
+        const struct setting_def *d = find_setting(l->key);
+
+        /* a site's own list (cors) replaces the inherited one */
+        if (d->type == SETTING_LIST && !listed[d - config_table]) {
+            listed[d - config_table] = 1;
+            *(int *)((char *)site + d->count) = 0;
+        }
+        if (give(&g, d, l->key, l->line, err, errlen) < 0 ||
+            set_at(site, l->key, l->value, l->line, err, errlen) < 0)
+            return l->line;
+    }
+    if (site->ntls_cert != site->ntls_key) {
+        snprintf(err, errlen, "each tls-cert needs its tls-key");
+        return sec->line;
+    }
+    if (site->root != s->root && config_check_root(site, err, errlen) < 0)
+        return sec->line;
+    return 0;
+}
+
+/* The same name in two sites: which one would answer? */
+static int names_unique(const struct settings *s, char *err, size_t errlen)
+{
+    int a, b, i, j;
+
+    for (a = 0; a < s->nsites; a++)
+        for (b = 0; b <= a; b++)
+            for (i = 0; i < s->sites[a].nnames; i++)
+                for (j = 0; j < (a == b ? i : s->sites[b].nnames); j++)
+                    if (strcmp(s->sites[a].names[i], s->sites[b].names[j]) == 0) {
+                        snprintf(err, errlen, "'%s' is already a name of the site on line %d",
+                                 s->sites[a].names[i], s->sites[b].site_line);
+                        return s->sites[a].site_line;
+                    }
+    return 0;
+}
+
+/* Makes the sites of the file's sections and compiles every site's rules. */
+static int build_sites(struct settings *s, const char *path, char *err, size_t errlen)
+{
+    char why[600];
+    int i, line = 0;
+
+    if (s->nsections > 0 && (s->sites = calloc((size_t)s->nsections, sizeof(*s->sites))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < s->nsections && line == 0; i++) {
+        line = build_site(s, &s->sites[i], &s->sections[i], why, sizeof(why));
+        s->nsites = i + 1;
+    }
+    if (line == 0)
+        line = names_unique(s, why, sizeof(why));
+    if (line != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, line, why);
+        return -1;
+    }
+    s->compiled = rule_set_build(NULL, &s->rules);
+    line = s->compiled == NULL;
+    for (i = 0; i < s->nsites; i++)
+        if ((s->sites[i].compiled = rule_set_build(&s->rules, &s->sites[i].rules)) == NULL)
+            line = 1;
+    if (line) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static int is_dir(const char *path)
@@ -478,7 +618,7 @@ static int is_dir(const char *path)
 
 int config_build(struct settings *s, const struct config_source *src, char *err, size_t errlen)
 {
-    unsigned char listed[NSETTINGS] = {0};
+    unsigned char listed[SETTINGS_TABLE_MAX] = {0};
     int i;
 
     config_defaults(s);
@@ -489,8 +629,8 @@ int config_build(struct settings *s, const struct config_source *src, char *err,
         char why[300];
 
         /* a list on the command line (certificates) replaces the file's, not adds to it */
-        if (d != NULL && d->type == SETTING_LIST && !listed[d - table]) {
-            listed[d - table] = 1;
+        if (d != NULL && d->type == SETTING_LIST && !listed[d - config_table]) {
+            listed[d - config_table] = 1;
             *(int *)((char *)s + d->count) = 0;
         }
         if (config_set(s, src->args[i].key, src->args[i].value, why, sizeof(why)) < 0) {
@@ -511,6 +651,8 @@ int config_build(struct settings *s, const struct config_source *src, char *err,
             return -1;
         }
     }
+    if (config_check_root(s, err, errlen) < 0 || build_sites(s, src->path, err, errlen) < 0)
+        return -1;
     /* root gets the standard ports; anyone else ports that need no privilege */
     if (s->port < 0)
         s->port = geteuid() == 0 ? 80 : PORTICO_DEFAULT_PORT;
@@ -518,5 +660,5 @@ int config_build(struct settings *s, const struct config_source *src, char *err,
         s->tls_port = geteuid() == 0 ? 443 : PORTICO_DEFAULT_TLS_PORT;
     if (s->access_log == NULL && !s->quiet)
         s->access_log = "-";
-    return config_check_root(s, err, errlen);
+    return 0;
 }

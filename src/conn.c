@@ -10,6 +10,7 @@
 
 #include "portico/conn.h"
 #include "portico/log.h"
+#include "portico/site.h"
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -19,6 +20,19 @@ static void fail_request(struct conn *c, enum http_status status);
 static void arm(struct conn *c, enum conn_timeout which)
 {
     timer_arm(c->env->queue[which], &c->timer, c->env->now_ms);
+}
+
+/* What every handler and amend may read of a request, before anything is decided. */
+static void exchange_start(struct conn *c)
+{
+    struct exchange *x = &c->a->x;
+
+    x->req = &c->a->parser.req;
+    x->io = &c->io;
+    x->secure = c->secure;
+    x->site = c->env->settings;
+    x->site_no = 0;
+    x->path_len = 0;
 }
 
 /* A deadline ran out: what that means follows from the state alone. */
@@ -167,14 +181,13 @@ static void decide(struct conn *c)
     const struct request *r = &a->parser.req;
     int i;
 
-    x->req = r;
     x->base = a->in + c->req_start;
-    x->io = &c->io;
-    x->secure = c->secure;
     response_init(&a->resp);
     a->resp.head_only = r->method == HTTP_HEAD;
-    for (i = 0; i < env->nhandlers; i++)
-        if (env->handlers[i].handle(env->handlers[i].ctx, x, &a->resp))
+    a->resp.status = site_route(x, env->settings);
+    for (i = 0; i < env->nhandlers && a->resp.status == 0; i++)
+        if (env->handlers[i].handle != NULL &&
+            env->handlers[i].handle(env->handlers[i].ctx, x, &a->resp))
             break;
     if (a->resp.status == HTTP_INTERNAL_ERROR || a->resp.status == HTTP_SERVICE_UNAVAILABLE)
         log_warnx("%s %.*s: %d %s", http_method_name(r->method), (int)r->target.len,
@@ -196,7 +209,7 @@ static void compose(struct conn *c)
         resp->hsts = env->settings->hsts;
     for (i = 0; i < env->nhandlers; i++)
         if (env->handlers[i].amend != NULL)
-            env->handlers[i].amend(env->handlers[i].ctx, resp);
+            env->handlers[i].amend(env->handlers[i].ctx, &a->x, resp);
     buf_init(&a->out, a->outmem, CONN_OUT_SIZE);
     nseg = response_compose(&a->out, resp, a->send.seg, &head_len);
     if (a->out.overflow) {
@@ -323,6 +336,7 @@ static void finish_response(struct conn *c)
         return;
     }
     http_parser_next(&c->a->parser);
+    exchange_start(c);
     c->req_start = c->in_pos;
     c->head_end = c->in_pos;
     if (c->in_pos == c->in_len) {
@@ -435,6 +449,7 @@ static int ensure_active(struct conn *c)
     }
     http_parser_init(&c->a->parser, c->env->limits);
     response_init(&c->a->resp);
+    exchange_start(c);
     return 1;
 }
 

@@ -26,58 +26,20 @@ static void keep_line(struct request *r, struct span *lines, uint8_t *n, unsigne
         lines[(*n)++] = r->value;
 }
 
-enum http_status http_header_use(struct request *r, const char *name, const char *value,
+/* The fields of 13 bytes and more: conditionals, codings, Authorization, CORS. */
+static enum http_status use_long(struct request *r, const char *name, const char *value,
                                  size_t vlen)
 {
     switch (r->field.len) {
-    case 5:
-        if (str_ieq(name, 5, "range")) {
-            if (r->present & HTTP_HDR_RANGE)
-                r->present |= HTTP_HDR_RANGE_TWICE;
-            keep(r, &r->range, HTTP_HDR_RANGE);
-        }
-        break;
-    case 8:
-        if (str_ieq(name, 8, "if-match"))
-            keep_line(r, r->if_match, &r->n_if_match, HTTP_HDR_IF_MATCH);
-        else if (str_ieq(name, 8, "if-range"))
-            keep(r, &r->if_range, HTTP_HDR_IF_RANGE);
-        break;
     case 13:
         if (str_ieq(name, 13, "if-none-match"))
             keep_line(r, r->if_none_match, &r->n_if_none_match, HTTP_HDR_IF_NONE_MATCH);
+        else if (str_ieq(name, 13, "authorization"))
+            keep(r, &r->authorization, HTTP_HDR_AUTHORIZATION);
         break;
     case 15:
         if (str_ieq(name, 15, "accept-encoding"))
             keep(r, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
-        break;
-    case 19:
-        if (str_ieq(name, 19, "if-unmodified-since"))
-            keep(r, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
-        break;
-    case 4:
-        if (str_ieq(name, 4, "host")) {
-            r->nhost++;
-            r->host = r->value;
-        }
-        break;
-    case 6:
-        if (str_ieq(name, 6, "expect")) {
-            if (str_ieq(value, vlen, "100-continue"))
-                r->expect_continue = 1;
-            else
-                r->status = HTTP_EXPECTATION_FAILED; /* reported once the head is read */
-        }
-        break;
-    case 7:
-        if (str_ieq(name, 7, "referer"))
-            r->referer = r->value;
-        break;
-    case 10:
-        if (str_ieq(name, 10, "connection"))
-            r->conn_tokens |= http_connection_tokens(value, vlen);
-        else if (str_ieq(name, 10, "user-agent"))
-            r->user_agent = r->value;
         break;
     case 17:
         if (str_ieq(name, 17, "if-modified-since")) {
@@ -99,8 +61,71 @@ enum http_status http_header_use(struct request *r, const char *name, const char
                 return HTTP_BAD_REQUEST;
         }
         break;
+    case 19:
+        if (str_ieq(name, 19, "if-unmodified-since"))
+            keep(r, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
+        break;
+    case 29:
+        if (str_ieq(name, 29, "access-control-request-method"))
+            keep(r, &r->ac_request_method, HTTP_HDR_AC_REQUEST_METHOD);
+        break;
+    case 30:
+        if (str_ieq(name, 30, "access-control-request-headers"))
+            keep(r, &r->ac_request_headers, HTTP_HDR_AC_REQUEST_HEADERS);
+        break;
     default:
         break;
+    }
+    return 0;
+}
+
+enum http_status http_header_use(struct request *r, const char *name, const char *value,
+                                 size_t vlen)
+{
+    switch (r->field.len) {
+    case 4:
+        if (str_ieq(name, 4, "host")) {
+            r->nhost++;
+            r->host = r->value;
+        }
+        break;
+    case 5:
+        if (str_ieq(name, 5, "range")) {
+            if (r->present & HTTP_HDR_RANGE)
+                r->present |= HTTP_HDR_RANGE_TWICE;
+            keep(r, &r->range, HTTP_HDR_RANGE);
+        }
+        break;
+    case 6:
+        if (str_ieq(name, 6, "accept")) {
+            keep(r, &r->accept, HTTP_HDR_ACCEPT);
+        } else if (str_ieq(name, 6, "origin")) {
+            keep(r, &r->origin, HTTP_HDR_ORIGIN);
+        } else if (str_ieq(name, 6, "expect")) {
+            if (str_ieq(value, vlen, "100-continue"))
+                r->expect_continue = 1;
+            else
+                r->status = HTTP_EXPECTATION_FAILED; /* reported once the head is read */
+        }
+        break;
+    case 7:
+        if (str_ieq(name, 7, "referer"))
+            r->referer = r->value;
+        break;
+    case 8:
+        if (str_ieq(name, 8, "if-match"))
+            keep_line(r, r->if_match, &r->n_if_match, HTTP_HDR_IF_MATCH);
+        else if (str_ieq(name, 8, "if-range"))
+            keep(r, &r->if_range, HTTP_HDR_IF_RANGE);
+        break;
+    case 10:
+        if (str_ieq(name, 10, "connection"))
+            r->conn_tokens |= http_connection_tokens(value, vlen);
+        else if (str_ieq(name, 10, "user-agent"))
+            r->user_agent = r->value;
+        break;
+    default:
+        return r->field.len > 10 ? use_long(r, name, value, vlen) : 0;
     }
     return 0;
 }

@@ -41,7 +41,9 @@ static void options_build(void)
         if (!(defs[i].flags & SETTING_ON_CLI))
             continue;
         options[o].name = defs[i].name;
-        options[o].has_arg = defs[i].arg ? required_argument : no_argument;
+        options[o].has_arg = defs[i].bare  ? optional_argument
+                             : defs[i].arg ? required_argument
+                                           : no_argument;
         options[o].val = OPT_FROM_DEF + (int)i;
         o++;
         if (defs[i].short_opt) {
@@ -102,7 +104,7 @@ static void help_option(FILE *out, const struct setting_def *d)
     else
         col = fprintf(out, "      --%s", d->name);
     if (d->arg)
-        col += fprintf(out, " %s", d->arg);
+        col += fprintf(out, d->bare ? "[=%s]" : " %s", d->arg);
     if (col < HELP_COLUMN)
         col += fprintf(out, "%*s", HELP_COLUMN - col, "");
     else
@@ -170,7 +172,7 @@ static int parse_args(int argc, char **argv, struct config_arg *cli, int max,
             if (ncli == max)
                 die_usage("too many options, at '%s'", argv[optind - 1]);
             cli[ncli].key = d->name;
-            cli[ncli].value = optarg ? optarg : "on";
+            cli[ncli].value = optarg ? optarg : d->bare ? d->bare : "on";
             ncli++;
         } else if (strcmp(d->name, "config") == 0) {
             src->path = optarg;

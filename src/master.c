@@ -6,12 +6,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +26,8 @@
 #include "portico/listener.h"
 #include "portico/log.h"
 #include "portico/master.h"
+#include "portico/privilege.h"
+#include "portico/site.h"
 #include "portico/tls.h"
 #include "portico/worker.h"
 
@@ -49,11 +49,10 @@ struct generation {
     struct settings s;
     int req_port, req_tls_port; /* as asked for, before port 0 became a real port */
     struct tls_server *tls;
-    int rootfd;
+    int *rootfds; /* each site's document root, by site number; sites share equal ones */
+    int nroots;
     struct listener_set ls;
-    uid_t uid;
-    gid_t gid;
-    int drop;              /* switch to uid/gid in the workers */
+    struct privilege priv; /* who the workers run as */
     struct slot *slots;
     int nslots;
     int stopping;
@@ -106,53 +105,6 @@ static void url_host(const struct settings *s, char *out, size_t len)
 }
 
 
-/* Started as root, workers become --user (www-data, else nobody); never root
- * unless that is asked for by name. */
-static int resolve_user(struct generation *g)
-{
-    const char *name = g->s.user;
-    struct passwd *pw;
-
-    g->drop = 0;
-    if (geteuid() != 0)
-        return 0;
-    if (name == NULL)
-        name = getpwnam("www-data") ? "www-data" : "nobody";
-    pw = getpwnam(name);
-    if (pw == NULL) {
-        log_errorx("user '%s' does not exist; give another with --user", name);
-        return -1;
-    }
-    if (pw->pw_uid == 0 && (g->s.user == NULL || strcmp(g->s.user, "root") != 0)) {
-        log_errorx("user '%s' is root; workers run as root only with --user root", name);
-        return -1;
-    }
-    g->uid = pw->pw_uid;
-    g->gid = pw->pw_gid;
-    g->drop = pw->pw_uid != 0;
-    return 0;
-}
-
-/* In a new worker, before it touches a client: chroot, then give up root for good. */
-static int drop_privileges(const struct generation *g)
-{
-    if (g->s.chroot && (chroot(g->s.root_abs) < 0 || chdir("/") < 0)) {
-        log_error("chroot %s", g->s.root_abs);
-        return -1;
-    }
-    if (!g->drop)
-        return 0;
-    if (setgroups(1, &g->gid) < 0 || setgid(g->gid) < 0 || setuid(g->uid) < 0) {
-        log_error("cannot switch to uid %ld", (long)g->uid);
-        return -1;
-    }
-    if (setuid(0) == 0 || seteuid(0) == 0) {
-        log_errorx("root could be regained after dropping privileges; refusing to serve");
-        return -1;
-    }
-    return 0;
-}
-
 /* A file access log must open before anything is committed to it. */
 static int access_log_openable(const char *path)
 {
@@ -181,6 +133,35 @@ static int open_listeners(struct generation *g, const struct generation *prev)
     return listeners_open(&g->ls, &g->s, &ask, prev ? &prev->ls : NULL, &prev_ask);
 }
 
+/* Opens each site's root: sites with the same root share its descriptor. */
+static int open_roots(struct generation *g)
+{
+    const char *paths[1 + SETTINGS_MAX_SITES];
+    int i;
+
+    g->nroots = 1 + g->s.nsites;
+    if ((g->rootfds = malloc((size_t)g->nroots * sizeof(int))) == NULL) {
+        log_error("malloc");
+        return -1;
+    }
+    for (i = 0; i < g->nroots; i++)
+        paths[i] = site_settings(&g->s, i)->root_abs;
+    if ((i = beneath_open_roots(paths, g->nroots, g->rootfds)) >= 0) {
+        log_error("document root %s", paths[i]);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_roots(struct generation *g)
+{
+    if (g->rootfds != NULL)
+        beneath_close_roots(g->rootfds, g->nroots);
+    free(g->rootfds);
+    g->rootfds = NULL;
+    g->nroots = 0;
+}
+
 /* Everything that can fail for a generation, before any of its workers forks;
  * the TLS material comes last, so that a failure elsewhere rotates no keys and
  * rewrites no saved certificate. */
@@ -196,22 +177,13 @@ static struct generation *generation_new(const struct settings *s, const struct 
     g->s = *s;
     g->req_port = s->port;
     g->req_tls_port = s->tls_port;
-    g->rootfd = -1;
     if (g->s.workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         g->s.workers = n > 0 ? (int)n : 1;
     }
-    if (g->s.chroot && geteuid() != 0) {
-        log_errorx("--chroot needs root (chroot is a privileged call); start as root or drop it");
+    if (privilege_resolve(&g->s, &g->priv) < 0 || access_log_openable(g->s.access_log) < 0 ||
+        open_roots(g) < 0)
         goto fail;
-    }
-    if (resolve_user(g) < 0 || access_log_openable(g->s.access_log) < 0)
-        goto fail;
-    g->rootfd = beneath_open_root(g->s.root_abs);
-    if (g->rootfd < 0) {
-        log_error("document root %s", g->s.root_abs);
-        goto fail;
-    }
     g->nslots = g->s.workers;
     g->slots = calloc((size_t)g->nslots, sizeof(*g->slots));
     if (g->slots == NULL) {
@@ -228,8 +200,7 @@ fail:
     for (i = 0; i < g->ls.n; i++)
         if (prev == NULL || !listeners_have(&prev->ls, g->ls.l[i].fd))
             close(g->ls.l[i].fd);
-    if (g->rootfd >= 0)
-        close(g->rootfd);
+    close_roots(g);
     free(g->slots);
     free(g);
     return NULL;
@@ -248,7 +219,7 @@ static void generation_free(struct master *m, struct generation *g)
         if (!shared)
             close(g->ls.l[i].fd);
     }
-    close(g->rootfd);
+    close_roots(g);
     tls_server_free(g->tls);
     if (m->ngen == 0 || m->gen[0] != g)
         config_free(&g->s);
@@ -263,11 +234,12 @@ static struct master the_master;
  * workers' control sockets, another root a chroot would not hide). */
 static void close_foreign_fds(const struct generation *g, int ctl)
 {
-    int keep[LISTENERS_MAX + 4], n = 0, i, j, lo = 3;
+    int keep[LISTENERS_MAX + SETTINGS_MAX_SITES + 4], n = 0, i, j, lo = 3;
 
     for (i = 0; i < g->ls.n; i++)
         keep[n++] = g->ls.l[i].fd;
-    keep[n++] = g->rootfd;
+    for (i = 0; i < g->nroots; i++)
+        keep[n++] = g->rootfds[i];
     keep[n++] = ctl;
     if (log_access_fd() > STDERR_FILENO)
         keep[n++] = log_access_fd();
@@ -308,9 +280,9 @@ static void spawn(struct generation *g, int i)
     }
     if (pid == 0) {
         close_foreign_fds(g, sv[1]);
-        if (drop_privileges(g) < 0)
+        if (privilege_drop(&g->s, &g->priv) < 0)
             _exit(1);
-        _exit(worker_run(&g->s, &g->ls, g->rootfd, g->tls, sv[1]));
+        _exit(worker_run(&g->s, &g->ls, g->rootfds, g->tls, sv[1]));
     }
     close(sv[1]);
     if (g->slots[i].ctl > 0)
@@ -450,8 +422,8 @@ static int open_access_log(const struct generation *g)
         log_error("cannot open the access log %s", g->s.access_log);
         return -1;
     }
-    if (g->drop && log_access_fd() > STDERR_FILENO)
-        if (fchown(log_access_fd(), g->uid, g->gid) < 0) {
+    if (g->priv.drop && log_access_fd() > STDERR_FILENO)
+        if (fchown(log_access_fd(), g->priv.uid, g->priv.gid) < 0) {
             /* a log file on a file system without owners: keep it as it is */
         }
     return 0;
@@ -599,6 +571,39 @@ static int supervise(struct master *m, const sigset_t *waitmask)
     }
 }
 
+/* portico -t: what each site is and which rules it has, when there is more than
+ * one site or any rule (a plain configuration prints only the OK line). */
+static void report_sites(const struct settings *s)
+{
+    int i, j, k;
+
+    for (i = 0; i <= s->nsites; i++) {
+        const struct settings *site = site_settings(s, i);
+
+        if (s->nsites == 0 && site->rules.n == 0 && !site->spa && !site->clean_urls &&
+            !site->ncors)
+            return;
+        printf("portico: %s", i == 0 ? "default site" : "site");
+        for (j = 0; j < site->nnames; j++)
+            printf(" %s", site->names[j]);
+        if (i > 0)
+            printf(" (line %d)", site->site_line);
+        printf(": %s%s%s%s%s\n", site->root_abs, site->spa ? ", spa " : "",
+               site->spa ? site->spa : "", site->clean_urls ? ", clean-urls" : "",
+               site->ncors ? ", cors" : "");
+        for (j = 0; j < 2; j++) { /* the inherited rules, then its own */
+            const struct rule_list *l = j == 0 ? (i ? &s->rules : NULL) : &site->rules;
+            for (k = 0; l != NULL && k < l->n; k++) {
+                char where[32] = "command line";
+                if (l->v[k]->line)
+                    snprintf(where, sizeof(where), "line %d", l->v[k]->line);
+                printf("portico:   %s %s (%s%s)\n", rule_kind_name(l->v[k]->kind),
+                       l->v[k]->text, where, j == 0 ? ", inherited" : "");
+            }
+        }
+    }
+}
+
 int master_check(struct settings *s)
 {
     struct generation g;
@@ -606,11 +611,7 @@ int master_check(struct settings *s)
     memset(&g, 0, sizeof(g));
     g.s = *s;
     g.s.tls_save_cert = NULL; /* a check writes nothing */
-    if (g.s.chroot && geteuid() != 0) {
-        log_errorx("--chroot needs root (chroot is a privileged call); start as root or drop it");
-        return 1;
-    }
-    if (resolve_user(&g) < 0)
+    if (privilege_resolve(&g.s, &g.priv) < 0)
         return 1;
     if (g.s.tls) {
         struct tls_server *t = tls_server_new(&g.s, NULL);
@@ -618,6 +619,7 @@ int master_check(struct settings *s)
             return 1;
         tls_server_free(t);
     }
+    report_sites(&g.s);
     printf("portico: configuration OK\n");
     return 0;
 }

@@ -1,38 +1,16 @@
-/* The redirect to HTTPS: builds the https URL from the request's Host (or the
- * address it came to) and answers 308, which keeps the method. Never serves files. */
+/* Redirects: to HTTPS (the https URL from the request's Host, or the address it came
+ * to, with 308, which keeps the method), a site's redirect rules, and clean URLs'
+ * "/about.html" to "/about". Never serves files. */
 #include "build-config.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "portico/path.h"
 #include "portico/redirect.h"
+#include "portico/rules.h"
+#include "portico/site.h"
 #include "portico/transport.h"
-
-/* The request's host without its port: from an absolute-form target, else Host. */
-static const char *request_host(const struct request *r, const char *base, size_t *len)
-{
-    const char *host = base + r->host.off;
-    size_t hlen = r->host.len, i;
-
-    if (r->path.off > r->target.off) { /* absolute-form: the authority is the host */
-        host = base + r->target.off;
-        hlen = r->path.off - r->target.off;
-        for (i = 0; i + 2 < hlen && !(host[i] == '/' && host[i + 1] == '/'); i++)
-            ;
-        host += i + 2;
-        hlen -= i + 2;
-    }
-    if (hlen > 0 && host[0] == '[') {
-        const char *close = memchr(host, ']', hlen);
-        hlen = close ? (size_t)(close - host + 1) : hlen;
-    } else {
-        const char *colon = memchr(host, ':', hlen);
-        if (colon != NULL)
-            hlen = (size_t)(colon - host);
-    }
-    *len = hlen;
-    return host;
-}
 
 static int redirect_https(void *ctx, struct exchange *x, struct response *resp)
 {
@@ -43,9 +21,9 @@ static int redirect_https(void *ctx, struct exchange *x, struct response *resp)
     size_t hlen;
     int n;
 
-    if (x->secure || r->method == HTTP_OPTIONS)
+    if (x->secure || r->method == HTTP_OPTIONS || !x->site->redirect_https)
         return 0;
-    host = request_host(r, base, &hlen);
+    host = site_request_host(r, base, &hlen);
     if (hlen == 0) { /* HTTP/1.0 without Host: the address the client connected to */
         if (transport_local_addr(x->io, local, sizeof(local)) < 0)
             strcpy(local, "localhost");
@@ -70,6 +48,93 @@ static int redirect_https(void *ctx, struct exchange *x, struct response *resp)
 struct handler redirect_https_handler(const struct settings *s)
 {
     struct handler h = {redirect_https, NULL, (void *)s};
+
+    return h;
+}
+
+/* Location: the target with {path} replaced by star (encoded again), and the
+ * request's query unless the target has one. 0, or -1 when it does not fit. */
+static int build_location(struct exchange *x, const char *target, struct str star)
+{
+    char *out = x->location, *end = x->location + sizeof(x->location) - 1;
+    const struct request *r = x->req;
+    const char *t;
+
+    for (t = target; *t != '\0'; t++) {
+        if (strncmp(t, "{path}", 6) == 0) {
+            long n = path_encode(star.p, star.len, out, (size_t)(end - out));
+            if (n < 0)
+                return -1;
+            out += n;
+            t += 5;
+        } else if (out < end) {
+            *out++ = *t;
+        } else {
+            return -1;
+        }
+    }
+    if (r->has_query && strchr(target, '?') == NULL) {
+        if ((size_t)(end - out) < 1 + r->query.len)
+            return -1;
+        *out++ = '?';
+        memcpy(out, x->base + r->query.off, r->query.len);
+        out += r->query.len;
+    }
+    *out = '\0';
+    return 0;
+}
+
+static int redirect(struct exchange *x, const char *target, struct str star, int status,
+                    struct response *resp)
+{
+    if (build_location(x, target, star) < 0) {
+        resp->status = HTTP_URI_TOO_LONG;
+        return 1;
+    }
+    resp->status = (enum http_status)status;
+    resp->location = x->location;
+    return 1;
+}
+
+/* clean-urls: "/about.html" is "/about", "/docs/index.html" is "/docs/" */
+static int clean_url(struct exchange *x, struct response *resp)
+{
+    char target[EXCHANGE_PATH_SIZE];
+    size_t n = x->path_len - 5;
+    struct str none = {NULL, 0};
+    long len;
+
+    if (n >= 6 && memcmp(x->path + n - 6, "/index", 6) == 0)
+        n -= 5; /* the directory, with its slash */
+    len = path_encode(x->path, n, target, sizeof(target));
+    if (len < 0) {
+        resp->status = HTTP_URI_TOO_LONG;
+        return 1;
+    }
+    return redirect(x, target, none, HTTP_MOVED_PERMANENTLY, resp);
+}
+
+static int redirect_rules(void *ctx, struct exchange *x, struct response *resp)
+{
+    const struct rule *rule;
+    struct str star;
+    int method = x->req->method;
+
+    (void)ctx;
+    if (rule_set_match(x->site->compiled, RULE_REDIRECT, x->path, x->path_len, &rule, 1) > 0) {
+        pattern_match(&rule->pat, x->path, x->path_len, &star);
+        return redirect(x, rule->u.redirect.target, star, rule->u.redirect.status, resp);
+    }
+    if (x->site->clean_urls && (method == HTTP_GET || method == HTTP_HEAD) &&
+        x->path_len > 5 && memcmp(x->path + x->path_len - 5, ".html", 5) == 0 &&
+        x->path[x->path_len - 6] != '/')
+        return clean_url(x, resp);
+    return 0;
+}
+
+struct handler redirect_rules_handler(void)
+{
+    struct handler h = {redirect_rules, NULL, NULL};
 
     return h;
 }

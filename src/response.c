@@ -5,10 +5,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "portico/httpdate.h"
 #include "portico/response.h"
+#include "portico/rules.h"
 
 /* the Date header line, formatted once a second; date points at its value */
 static char date_line[] = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
@@ -30,6 +32,35 @@ void response_release(struct response *r)
     if (r->own_fd >= 0)
         close(r->own_fd);
     r->own_fd = -1;
+}
+
+/* 1 when line is a header line called name */
+static int line_named(const struct str *line, const char *name, size_t len)
+{
+    return line->len > len && line->p[len] == ':' && strncasecmp(line->p, name, len) == 0;
+}
+
+void response_drop_line(struct response *r, const char *name, size_t len)
+{
+    int i, n = 0;
+
+    for (i = 0; i < r->nextra; i++)
+        if (!line_named(&r->extra[i], name, len))
+            r->extra[n++] = r->extra[i];
+    r->nextra = n;
+}
+
+int response_add_line(struct response *r, const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+
+    if (colon != NULL)
+        response_drop_line(r, line, (size_t)(colon - line));
+    if (r->nextra == RESPONSE_EXTRA_MAX)
+        return -1;
+    r->extra[r->nextra].p = line;
+    r->extra[r->nextra++].len = len;
+    return 0;
 }
 
 int response_body_fd(const struct response *r)
@@ -63,7 +94,7 @@ static void put_header_n(struct buf *b, const char *name, size_t name_len, const
 #define put_header(b, name, value) put_header_n((b), (name), sizeof(name) - 1, (value), strlen(value))
 
 /* "HTTP/1.1 200 OK\r\n" and the Server line, without printf */
-static void put_status_line(struct buf *b, enum http_status status)
+static void put_status_line(struct buf *b, enum http_status status, unsigned omit)
 {
     char code[4] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
                     (char)('0' + status % 10), ' '};
@@ -75,7 +106,10 @@ static void put_status_line(struct buf *b, enum http_status status)
         buf_append(b, code, sizeof(code));
         buf_puts(b, http_reason(status));
     }
-    PUT_LITERAL(b, "\r\nServer: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n");
+    if (omit & OWN_SERVER)
+        PUT_LITERAL(b, "\r\n");
+    else
+        PUT_LITERAL(b, "\r\nServer: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n");
 }
 
 static void error_body(struct buf *body, enum http_status status)
@@ -107,17 +141,20 @@ static void next_boundary(char *out, size_t cap)
 /* Content-Encoding through Cache-Control: what describes the representation */
 static void put_validators(struct buf *out, const struct response *r)
 {
-    if (r->content_encoding)
+    unsigned omit = r->omit;
+
+    if (r->content_encoding && !(omit & OWN_CONTENT_ENCODING))
         put_header(out, "Content-Encoding", r->content_encoding);
-    if (r->vary_encoding)
+    if (r->vary_encoding && !(omit & OWN_VARY))
         put_header(out, "Vary", "Accept-Encoding");
-    if (r->accept_ranges && (r->status == HTTP_OK || r->status == HTTP_PARTIAL_CONTENT))
+    if (r->accept_ranges && (r->status == HTTP_OK || r->status == HTTP_PARTIAL_CONTENT) &&
+        !(omit & OWN_ACCEPT_RANGES))
         put_header(out, "Accept-Ranges", "bytes");
-    if (r->etag)
+    if (r->etag && !(omit & OWN_ETAG))
         put_header(out, "ETag", r->etag);
-    if (r->modified_now)
+    if (r->modified_now && !(omit & OWN_LAST_MODIFIED))
         put_header_n(out, "Last-Modified", 13, date, HTTPDATE_LEN);
-    else if (r->last_modified)
+    else if (r->last_modified && !(omit & OWN_LAST_MODIFIED))
         put_header_n(out, "Last-Modified", 13, r->last_modified, HTTPDATE_LEN);
     if (r->cache_control)
         put_header(out, "Cache-Control", r->cache_control);
@@ -140,7 +177,7 @@ static void put_representation(struct buf *out, const struct response *r)
 {
     struct fc_file *f = r->file;
     struct head_memo *m = f ? (struct head_memo *)f->memo : NULL;
-    unsigned flags = r->vary_encoding | r->accept_ranges << 1;
+    unsigned flags = r->vary_encoding | r->accept_ranges << 1 | r->omit << 2;
     int memo = f != NULL && r->status == HTTP_OK && !r->modified_now && r->etag == f->etag &&
                r->last_modified == f->last_modified;
     size_t start = out->len;
@@ -168,11 +205,11 @@ static void put_representation(struct buf *out, const struct response *r)
 /* Status line, Date, and the headers that depend on the status alone. */
 static void put_status_headers(struct buf *out, const struct response *r, int multipart)
 {
-    put_status_line(out, r->status);
+    put_status_line(out, r->status, r->omit);
     PUT_LITERAL(out, date_line);
-    if (r->location)
+    if (r->location && !(r->omit & OWN_LOCATION))
         put_header(out, "Location", r->location);
-    if (r->allow)
+    if (r->allow && !(r->omit & OWN_ALLOW))
         put_header(out, "Allow", "GET, HEAD, OPTIONS");
     if (r->status == HTTP_PARTIAL_CONTENT && !multipart)
         buf_printf(out, "Content-Range: bytes %llu-%llu/%llu\r\n",
@@ -199,11 +236,16 @@ static uint64_t put_multipart_type(struct buf *out, const struct response *r, co
     return length + 2 + 2 + strlen(boundary) + 4; /* "\r\n--" boundary "--\r\n" */
 }
 
-/* HSTS, Content-Length, Connection and the blank line that ends the head. */
+/* HSTS, the added lines, Content-Length, Connection and the blank line that ends
+ * the head. */
 static void put_head_end(struct buf *out, const struct response *r, uint64_t length)
 {
-    if (r->hsts >= 0)
+    int i;
+
+    if (r->hsts >= 0 && !(r->omit & OWN_HSTS))
         buf_printf(out, "Strict-Transport-Security: max-age=%ld\r\n", r->hsts);
+    for (i = 0; i < r->nextra; i++)
+        buf_append(out, r->extra[i].p, r->extra[i].len);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */
     if (r->status >= 200 && r->status != HTTP_NO_CONTENT && r->status != HTTP_NOT_MODIFIED) {
         PUT_LITERAL(out, "Content-Length: ");

@@ -10,6 +10,7 @@
 #include "portico/encoding.h"
 #include "portico/listing.h"
 #include "portico/path.h"
+#include "portico/rules.h"
 #include "portico/static.h"
 
 static enum http_status errno_status(int err)
@@ -142,43 +143,107 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->file = filecache_ref(f);
 }
 
+/* Serves the file at path if there is one: 1, else 0. */
+static int try_file(struct static_ctx *ctx, const struct static_request *rq, const char *path,
+                    size_t len, struct response *resp)
+{
+    struct fc_entry *e;
+
+    if (filecache_get(ctx->fc, path, len, ctx->now_ms, &e) != 0 || e->type != FC_FILE)
+        return 0;
+    serve_file(ctx, rq, e, resp);
+    return 1;
+}
+
+/* No '.' in the last segment: a page's route, not a file such as app.js. */
+static int no_extension(const char *path, size_t len)
+{
+    while (len > 0 && path[len - 1] != '/')
+        if (path[--len] == '.')
+            return 0;
+    return 1;
+}
+
+/* Accept names text/html (with a q above 0): a browser navigating to a page, not a
+ * script fetching data, nor a client that takes anything (a bare star/star). */
+static int accepts_html(struct str accept)
+{
+    const char *p = accept.p, *tok;
+    size_t len;
+
+    if (p == NULL)
+        return 0;
+    while (str_next_token(&p, accept.p + accept.len, &tok, &len)) {
+        const char *semi = memchr(tok, ';', len);
+        size_t n = semi ? (size_t)(semi - tok) : len;
+
+        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+            n--;
+        if (str_ieq(tok, n, "text/html"))
+            return semi == NULL || encoding_weight(semi, len - (size_t)(semi - tok)) > 0;
+    }
+    return 0;
+}
+
+/* The path is missing: a clean URL's page, a fallback rule's file, or the single-page
+ * app's, in that order; 1 when one of them answers. */
+static int serve_instead(struct static_ctx *ctx, const struct static_request *rq,
+                         struct exchange *x, struct response *resp)
+{
+    const struct settings *site = ctx->settings;
+    const struct rule *fallback;
+    char *path = x->path;
+    size_t n = x->path_len;
+    int found;
+
+    if (site->clean_urls && path[n - 1] != '/' && no_extension(path, n)) {
+        memcpy(path + n, ".html", sizeof(".html")); /* room for "index.html" is kept */
+        found = try_file(ctx, rq, path, n + 5, resp);
+        path[n] = '\0';
+        if (found)
+            return 1;
+    }
+    if (rule_set_match(site->compiled, RULE_FALLBACK, path, n, &fallback, 1) &&
+        try_file(ctx, rq, fallback->u.fallback.target, fallback->u.fallback.len, resp))
+        return 1;
+    if (site->spa != NULL && no_extension(path, n) && accepts_html(rq->accept) &&
+        try_file(ctx, rq, site->spa, strlen(site->spa), resp)) {
+        resp->cache_control = "no-cache"; /* the app's shell: revalidated, never stale */
+        return 1;
+    }
+    return 0;
+}
+
 void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct exchange *x,
                   struct response *resp)
 {
     char *path_buf = x->path;
+    size_t n = x->path_len;
     struct fc_entry *e;
-    long n;
     int err;
 
-    n = rq->path.len
-            ? path_normalize(rq->path.p, rq->path.len, path_buf,
-                             sizeof(x->path) - sizeof("index.html"))
-            : path_normalize("/", 1, path_buf, sizeof(x->path));
-    if (n < 0) {
-        resp->status = n == PATH_TOO_LONG ? HTTP_URI_TOO_LONG : HTTP_BAD_REQUEST;
-        return;
-    }
-    if (path_is_hidden(path_buf, (size_t)n)) {
+    if (path_is_hidden(path_buf, n)) {
         resp->status = HTTP_NOT_FOUND;
         return;
     }
-    err = filecache_get(ctx->fc, path_buf, (size_t)n, ctx->now_ms, &e);
+    err = filecache_get(ctx->fc, path_buf, n, ctx->now_ms, &e);
+    if ((err == ENOENT || err == ENOTDIR) && serve_instead(ctx, rq, x, resp))
+        return;
     if (err != 0) {
         resp->status = errno_status(err);
         return;
     }
     if (e->type == FC_DIR) {
         if (path_buf[n - 1] != '/') {
-            redirect_to_dir(path_buf, (size_t)n, &rq->query, x->location, resp);
+            redirect_to_dir(path_buf, n, &rq->query, x->location, resp);
             return;
         }
         memcpy(path_buf + n, "index.html", sizeof("index.html"));
-        err = filecache_get(ctx->fc, path_buf, (size_t)n + sizeof("index.html") - 1, ctx->now_ms,
-                            &e);
+        err = filecache_get(ctx->fc, path_buf, n + sizeof("index.html") - 1, ctx->now_ms, &e);
         path_buf[n] = '\0';
         if (err == ENOENT) {
             if (ctx->settings->listing)
-                serve_listing(ctx, path_buf, (size_t)n, resp);
+                serve_listing(ctx, path_buf, n, resp);
             else
                 resp->status = HTTP_FORBIDDEN; /* no index and listings are off */
             return;
@@ -195,9 +260,9 @@ void static_serve(struct static_ctx *ctx, const struct static_request *rq, struc
     serve_file(ctx, rq, e, resp);
 }
 
-void static_error_page(void *arg, struct response *resp)
+void static_error_page(void *arg, struct exchange *x, struct response *resp)
 {
-    struct static_ctx *ctx = arg;
+    struct static_ctx *ctx = (struct static_ctx *)arg + x->site_no;
     char name[16];
     struct fc_entry *e;
     int len;
@@ -225,18 +290,6 @@ static struct str_list header_lines(const char *base, const struct span *lines, 
     return l;
 }
 
-static struct str header(const struct request *r, const char *base, const struct span *s,
-                         unsigned bit)
-{
-    struct str v = {NULL, 0};
-
-    if (r->present & bit) {
-        v.p = base + s->off;
-        v.len = s->len;
-    }
-    return v;
-}
-
 int static_handle(void *arg, struct exchange *x, struct response *resp)
 {
     const struct request *r = x->req;
@@ -253,27 +306,26 @@ int static_handle(void *arg, struct exchange *x, struct response *resp)
         resp->allow = 1;
         return 1;
     }
-    rq.path.p = base + r->path.off;
-    rq.path.len = r->path.len;
     rq.query.p = r->has_query ? base + r->query.off : NULL;
     rq.query.len = r->query.len;
     rq.cond.if_match = header_lines(base, r->if_match, r->n_if_match);
     rq.cond.if_none_match = header_lines(base, r->if_none_match, r->n_if_none_match);
-    rq.cond.if_modified_since = header(r, base, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
+    rq.cond.if_modified_since = exchange_header(x, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
     rq.cond.if_unmodified_since =
-        header(r, base, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
-    rq.cond.if_range = header(r, base, &r->if_range, HTTP_HDR_IF_RANGE);
+        exchange_header(x, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
+    rq.cond.if_range = exchange_header(x, &r->if_range, HTTP_HDR_IF_RANGE);
     /* two Range fields are no valid Range at all: the whole file */
     rq.range = (r->present & HTTP_HDR_RANGE_TWICE) ? (struct str){NULL, 0}
-                                                  : header(r, base, &r->range, HTTP_HDR_RANGE);
-    rq.accept_encoding = header(r, base, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
-    static_serve(arg, &rq, x, resp);
+                                                  : exchange_header(x, &r->range, HTTP_HDR_RANGE);
+    rq.accept_encoding = exchange_header(x, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+    rq.accept = exchange_header(x, &r->accept, HTTP_HDR_ACCEPT);
+    static_serve((struct static_ctx *)arg + x->site_no, &rq, x, resp);
     return 1;
 }
 
-struct handler static_handler(struct static_ctx *ctx)
+struct handler static_handler(struct static_ctx *sites)
 {
-    struct handler h = {static_handle, static_error_page, ctx};
+    struct handler h = {static_handle, static_error_page, sites};
 
     return h;
 }

@@ -15,11 +15,13 @@
 
 #include "portico/conn.h"
 #include "portico/event.h"
+#include "portico/headers.h"
 #include "portico/http.h"
 #include "portico/log.h"
 #include "portico/pool.h"
 #include "portico/redirect.h"
 #include "portico/response.h"
+#include "portico/site.h"
 #include "portico/static.h"
 #include "portico/tls.h"
 #include "portico/transport.h"
@@ -41,10 +43,22 @@ struct acceptor {
     int paused; /* out of file descriptors or slots: not accepting for a moment */
 };
 
+/* A document root as this worker sees it: its open-file cache and the change
+ * notifications that keep it fresh. Sites with the same root share one. */
+struct root_files {
+    int fd, precompressed;
+    struct watcher *watch;
+    struct filecache *fc;
+    struct event_handler h;
+};
+
 struct worker {
     struct event_loop *loop;
     const struct settings *settings;
-    struct static_ctx sctx;
+    struct static_ctx *sctx; /* one per site, by its number */
+    int nsites;
+    struct root_files *roots;
+    int nroots;
     struct tls_server *tls;
     struct http_limits limits;
     struct handler handlers[HANDLERS_MAX];
@@ -61,8 +75,6 @@ struct worker {
     struct conn *free_conns; /* closed slots, reused first */
     unsigned nconns;
     int full;                /* listeners paused until a slot frees */
-    struct watcher *watch;   /* change notifications for the file cache */
-    struct event_handler watch_h;
     struct event_handler ctl_h; /* the control socket from the master */
     int ctl;
     uint64_t stop_deadline_ms;
@@ -130,10 +142,10 @@ static void on_control(struct event_handler *h, unsigned events)
 /* Files changed: the cache drops what they were before any request is served. */
 static void on_watch(struct event_handler *h, unsigned events)
 {
-    struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, watch_h));
+    struct root_files *r = (struct root_files *)((char *)h - offsetof(struct root_files, h));
 
     (void)events;
-    watch_read(w->watch);
+    watch_read(r->watch);
 }
 
 #define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
@@ -181,13 +193,17 @@ static void clock_tick(struct worker *w)
 {
     struct timespec ts;
 
+    int i;
+
     w->env.now_ms = event_now_ms();
-    w->sctx.now_ms = w->env.now_ms;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != w->env.now) {
         w->env.now = ts.tv_sec;
-        w->sctx.now = ts.tv_sec;
         response_tick(w->env.now);
+    }
+    for (i = 0; i < w->nsites; i++) {
+        w->sctx[i].now_ms = w->env.now_ms;
+        w->sctx[i].now = w->env.now;
     }
 }
 
@@ -409,14 +425,44 @@ static void setup_timers(struct worker *w, const struct settings *s)
         w->env.queue[i] = &w->q[i];
 }
 
+/* What some site uses: a feature no site uses has no handler at all. */
+static int any_site(const struct settings *s, int (*uses)(const struct settings *site))
+{
+    int i;
+
+    for (i = 0; i <= s->nsites; i++)
+        if (uses(site_settings(s, i)))
+            return 1;
+    return 0;
+}
+
+static int uses_https_redirect(const struct settings *site)
+{
+    return site->redirect_https;
+}
+
+static int uses_redirects(const struct settings *site)
+{
+    return rule_set_count(site->compiled, RULE_REDIRECT) > 0 || site->clean_urls;
+}
+
+static int uses_header_rules(const struct settings *site)
+{
+    return rule_set_count(site->compiled, RULE_HEADER) > 0;
+}
+
 /* The handler table, in order: a feature that is off has no entry. */
 static void setup_handlers(struct worker *w, const struct settings *s)
 {
     int n = 0;
 
-    if (s->redirect_https)
+    if (any_site(s, uses_https_redirect))
         w->handlers[n++] = redirect_https_handler(s);
-    w->handlers[n++] = static_handler(&w->sctx);
+    if (any_site(s, uses_redirects))
+        w->handlers[n++] = redirect_rules_handler();
+    w->handlers[n++] = static_handler(w->sctx);
+    if (any_site(s, uses_header_rules))
+        w->handlers[n++] = headers_handler();
     w->env.handlers = w->handlers;
     w->env.nhandlers = n;
 }
@@ -439,20 +485,71 @@ static int setup_listeners(struct worker *w, const struct listener_set *ls)
     return 0;
 }
 
+/* The files of a root: shared by the sites that serve it the same way. */
+static struct root_files *root_files(struct worker *w, const struct settings *site, int fd,
+                                     unsigned entries)
+{
+    struct root_files *r;
+    int i;
+
+    for (i = 0; i < w->nroots; i++)
+        if (w->roots[i].fd == fd && w->roots[i].precompressed == site->precompressed)
+            return &w->roots[i];
+    r = &w->roots[w->nroots++];
+    r->fd = fd;
+    r->precompressed = site->precompressed;
+    r->watch = watch_new(fd, entries, site->revalidate);
+    r->fc = filecache_new(fd, entries, (uint64_t)site->revalidate * 1000, site->precompressed,
+                          r->watch);
+    r->h.on_event = on_watch;
+    if (r->watch == NULL || r->fc == NULL) {
+        log_error("worker set-up");
+        return NULL;
+    }
+    if (watch_fd(r->watch) >= 0 && event_add_first(w->loop, watch_fd(r->watch), &r->h) < 0) {
+        log_error("epoll_ctl on the change notifications");
+        return NULL;
+    }
+    return r;
+}
+
+/* One static context per site; the open files are the roots'. */
+static int setup_sites(struct worker *w, const struct settings *s, const int *rootfds)
+{
+    int i, distinct = 1;
+    unsigned entries;
+
+    w->nsites = 1 + s->nsites;
+    for (i = 1; i < w->nsites; i++)
+        distinct += rootfds[i] != rootfds[0];
+    w->sctx = calloc((size_t)w->nsites, sizeof(*w->sctx));
+    w->roots = calloc((size_t)w->nsites, sizeof(*w->roots));
+    if (w->sctx == NULL || w->roots == NULL) {
+        log_error("worker set-up");
+        return -1;
+    }
+    /* the descriptors the caches may hold are shared between the roots */
+    entries = cache_entries(s) / (unsigned)distinct;
+    for (i = 0; i < w->nsites; i++) {
+        const struct settings *site = site_settings(s, i);
+        struct root_files *r = root_files(w, site, rootfds[i], entries > 16 ? entries : 16);
+        if (r == NULL)
+            return -1;
+        w->sctx[i].rootfd = r->fd;
+        w->sctx[i].fc = r->fc;
+        w->sctx[i].settings = site;
+    }
+    return 0;
+}
+
 static int setup(struct worker *w, const struct settings *s, const struct listener_set *ls,
-                 int rootfd)
+                 const int *rootfds)
 {
     w->settings = s;
-    w->sctx.rootfd = rootfd;
-    w->sctx.settings = s;
-    w->watch = watch_new(rootfd, cache_entries(s), s->revalidate);
-    w->sctx.fc = filecache_new(rootfd, cache_entries(s), (uint64_t)s->revalidate * 1000,
-                               s->precompressed, w->watch);
     w->limits.max_header_size = s->max_header_size;
     w->limits.max_headers = s->max_headers;
     w->limits.max_body_size = s->max_body_size;
     setup_timers(w, s);
-    setup_handlers(w, s);
     w->env.settings = s;
     w->env.limits = &w->limits;
     w->env.blocks = &w->blocks;
@@ -462,20 +559,17 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
     /* slots are touched only when used, so a large limit costs address space only */
     w->slots = calloc(s->max_connections, sizeof(*w->slots));
     if (w->loop == NULL || w->slots == NULL ||
-        pool_init(&w->blocks, CONN_BLOCK_SIZE, MAX_FREE_BLOCKS) < 0 || w->watch == NULL ||
-        w->sctx.fc == NULL) {
+        pool_init(&w->blocks, CONN_BLOCK_SIZE, MAX_FREE_BLOCKS) < 0) {
         log_error("worker set-up");
         return -1;
     }
-    w->watch_h.on_event = on_watch;
-    if (watch_fd(w->watch) >= 0 && event_add_first(w->loop, watch_fd(w->watch), &w->watch_h) < 0) {
-        log_error("epoll_ctl on the change notifications");
+    if (setup_sites(w, s, rootfds) < 0)
         return -1;
-    }
+    setup_handlers(w, s);
     return setup_listeners(w, ls);
 }
 
-int worker_run(const struct settings *s, const struct listener_set *ls, int rootfd,
+int worker_run(const struct settings *s, const struct listener_set *ls, const int *rootfds,
                struct tls_server *tls_server, int ctl)
 {
     static struct worker w;
@@ -511,7 +605,7 @@ int worker_run(const struct settings *s, const struct listener_set *ls, int root
     sigemptyset(&waitmask);
 
     w.tls = tls_server;
-    if (setup(&w, s, ls, rootfd) < 0)
+    if (setup(&w, s, ls, rootfds) < 0)
         return 1;
     w.ctl = ctl;
     w.ctl_h.on_event = on_control;

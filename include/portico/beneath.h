@@ -4,6 +4,11 @@
 
 /* Opens the root directory; -1 with errno on failure. */
 int beneath_open_root(const char *path);
+/* Opens n roots into fds, once each: equal paths share a descriptor. -1 when all
+ * opened, else the index of the one that failed (errno set; none is left open). */
+int beneath_open_roots(const char *const *paths, int n, int *fds);
+/* Closes what beneath_open_roots opened. */
+void beneath_close_roots(const int *fds, int n);
 
 /* Opens rel (no leading '/'; "" is the root itself) beneath dirfd without ever
  * resolving outside it: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) where the

@@ -6,6 +6,8 @@
 
 #include "portico/http.h"
 #include "portico/response.h"
+#include "portico/settings.h"
+#include "portico/str.h"
 
 struct transport;
 
@@ -20,19 +22,37 @@ struct exchange {
     const struct request *req;
     const char *base;               /* the request's first byte: spans are offsets from it */
     const struct transport *io;     /* for the connection's addresses; handlers never send */
+    const struct settings *site;    /* the site it is for (site.h), and that site's number */
+    int site_no;
     unsigned secure : 1;            /* it came over TLS */
+    size_t path_len;                /* 0: no path (a request that failed before one) */
     char path[EXCHANGE_PATH_SIZE];  /* the decoded, normalised path */
     char location[EXCHANGE_LOCATION_SIZE];
 };
 
 struct handler {
-    /* 1: answered, resp (initialised, head_only set) is the plan; 0: the next one's turn */
+    /* 1: answered, resp (initialised, head_only set) is the plan; 0: the next one's
+     * turn. NULL for a handler that only amends. */
     int (*handle)(void *ctx, struct exchange *x, struct response *resp);
-    /* Optional: amends every plan before it is composed, whoever made it (error pages). */
-    void (*amend)(void *ctx, struct response *resp);
+    /* Optional: amends every plan before it is composed, whoever made it (error pages,
+     * header rules), in the table's order. */
+    void (*amend)(void *ctx, struct exchange *x, struct response *resp);
     void *ctx;
 };
 
-#define HANDLERS_MAX 4
+#define HANDLERS_MAX 8
+
+/* A header the request sent (bit: its HTTP_HDR_* in req->present), or {NULL, 0}. */
+static inline struct str exchange_header(const struct exchange *x, const struct span *s,
+                                         unsigned bit)
+{
+    struct str v = {NULL, 0};
+
+    if (x->req->present & bit) {
+        v.p = x->base + s->off;
+        v.len = s->len;
+    }
+    return v;
+}
 
 #endif

@@ -24,6 +24,11 @@ struct span {
 #define HTTP_HDR_RANGE               0x20u
 #define HTTP_HDR_ACCEPT_ENCODING     0x40u
 #define HTTP_HDR_RANGE_TWICE         0x80u /* more than one Range: ignore them all */
+#define HTTP_HDR_ACCEPT              0x100u
+#define HTTP_HDR_ORIGIN              0x200u
+#define HTTP_HDR_AUTHORIZATION       0x400u
+#define HTTP_HDR_AC_REQUEST_METHOD   0x800u  /* Access-Control-Request-Method */
+#define HTTP_HDR_AC_REQUEST_HEADERS  0x1000u /* Access-Control-Request-Headers */
 
 #define HTTP_CONN_CLOSE      0x1u
 #define HTTP_CONN_KEEP_ALIVE 0x2u
@@ -50,6 +55,8 @@ struct request {
     struct span host, referer, user_agent;
     /* the headers static.c decides with; a bit in `present` says each was sent */
     struct span if_modified_since, if_unmodified_since, if_range, range, accept_encoding;
+    /* and those of the rules: spa, CORS, auth (the first of each) */
+    struct span accept, origin, authorization, ac_request_method, ac_request_headers;
     struct span if_match[4], if_none_match[4]; /* each field line of these lists */
     uint8_t n_if_match, n_if_none_match;
     unsigned present;

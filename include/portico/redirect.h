@@ -1,4 +1,5 @@
-/* --redirect-https: plain-HTTP requests answered with 308 to the https URL. */
+/* Redirects: --redirect-https (plain-HTTP requests answered with 308 to the https
+ * URL), a site's redirect rules and clean URLs. */
 #ifndef PORTICO_REDIRECT_H
 #define PORTICO_REDIRECT_H
 
@@ -6,7 +7,11 @@
 #include "portico/settings.h"
 
 /* A handler that answers every request that did not come over TLS (except
- * OPTIONS) with a 308 to the same host and target on the HTTPS port. */
+ * OPTIONS) to a site with redirect-https with a 308 to the same host and target on
+ * the HTTPS port (s: the global settings). */
 struct handler redirect_https_handler(const struct settings *s);
+/* A handler for the site's redirect rules (the first that matches answers), then
+ * with clean-urls a GET or HEAD of "/page.html" with 301 to "/page". */
+struct handler redirect_rules_handler(void);
 
 #endif

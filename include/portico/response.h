@@ -11,6 +11,10 @@
 #include "portico/filecache.h"
 #include "portico/status.h"
 #include "portico/range.h"
+#include "portico/str.h"
+
+/* Header lines a plan may add to what response.c writes (rules, CORS, auth). */
+#define RESPONSE_EXTRA_MAX 16
 
 /* What a handler decided; response_compose turns it into bytes. */
 struct response {
@@ -30,11 +34,20 @@ struct response {
     struct fc_file *file;         /* the body, a reference from the file cache */
     int own_fd;                   /* or a body fd this response owns (a listing), or -1 */
     long hsts;                    /* Strict-Transport-Security max-age, or -1 */
+    unsigned omit;                /* enum own_header (rules.h): lines not to write */
+    int nextra;
     uint64_t length;              /* of the whole body source (file size) */
     uint64_t complete_length;     /* for Content-Range (206 and 416) */
     int nranges;                  /* 206: parts of the file to send */
     struct byte_range ranges[RANGE_MAX];
+    struct str extra[RESPONSE_EXTRA_MAX]; /* whole "Name: value\r\n" lines, after ours */
 };
+
+/* Adds a header line ("Name: value\r\n", which must outlive the plan), in place of
+ * any line of that name added before; 0, or -1 when there is no room. */
+int response_add_line(struct response *r, const char *line, size_t len);
+/* Drops the added line of that name, if any. */
+void response_drop_line(struct response *r, const char *name, size_t len);
 
 /* A piece of the response on the wire: bytes from the output buffer, then bytes
  * from the body file (either may be empty). */

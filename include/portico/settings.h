@@ -6,9 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portico/rules.h"
+
 #define PORTICO_DEFAULT_PORT     8080
 #define PORTICO_DEFAULT_TLS_PORT 8443
 #define SETTINGS_MAX_CERTS       8
+#define SETTINGS_MAX_CORS        8  /* cors lines of a site */
+#define SETTINGS_MAX_NAMES       16 /* host names of a [site] */
+#define SETTINGS_MAX_SITES       64
+
+struct config_section;
 
 struct settings {
     const char *root;        /* document root as given */
@@ -42,6 +49,23 @@ struct settings {
     const char *user;          /* who workers run as when started as root */
     int chroot;                /* workers chroot to the document root */
     const char *pid_file;
+    /* a site's rules: header, redirect, fallback, auth lines in order (the default
+     * site's are the global lines, which every [site] inherits before its own) */
+    struct rule_list rules;
+    struct rule_set *compiled; /* inherited and own rules, indexed (config_build) */
+    const char *spa;           /* the page for app navigations that would be 404, or NULL */
+    int clean_urls;            /* /about serves about.html; /about.html redirects there */
+    const char *cors[SETTINGS_MAX_CORS]; /* lines of allowed origins, or "*" */
+    int ncors;
+    /* virtual hosts: the global settings hold every [site] as settings of its own,
+     * made of the global ones and its section's lines */
+    struct settings *sites;
+    int nsites;
+    const char *names[SETTINGS_MAX_NAMES]; /* a [site]'s host names, lower case */
+    int nnames;
+    int site_line;             /* where its section starts */
+    struct config_section *sections; /* the sections' lines, until the sites are made */
+    int nsections;
     char *file_text;           /* the configuration file's bytes; strings point into it */
 };
 
@@ -57,12 +81,14 @@ enum setting_type {
     SETTING_SWITCH,  /* on or off: int; as an option, it turns the setting on */
     SETTING_NEGATED, /* on or off, stored inverted: no-precompressed */
     SETTING_LIST,    /* appends to an array of at most max strings, counted in an int */
+    SETTING_RULE,    /* a per-path rule of kind `rule`, appended to the site's rules */
     SETTING_COMMAND, /* a command-line option that is no setting: --help, --config */
 };
 
 #define SETTING_IN_FILE 1u /* a key of the configuration file */
 #define SETTING_ON_CLI  2u /* a command-line option: --name, and -x if it has a letter */
 #define SETTING_UNSET   4u /* a number that starts at -1, "not given" (decided later) */
+#define SETTING_SITE    8u /* a [site] section may set it for its site */
 
 struct setting_def {
     const char *name;            /* the long option and the configuration key */
@@ -74,14 +100,21 @@ struct setting_def {
     unsigned long long min, max; /* numbers: the range; SETTING_LIST: max entries */
     const char *dflt;            /* the default as written in the file, or NULL (zero) */
     const char *implies;         /* a switch this one turns on (tls-cert: tls), or NULL */
+    const char *bare;            /* the value when given without one (--spa), or NULL */
+    enum rule_kind rule;         /* SETTING_RULE: which */
+    /* further checks of a value, or NULL: 0, or -1 with the reason in err */
+    int (*check)(const char *value, char *err, size_t errlen);
     const char *what;            /* for messages: "invalid <what> 'x'" */
     const char *arg;             /* the value's name in --help (FILE, SEC); NULL: none */
     const char *help;            /* --help text; "{default}" stands for dflt */
     const char *heading;         /* a --help section starting here ("" a blank line) */
 };
 
-/* The table, in --help order; *n gets the number of entries. */
+/* The table (settings.c), in --help order; *n gets the number of entries. */
 const struct setting_def *config_settings(size_t *n);
+extern const struct setting_def config_table[];
+extern const size_t config_nsettings;
+#define SETTINGS_TABLE_MAX 64 /* entries at most: for arrays with one slot per setting */
 
 /* Where settings come from: a configuration file and the command line, which
  * wins. Kept by the master so that SIGHUP can build them again. */

@@ -24,22 +24,23 @@ struct static_ctx {
 
 /* What static needs of a GET or HEAD request; strings point into the request. */
 struct static_request {
-    struct str path, query; /* path still percent-encoded; query.p NULL when absent */
+    struct str query; /* query.p NULL when absent */
     struct cond_headers cond;
-    struct str range, accept_encoding;
+    struct str range, accept_encoding, accept;
 };
 
-/* Decides the response: a file (maybe a part of it or a pre-compressed sibling),
- * a listing, a redirect, 304/412/416, or an error status. The decoded path and a
- * Location are built in x's scratch space. */
+/* Decides the response for x->path (decoded and normalised): a file (maybe a part of
+ * it or a pre-compressed sibling), a listing, a redirect, 304/412/416, or an error
+ * status. A Location is built in x's scratch space. */
 void static_serve(struct static_ctx *ctx, const struct static_request *rq, struct exchange *x,
                   struct response *resp);
 
-/* The static handler (ctx: a struct static_ctx): it answers every request by its
- * method, OPTIONS 204, GET and HEAD from the root, other methods 405; and it gives
- * an error response without a body the root's NNN.html when there is one. */
+/* The static handler (ctx: an array of struct static_ctx, one per site, by x->site_no):
+ * it answers every request by its method, OPTIONS 204, GET and HEAD from the site's
+ * root, other methods 405; and it gives an error response without a body the root's
+ * NNN.html when there is one. */
 int static_handle(void *ctx, struct exchange *x, struct response *resp);
-void static_error_page(void *ctx, struct response *resp);
-struct handler static_handler(struct static_ctx *ctx);
+void static_error_page(void *ctx, struct exchange *x, struct response *resp);
+struct handler static_handler(struct static_ctx *sites);
 
 #endif

@@ -8,8 +8,8 @@
 struct tls_server;
 
 /* Runs a worker on the given listeners until it is told to stop; returns the
- * process exit status. */
-int worker_run(const struct settings *s, const struct listener_set *ls, int rootfd,
+ * process exit status. rootfds: each site's document root, by site number (site.h). */
+int worker_run(const struct settings *s, const struct listener_set *ls, const int *rootfds,
                struct tls_server *tls, int ctl);
 /* The master's side of the control socket: hands a descriptor to a worker. */
 int worker_send_fd(int ctl, int fd);

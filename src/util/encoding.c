@@ -7,7 +7,7 @@
 #include "portico/str.h"
 
 /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths */
-static int parse_q(const char *s, size_t len)
+int encoding_parse_q(const char *s, size_t len)
 {
     int q, i, scale = 100;
 
@@ -47,7 +47,7 @@ unsigned encoding_choose(const char *value, size_t len, unsigned available)
                 a++;
             if (e - a < 2 || (a[0] != 'q' && a[0] != 'Q') || a[1] != '=')
                 continue; /* a parameter we do not know: skip the element */
-            q = parse_q(a + 2, (size_t)(e - a - 2));
+            q = encoding_parse_q(a + 2, (size_t)(e - a - 2));
             if (q < 0)
                 continue;
         }
@@ -71,4 +71,24 @@ unsigned encoding_choose(const char *value, size_t len, unsigned available)
     if (q_gzip > 0)
         return ENCODING_GZIP;
     return ENCODING_IDENTITY;
+}
+
+int encoding_weight(const char *params, size_t len)
+{
+    const char *p = params, *end = params + len;
+
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p)), *next;
+        next = semi ? semi + 1 : end;
+        while (p < next && (*p == ' ' || *p == '\t' || *p == ';'))
+            p++;
+        if (next - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            size_t n = (size_t)((semi ? semi : end) - p - 2);
+            while (n > 0 && (p[2 + n - 1] == ' ' || p[2 + n - 1] == '\t'))
+                n--;
+            return encoding_parse_q(p + 2, n);
+        }
+        p = next;
+    }
+    return 1000;
 }

@@ -18,6 +18,7 @@
 #include "portico/http.h"
 #include "portico/response.h"
 #include "portico/settings.h"
+#include "portico/site.h"
 #include "portico/static.h"
 #include "portico/watch.h"
 
@@ -129,9 +130,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r == HTTP_PARSE_HEAD) {
             x.req = &p.req;
             x.base = buf + start;
+            x.site = &settings;
             response_init(&resp);
             resp.head_only = p.req.method == HTTP_HEAD;
-            static_handle(&ctx, &x, &resp);
+            resp.status = site_route(&x, &settings);
+            if (resp.status == 0)
+                static_handle(&ctx, &x, &resp);
             answer(&resp);
         } else if (r == HTTP_PARSE_DONE) {
             http_parser_next(&p);

@@ -1,0 +1,51 @@
+/* Owns header rules at work: every rule of the site that matches the request's path
+ * changes the plan, in file order, whoever made it (files, redirects, errors). It
+ * never decides a status. */
+#include "build-config.h"
+
+#include "portico/headers.h"
+#include "portico/rules.h"
+
+/* More matching header rules than this for one path is a configuration to rethink;
+ * the first ones apply. */
+#define MATCHED_MAX 32
+
+static void apply(const struct rule *rule, struct response *resp)
+{
+    const char *value = rule->u.header.value;
+
+    switch (rule->u.header.own) {
+    case OWN_CONTENT_TYPE:
+        resp->content_type = value; /* a field of the plan: multipart parts keep it */
+        return;
+    case OWN_CACHE_CONTROL:
+        resp->cache_control = value;
+        return;
+    default:
+        resp->omit |= rule->u.header.own;
+        break;
+    }
+    if (value != NULL)
+        response_add_line(resp, rule->u.header.line, rule->u.header.line_len);
+    else
+        response_drop_line(resp, rule->u.header.name, rule->u.header.name_len);
+}
+
+static void headers_amend(void *ctx, struct exchange *x, struct response *resp)
+{
+    const struct rule *matched[MATCHED_MAX];
+    int n, i;
+
+    (void)ctx;
+    n = rule_set_match(x->site->compiled, RULE_HEADER, x->path, x->path_len, matched,
+                       MATCHED_MAX);
+    for (i = 0; i < n && i < MATCHED_MAX; i++)
+        apply(matched[i], resp);
+}
+
+struct handler headers_handler(void)
+{
+    struct handler h = {NULL, headers_amend, NULL};
+
+    return h;
+}

@@ -1,0 +1,151 @@
+/* Owns the settings table: every option and configuration key with its type, range,
+ * default, help, and the checks of its value. Data and pure checks; config.c reads
+ * values with it and main.c builds the command line from it. */
+#include "build-config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "portico/settings.h"
+
+/* spa FILE: a path beneath the root */
+static int check_path(const char *value, char *err, size_t errlen)
+{
+    if (value[0] != '/' || strstr(value, "/.") != NULL || strpbrk(value, "?# \t") != NULL) {
+        snprintf(err, errlen, "'%s' is no path beneath the root, such as /index.html", value);
+        return -1;
+    }
+    return 0;
+}
+
+/* One table for the command line and the configuration file: a setting has one
+ * name, one parser, one range and one default wherever it is given. */
+#define F(member) offsetof(struct settings, member)
+#define BOTH      (SETTING_IN_FILE | SETTING_ON_CLI)
+#define STR_(x)   #x
+#define STR(x)    STR_(x)
+
+const struct setting_def config_table[] = {
+    {.name = "config", .short_opt = 'c', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
+     .arg = "FILE",
+     .help = "read settings from FILE (\"key value\" lines, the long option names; options "
+             "given here win)"},
+    {.name = "check-config", .short_opt = 't', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
+     .help = "check settings, certificates and root, then exit"},
+    {.name = "root", .short_opt = 'r', .type = SETTING_STRING, .flags = BOTH | SETTING_SITE, .field = F(root),
+     .what = "root", .arg = "DIR", .help = "document root (same as the ROOT argument)"},
+    {.name = "port", .short_opt = 'p', .type = SETTING_INT, .flags = BOTH | SETTING_UNSET,
+     .field = F(port), .max = 65535, .what = "port", .arg = "PORT",
+     .help = "TCP port (default " STR(PORTICO_DEFAULT_PORT) ", 80 as root; 0: a free one)"},
+    {.name = "bind", .short_opt = 'b', .type = SETTING_STRING, .flags = BOTH,
+     .field = F(bind_addr), .what = "address", .arg = "ADDR",
+     .help = "listen on ADDR only (default: all IPv6 and IPv4 addresses); e.g. 127.0.0.1 for "
+             "this machine only"},
+    {.name = "workers", .short_opt = 'w', .type = SETTING_INT, .flags = BOTH,
+     .field = F(workers), .min = 1, .max = 1024, .what = "worker count", .arg = "N",
+     .help = "worker processes (default: one per CPU)"},
+    {.name = "quiet", .short_opt = 'q', .type = SETTING_SWITCH, .flags = BOTH, .field = F(quiet),
+     .help = "no access log unless --access-log is given"},
+    {.name = "access-log", .type = SETTING_STRING, .flags = BOTH, .field = F(access_log),
+     .what = "access log", .arg = "FILE",
+     .help = "Combined Log Format access log ('-' stdout, 'off')"},
+    /* nginx-like timeouts, shorter where an idle socket is the only thing waiting */
+    {.name = "header-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(header_timeout),
+     .min = 1, .max = 86400, .dflt = "10", .what = "header timeout", .arg = "SEC",
+     .help = "time for a request's line and headers (default {default})"},
+    {.name = "body-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(body_timeout),
+     .max = 86400, .what = "body timeout", .arg = "SEC",
+     .help = "time for a whole request body (default: the header timeout)"},
+    {.name = "keepalive-timeout", .type = SETTING_UINT, .flags = BOTH,
+     .field = F(keepalive_timeout), .min = 1, .max = 86400, .dflt = "15",
+     .what = "keep-alive timeout", .arg = "SEC",
+     .help = "idle time before a connection closes (default {default})"},
+    {.name = "send-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(send_timeout),
+     .min = 1, .max = 86400, .dflt = "30", .what = "send timeout", .arg = "SEC",
+     .help = "time a client may stall a response (default {default})"},
+    {.name = "max-body-size", .type = SETTING_SIZE, .flags = BOTH, .field = F(max_body_size),
+     .dflt = "1m", .what = "body size", .arg = "SIZE",
+     .help = "largest request body, e.g. 64k or 1m (default {default})"},
+    {.name = "max-connections", .type = SETTING_UINT, .flags = BOTH,
+     .field = F(max_connections), .min = 1, .max = 1000000, .dflt = "4096",
+     .what = "connection limit", .arg = "N", .help = "connections per worker (default {default})"},
+    {.name = "listing", .type = SETTING_SWITCH, .flags = BOTH | SETTING_SITE, .field = F(listing),
+     .help = "list directories that have no index.html"},
+    {.name = "cache-control", .type = SETTING_STRING, .flags = BOTH | SETTING_SITE, .field = F(cache_control),
+     .what = "Cache-Control value", .arg = "VALUE",
+     .help = "Cache-Control on file responses (default: none)"},
+    {.name = "precompressed", .type = SETTING_SWITCH, .flags = SETTING_IN_FILE | SETTING_SITE,
+     .field = F(precompressed), .dflt = "on"},
+    /* a switch can only turn a setting on from the command line */
+    {.name = "no-precompressed", .type = SETTING_NEGATED, .flags = BOTH | SETTING_SITE,
+     .field = F(precompressed), .help = "never serve FILE.br / FILE.gz in place of FILE"},
+    {.name = "revalidate", .type = SETTING_UINT, .flags = BOTH, .field = F(revalidate),
+     .max = 86400, .dflt = "1", .what = "revalidation interval", .arg = "SEC",
+     .help = "files whose changes the kernel cannot notify (network filesystems, past the "
+             "inotify limits) are checked on disk again after SEC (default {default}; 0: on "
+             "every request)"},
+    {.name = "tls", .type = SETTING_SWITCH, .flags = BOTH, .field = F(tls), .heading = "HTTPS",
+     .help = "serve HTTPS too; without --tls-cert, with a new self-signed certificate for "
+             "localhost"},
+    {.name = "tls-cert", .type = SETTING_LIST, .flags = BOTH | SETTING_SITE, .field = F(tls_cert),
+     .count = F(ntls_cert), .max = SETTINGS_MAX_CERTS, .implies = "tls", .what = "certificate",
+     .arg = "FILE",
+     .help = "PEM certificate (and chain); repeat for more host names, chosen by SNI (the first "
+             "is the default)"},
+    {.name = "tls-key", .type = SETTING_LIST, .flags = BOTH | SETTING_SITE, .field = F(tls_key),
+     .count = F(ntls_key), .max = SETTINGS_MAX_CERTS, .what = "key", .arg = "FILE",
+     .help = "PEM private key of the certificate given before"},
+    {.name = "tls-port", .type = SETTING_INT, .flags = BOTH | SETTING_UNSET, .field = F(tls_port),
+     .max = 65535, .what = "TLS port", .arg = "PORT",
+     .help = "HTTPS port (default " STR(PORTICO_DEFAULT_TLS_PORT) ", 443 as root; 0: free)"},
+    {.name = "tls-save-cert", .type = SETTING_STRING, .flags = BOTH, .field = F(tls_save_cert),
+     .what = "file", .arg = "FILE", .help = "write the generated certificate there, to trust it"},
+    {.name = "redirect-https", .type = SETTING_SWITCH, .flags = BOTH | SETTING_SITE, .field = F(redirect_https),
+     .help = "answer plain HTTP with 308 to the https URL"},
+    {.name = "hsts", .type = SETTING_LONG, .flags = BOTH | SETTING_UNSET | SETTING_SITE, .field = F(hsts),
+     .max = 1000000000, .what = "HSTS max-age", .arg = "SECONDS",
+     .help = "Strict-Transport-Security max-age on HTTPS"},
+    {.name = "header", .type = SETTING_RULE, .flags = BOTH | SETTING_SITE, .rule = RULE_HEADER,
+     .what = "header rule", .arg = "'PATTERN NAME: VALUE'",
+     .heading = "Rules (for the default site; a [site] in the file has its own)",
+     .help = "set a response header on paths that match ('PATTERN -NAME' removes one); a "
+             "pattern is /path, /prefix/* or *.ext; repeatable"},
+    {.name = "redirect", .type = SETTING_RULE, .flags = BOTH | SETTING_SITE,
+     .rule = RULE_REDIRECT, .what = "redirect rule", .arg = "'PATTERN TARGET [STATUS]'",
+     .help = "redirect paths that match to TARGET, where {path} is what * matched (301, or "
+             "302, 303, 307, 308)"},
+    {.name = "fallback", .type = SETTING_RULE, .flags = BOTH | SETTING_SITE,
+     .rule = RULE_FALLBACK, .what = "fallback rule", .arg = "'PATTERN FILE'",
+     .help = "serve FILE (a path beneath the root) when a path that matches does not exist"},
+    {.name = "spa", .type = SETTING_STRING, .flags = BOTH | SETTING_SITE, .field = F(spa),
+     .bare = "/index.html", .what = "single-page app file", .arg = "FILE", .check = check_path,
+     .help = "single-page app: a page navigation (GET or HEAD of a name without extension, "
+             "Accept: text/html) that would be 404 gets FILE (default /index.html)"},
+    {.name = "clean-urls", .type = SETTING_SWITCH, .flags = BOTH | SETTING_SITE,
+     .field = F(clean_urls), .help = "/about serves about.html, and /about.html redirects to /about"},
+    {.name = "user", .short_opt = 'u', .type = SETTING_STRING, .flags = BOTH, .field = F(user),
+     .what = "user", .arg = "NAME", .heading = "Privileges and processes",
+     .help = "run workers as NAME when started as root (default www-data, else nobody; root "
+             "only if named)"},
+    {.name = "chroot", .type = SETTING_SWITCH, .flags = BOTH, .field = F(chroot),
+     .help = "confine workers to the document root"},
+    {.name = "pid-file", .type = SETTING_STRING, .flags = BOTH, .field = F(pid_file),
+     .what = "file", .arg = "FILE", .help = "write the master's PID there"},
+    {.name = "help", .short_opt = 'h', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
+     .heading = "", .help = "show this help and exit"},
+    {.name = "version", .short_opt = 'V', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
+     .help = "show the version and exit"},
+};
+
+const size_t config_nsettings = sizeof(config_table) / sizeof(config_table[0]);
+
+_Static_assert(sizeof(config_table) / sizeof(config_table[0]) <= SETTINGS_TABLE_MAX,
+               "SETTINGS_TABLE_MAX covers the table");
+
+const struct setting_def *config_settings(size_t *n)
+{
+    *n = config_nsettings;
+    return config_table;
+}
+

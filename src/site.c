@@ -1,0 +1,82 @@
+/* Owns the choice of a site for a request: host names as clients send them (any
+ * case, a port, a trailing dot) against each site's names and wildcards. Pure; it
+ * never reads settings other than the sites' names. */
+#include "build-config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "portico/path.h"
+#include "portico/site.h"
+
+const char *site_request_host(const struct request *r, const char *base, size_t *len)
+{
+    const char *host = base + r->host.off;
+    size_t hlen = r->host.len, i;
+
+    if (r->path.off > r->target.off) { /* absolute-form: the authority is the host */
+        host = base + r->target.off;
+        hlen = r->path.off - r->target.off;
+        for (i = 0; i + 2 < hlen && !(host[i] == '/' && host[i + 1] == '/'); i++)
+            ;
+        host += i + 2;
+        hlen -= i + 2;
+    }
+    if (hlen > 0 && host[0] == '[') {
+        const char *close = memchr(host, ']', hlen);
+        hlen = close ? (size_t)(close - host + 1) : hlen;
+    } else {
+        const char *colon = memchr(host, ':', hlen);
+        if (colon != NULL)
+            hlen = (size_t)(colon - host);
+    }
+    *len = hlen;
+    return host;
+}
+
+int site_for_host(const struct settings *s, const char *host, size_t len)
+{
+    size_t best_len = 0;
+    int i, j, best = 0;
+
+    if (len > 1 && host[len - 1] == '.') /* "example.com." is example.com */
+        len--;
+    for (i = 0; i < s->nsites; i++)
+        for (j = 0; j < s->sites[i].nnames; j++) {
+            const char *name = s->sites[i].names[j];
+            size_t n = strlen(name);
+
+            if (name[0] == '*') {
+                /* "*.example.org": any name ending in ".example.org", never example.org */
+                if (len > n - 1 && n - 1 > best_len &&
+                    strncasecmp(host + len - (n - 1), name + 1, n - 1) == 0) {
+                    best = i + 1;
+                    best_len = n - 1;
+                }
+            } else if (n == len && strncasecmp(host, name, len) == 0) {
+                return i + 1;
+            }
+        }
+    return best;
+}
+
+enum http_status site_route(struct exchange *x, const struct settings *s)
+{
+    const struct request *r = x->req;
+    long n;
+
+    if (s->nsites > 0) {
+        size_t hlen;
+        const char *host = site_request_host(r, x->base, &hlen);
+        x->site_no = site_for_host(s, host, hlen);
+        x->site = site_settings(s, x->site_no);
+    }
+    /* room is left to append "index.html" to a directory's path */
+    n = r->path.len ? path_normalize(x->base + r->path.off, r->path.len, x->path,
+                                     sizeof(x->path) - sizeof("index.html"))
+                    : path_normalize("/", 1, x->path, sizeof(x->path));
+    if (n < 0)
+        return n == PATH_TOO_LONG ? HTTP_URI_TOO_LONG : HTTP_BAD_REQUEST;
+    x->path_len = (size_t)n;
+    return 0;
+}
