@@ -19,6 +19,29 @@ static int check_path(const char *value, char *err, size_t errlen)
     return 0;
 }
 
+/* cors: "*" alone, or origins as browsers send them: scheme://host[:port] */
+static int check_origins(const char *value, char *err, size_t errlen)
+{
+    const char *p = value;
+    size_t n;
+
+    if (strcmp(value, "*") == 0)
+        return 0;
+    for (; *(p += strspn(p, " \t")) != '\0'; p += n) {
+        const char *host;
+        n = strcspn(p, " \t");
+        host = strstr(p, "://");
+        if (host == NULL || host >= p + n || host == p || host + 3 == p + n ||
+            memchr(host + 3, '/', (size_t)(p + n - host - 3)) != NULL ||
+            memchr(p, '*', n) != NULL) {
+            snprintf(err, errlen, "'%.*s' is no origin: expected * alone, or origins such as "
+                                  "https://app.example.com", (int)n, p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One table for the command line and the configuration file: a setting has one
  * name, one parser, one range and one default wherever it is given. */
 #define F(member) offsetof(struct settings, member)
@@ -124,6 +147,11 @@ const struct setting_def config_table[] = {
              "Accept: text/html) that would be 404 gets FILE (default /index.html)"},
     {.name = "clean-urls", .type = SETTING_SWITCH, .flags = BOTH | SETTING_SITE,
      .field = F(clean_urls), .help = "/about serves about.html, and /about.html redirects to /about"},
+    {.name = "cors", .type = SETTING_LIST, .flags = BOTH | SETTING_SITE, .field = F(cors),
+     .count = F(ncors), .max = SETTINGS_MAX_CORS, .bare = "*", .what = "cors line",
+     .arg = "ORIGIN", .check = check_origins,
+     .help = "let scripts of ORIGIN (a space-separated list; default *, any) read responses; "
+             "preflights are answered"},
     {.name = "user", .short_opt = 'u', .type = SETTING_STRING, .flags = BOTH, .field = F(user),
      .what = "user", .arg = "NAME", .heading = "Privileges and processes",
      .help = "run workers as NAME when started as root (default www-data, else nobody; root "

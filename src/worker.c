@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "portico/conn.h"
+#include "portico/cors.h"
 #include "portico/event.h"
 #include "portico/headers.h"
 #include "portico/http.h"
@@ -59,6 +60,7 @@ struct worker {
     int nsites;
     struct root_files *roots;
     int nroots;
+    struct cors *cors; /* NULL: no site allows cross-origin reads */
     struct tls_server *tls;
     struct http_limits limits;
     struct handler handlers[HANDLERS_MAX];
@@ -460,6 +462,8 @@ static void setup_handlers(struct worker *w, const struct settings *s)
         w->handlers[n++] = redirect_https_handler(s);
     if (any_site(s, uses_redirects))
         w->handlers[n++] = redirect_rules_handler();
+    if (w->cors != NULL)
+        w->handlers[n++] = cors_handler(w->cors);
     w->handlers[n++] = static_handler(w->sctx);
     if (any_site(s, uses_header_rules))
         w->handlers[n++] = headers_handler();
@@ -565,6 +569,10 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
     }
     if (setup_sites(w, s, rootfds) < 0)
         return -1;
+    if (cors_used(s) && (w->cors = cors_new(s)) == NULL) {
+        log_error("worker set-up");
+        return -1;
+    }
     setup_handlers(w, s);
     return setup_listeners(w, ls);
 }

@@ -40,7 +40,7 @@ static const char sites_conf[] =
     "clean-urls on\n"
     "[site *.example.org]\n"
     "spa\n"
-
+    "cors https://a.example https://b.example\n"
     "[site *.deep.example.org  other.test.]\n"
     "listing on\n";
 
@@ -95,6 +95,7 @@ START_TEST(inheritance)
     ck_assert_int_eq(s.sites[0].clean_urls, 1);
     ck_assert_int_eq(s.clean_urls, 0);
     ck_assert_str_eq(s.sites[1].spa, "/index.html"); /* a key alone takes its default */
+    ck_assert_int_eq(s.sites[1].ncors, 1);
     ck_assert_int_eq(s.sites[2].listing, 1);
     ck_assert_int_eq(s.listing, 0);
     ck_assert_str_eq(s.sites[1].names[0], "*.example.org");
@@ -128,6 +129,8 @@ static const struct error_case error_cases[] = {
     {"root /tmp\n[site a.test]\nredirect /a /b 200\n", 3, "301, 302"},
     {"root /tmp\n[site a.test]\nheader /* Content-Length: 1\n", 3, "frames the message"},
     {"root /tmp\n[site a.test]\nspa index.html\n", 3, "no path beneath the root"},
+    {"root /tmp\n[site a.test]\ncors app.example\n", 3, "no origin"},
+    {"root /tmp\n[site a.test]\ncors https://a.example/path\n", 3, "no origin"},
     {"root /tmp\n[site a.test]\nclean-urls maybe\n", 3, "expected on or off"},
     {"root /tmp\n[site a.test]\ntls-cert /x.pem\n", 2, "tls-cert needs its tls-key"},
     {"root /tmp\n[site a.test b.test]\n[site B.TEST]\n", 3, "'b.test' is already a name of "
