@@ -577,6 +577,26 @@ static int names_unique(const struct settings *s, char *err, size_t errlen)
     return 0;
 }
 
+/* A site's certificate needs the HTTPS listener, which is global: it turns it on.
+ * What needs HTTPS in a site is checked once that is known. */
+static int sites_tls(struct settings *s, char *err, size_t errlen)
+{
+    int i;
+
+    for (i = 0; i < s->nsites; i++)
+        s->tls |= s->sites[i].ntls_cert > 0;
+    for (i = 0; i < s->nsites; i++) {
+        const struct settings *site = &s->sites[i];
+        s->sites[i].tls = s->tls;
+        if ((site->redirect_https || site->hsts >= 0) && !s->tls) {
+            snprintf(err, errlen, "%s needs HTTPS: add tls, or tls-cert and tls-key",
+                     site->redirect_https ? "redirect-https" : "hsts");
+            return site->site_line;
+        }
+    }
+    return 0;
+}
+
 /* Makes the sites of the file's sections and compiles every site's rules. */
 static int build_sites(struct settings *s, const char *path, char *err, size_t errlen)
 {
@@ -593,6 +613,8 @@ static int build_sites(struct settings *s, const char *path, char *err, size_t e
     }
     if (line == 0)
         line = names_unique(s, why, sizeof(why));
+    if (line == 0)
+        line = sites_tls(s, why, sizeof(why));
     if (line != 0) {
         snprintf(err, errlen, "%s:%d: %s", path, line, why);
         return -1;

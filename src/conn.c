@@ -206,7 +206,7 @@ static void compose(struct conn *c)
     resp->keep_alive = c->keep_alive && !env->stopping;
     resp->http10 = a->parser.req.minor == 0;
     if (c->secure)
-        resp->hsts = env->settings->hsts;
+        resp->hsts = a->x.site->hsts;
     for (i = 0; i < env->nhandlers; i++)
         if (env->handlers[i].amend != NULL)
             env->handlers[i].amend(env->handlers[i].ctx, &a->x, resp);

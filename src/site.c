@@ -8,6 +8,7 @@
 
 #include "portico/path.h"
 #include "portico/site.h"
+#include "portico/transport.h"
 
 const char *site_request_host(const struct request *r, const char *base, size_t *len)
 {
@@ -60,6 +61,16 @@ int site_for_host(const struct settings *s, const char *host, size_t len)
     return best;
 }
 
+/* RFC 9110 §15.5.20: the connection's certificate was chosen for the site its TLS
+ * server name asked for; a request for another site with a certificate of its own
+ * must go over a connection of its own. */
+static int misdirected(const struct exchange *x, const struct settings *s)
+{
+    const char *sni = transport_server_name(x->io);
+
+    return sni != NULL && x->site->ntls_cert > 0 && site_for_host(s, sni, strlen(sni)) != x->site_no;
+}
+
 enum http_status site_route(struct exchange *x, const struct settings *s)
 {
     const struct request *r = x->req;
@@ -70,6 +81,8 @@ enum http_status site_route(struct exchange *x, const struct settings *s)
         const char *host = site_request_host(r, x->base, &hlen);
         x->site_no = site_for_host(s, host, hlen);
         x->site = site_settings(s, x->site_no);
+        if (x->secure && x->site_no > 0 && misdirected(x, s))
+            return HTTP_MISDIRECTED_REQUEST;
     }
     /* room is left to append "index.html" to a directory's path */
     n = r->path.len ? path_normalize(x->base + r->path.off, r->path.len, x->path,

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "portico/log.h"
+#include "portico/site.h"
 #include "portico/tls.h"
 #include "portico/tlscert.h"
 
@@ -33,9 +34,11 @@ struct ticket_key {
 };
 
 struct tls_server {
-    SSL_CTX *ctx[SETTINGS_MAX_CERTS];
-    X509 *cert[SETTINGS_MAX_CERTS]; /* for choosing by SNI */
+    SSL_CTX **ctx;
+    X509 **cert; /* for choosing by SNI */
+    int *site;   /* whose certificate: 0 the global ones, n > 0 site n's own */
     int n;
+    const struct settings *s; /* the sites, for choosing by SNI */
     /* made in the master for one generation of workers, so every worker of it
      * decrypts every other's tickets; a reload makes new ones */
     struct ticket_key key;
@@ -86,22 +89,41 @@ static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* The certificate of site for name: the first of its own that covers the name,
+ * else its first; -1 when it has none. */
+static int site_cert(const struct tls_server *t, int site, const char *name)
+{
+    int i, first = -1;
+
+    for (i = 0; i < t->n; i++)
+        if (t->site[i] == site) {
+            if (X509_check_host(t->cert[i], name, 0, 0, NULL) == 1)
+                return i;
+            if (first < 0)
+                first = i;
+        }
+    return first;
+}
+
 static int sni_cb(SSL *s, int *alert, void *arg)
 {
     struct tls_server *t = arg;
     const char *name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
-    int i;
+    int i = -1, site;
 
     (void)alert;
     if (name == NULL)
         return SSL_TLSEXT_ERR_OK;
-    for (i = 0; i < t->n; i++) {
-        if (X509_check_host(t->cert[i], name, 0, 0, NULL) == 1) {
-            if (i > 0)
-                SSL_set_SSL_CTX(s, t->ctx[i]);
-            break;
-        }
+    site = t->s->nsites > 0 ? site_for_host(t->s, name, strlen(name)) : 0;
+    if (site > 0)
+        i = site_cert(t, site, name);
+    if (i < 0) { /* a site without certificates of its own: the global ones */
+        for (i = 0; i < t->n; i++)
+            if (t->site[i] == 0 && X509_check_host(t->cert[i], name, 0, 0, NULL) == 1)
+                break;
     }
+    if (i > 0 && i < t->n)
+        SSL_set_SSL_CTX(s, t->ctx[i]);
     return SSL_TLSEXT_ERR_OK; /* unknown names get the default certificate */
 }
 
@@ -148,6 +170,9 @@ void tls_server_free(struct tls_server *t)
         SSL_CTX_free(t->ctx[i]);
         X509_free(t->cert[i]);
     }
+    free(t->ctx);
+    free(t->cert);
+    free(t->site);
     tlscert_free(&t->generated);
     free(t);
 }
@@ -166,65 +191,107 @@ static int reuse_generated(struct tlscert *tc, const struct tls_server *prev)
     return 1;
 }
 
+/* The certificate of a global pair (or a generated one, without pairs), for slot i. */
+static int global_cert(struct tls_server *t, const struct settings *s, int i,
+                       const struct tls_server *prev, struct tlscert *tc)
+{
+    char err[512];
+    int rc;
+
+    if (s->ntls_cert > 0) {
+        rc = tlscert_load(tc, s->tls_cert[i], s->tls_key[i], err, sizeof(err));
+        if (rc < 0) {
+            log_errorx("%s", err);
+            return -1;
+        }
+        if (rc > 0)
+            log_warnx("%s", err);
+        return 0;
+    }
+    if (!reuse_generated(tc, prev)) {
+        if (tlscert_generate(tc, err, sizeof(err)) < 0) {
+            log_errorx("%s", err);
+            return -1;
+        }
+        if (s->tls_save_cert && tlscert_save(tc->cert, s->tls_save_cert, err, sizeof(err)) < 0) {
+            log_errorx("%s", err);
+            tlscert_free(tc);
+            return -1;
+        }
+    }
+    tlscert_fingerprint(tc->cert, t->fingerprint, sizeof(t->fingerprint));
+    t->generated.cert = tc->cert;
+    t->generated.key = tc->key;
+    X509_up_ref(tc->cert);
+    EVP_PKEY_up_ref(tc->key);
+    return 0;
+}
+
+/* One context for a certificate; it owns a copy of the leaf for SNI. */
+static int add_ctx(struct tls_server *t, struct tlscert *tc, int site, const char *what)
+{
+    t->ctx[t->n] = make_ctx(t, tc);
+    if (t->ctx[t->n] == NULL) {
+        log_errorx("TLS set-up for %s failed: %s", what,
+                   ERR_reason_error_string(ERR_peek_last_error()));
+        tlscert_free(tc);
+        return -1;
+    }
+    t->cert[t->n] = X509_dup(tc->cert);
+    t->site[t->n++] = site;
+    tlscert_free(tc);
+    return 0;
+}
+
+/* Each site's own pairs, after the global ones. */
+static int site_certs(struct tls_server *t, const struct settings *s)
+{
+    char err[512];
+    int i, j, rc;
+
+    for (i = 0; i < s->nsites; i++)
+        for (j = 0; j < s->sites[i].ntls_cert; j++) {
+            struct tlscert tc;
+            rc = tlscert_load(&tc, s->sites[i].tls_cert[j], s->sites[i].tls_key[j], err,
+                              sizeof(err));
+            if (rc < 0) {
+                log_errorx("site on line %d: %s", s->sites[i].site_line, err);
+                return -1;
+            }
+            if (rc > 0)
+                log_warnx("%s", err);
+            if (add_ctx(t, &tc, i + 1, s->sites[i].tls_cert[j]) < 0)
+                return -1;
+        }
+    return 0;
+}
+
 struct tls_server *tls_server_new(const struct settings *s, const struct tls_server *prev)
 {
     struct tls_server *t = calloc(1, sizeof(*t));
-    char err[512];
-    int i;
+    int i, n = s->ntls_cert > 0 ? s->ntls_cert : 1, total = n;
 
-    if (t == NULL) {
-        log_errorx("out of memory for TLS");
-        return NULL;
-    }
-    if (tls_io_init() < 0) {
+    for (i = 0; i < s->nsites; i++)
+        total += s->sites[i].ntls_cert;
+    if (t == NULL || (t->ctx = calloc((size_t)total, sizeof(*t->ctx))) == NULL ||
+        (t->cert = calloc((size_t)total, sizeof(*t->cert))) == NULL ||
+        (t->site = calloc((size_t)total, sizeof(*t->site))) == NULL || tls_io_init() < 0) {
         log_errorx("out of memory for TLS");
         goto fail;
     }
+    t->s = s;
     if (RAND_bytes((unsigned char *)&t->key, sizeof(t->key)) != 1) {
         log_errorx("cannot make TLS session-ticket keys");
         goto fail;
     }
-    for (i = 0; i < (s->ntls_cert > 0 ? s->ntls_cert : 1); i++) {
+    for (i = 0; i < n; i++) {
         struct tlscert tc;
-        int rc;
-
-        if (s->ntls_cert > 0) {
-            rc = tlscert_load(&tc, s->tls_cert[i], s->tls_key[i], err, sizeof(err));
-            if (rc < 0) {
-                log_errorx("%s", err);
-                goto fail;
-            }
-            if (rc > 0)
-                log_warnx("%s", err);
-        } else if (!reuse_generated(&tc, prev)) {
-            if (tlscert_generate(&tc, err, sizeof(err)) < 0) {
-                log_errorx("%s", err);
-                goto fail;
-            }
-            if (s->tls_save_cert && tlscert_save(tc.cert, s->tls_save_cert, err, sizeof(err)) < 0) {
-                log_errorx("%s", err);
-                tlscert_free(&tc);
-                goto fail;
-            }
-        }
-        if (s->ntls_cert == 0) {
-            tlscert_fingerprint(tc.cert, t->fingerprint, sizeof(t->fingerprint));
-            t->generated.cert = tc.cert;
-            t->generated.key = tc.key;
-            X509_up_ref(tc.cert);
-            EVP_PKEY_up_ref(tc.key);
-        }
-        t->ctx[i] = make_ctx(t, &tc);
-        if (t->ctx[i] == NULL) {
-            log_errorx("TLS set-up for %s failed: %s", s->ntls_cert ? s->tls_cert[i] : "localhost",
-                       ERR_reason_error_string(ERR_peek_last_error()));
-            tlscert_free(&tc);
+        if (global_cert(t, s, i, prev, &tc) < 0 ||
+            add_ctx(t, &tc, 0, s->ntls_cert ? s->tls_cert[i] : "localhost") < 0)
             goto fail;
-        }
-        t->cert[i] = X509_dup(tc.cert);
-        tlscert_free(&tc);
-        t->n = i + 1;
     }
+    if (site_certs(t, s) < 0)
+        goto fail;
     return t;
 fail:
     tls_server_free(t);

@@ -211,6 +211,11 @@ static void tls_close(struct transport *t)
 
 static enum io_result tls_handshake(struct transport *t);
 
+static const char *server_name(const struct transport *t)
+{
+    return SSL_get_servername(t->layer, TLSEXT_NAMETYPE_host_name);
+}
+
 static const struct transport_ops tls_records = {
     .recv = tls_recv,
     .send = records_send,
@@ -219,6 +224,7 @@ static const struct transport_ops tls_records = {
     .shutdown = tls_shutdown,
     .rest = records_rest,
     .close = tls_close,
+    .server_name = server_name,
     .gather = 1,
 };
 
@@ -230,6 +236,7 @@ static const struct transport_ops tls_kernel = {
     .shutdown = tls_shutdown,
     .rest = tls_rest,
     .close = tls_close,
+    .server_name = server_name,
     .gather = 1,
 };
 

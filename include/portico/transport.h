@@ -41,6 +41,9 @@ struct transport_ops {
     void (*rest)(struct transport *t);
     /* Releases the layer's state and closes the socket. */
     void (*close)(struct transport *t);
+    /* The host name the client named in its handshake (TLS SNI), or NULL. NULL: the
+     * layer has none. */
+    const char *(*server_name)(const struct transport *t);
     /* 1: every send is framed (a TLS record), so small pieces are gathered first */
     unsigned gather;
 };
@@ -63,6 +66,11 @@ void transport_set_lowat(struct transport *t, int bytes);
 void transport_set_cork(struct transport *t, int on);
 /* The next close resets the connection instead of queueing unsent bytes. */
 void transport_reset_on_close(struct transport *t);
+/* The host name the client asked for before any HTTP (TLS SNI), or NULL. */
+static inline const char *transport_server_name(const struct transport *t)
+{
+    return t->ops->server_name ? t->ops->server_name(t) : NULL;
+}
 /* The address the peer connected to, for a URL naming this server. */
 int transport_local_addr(const struct transport *t, char *out, size_t len);
 
