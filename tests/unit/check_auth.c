@@ -374,104 +374,99 @@ START_TEST(unknown_user_time)
 }
 END_TEST
 
-START_TEST(cache_hit_and_ttl)
+/* A scenario for one cache: its files, then checks in order, each with the crypt runs
+ * the scenario has cost after it. A step's value is "Basic " and the base64 of plain,
+ * unless given; on AUTH_OK the user is plain's, up to its ':'. */
+struct cache_step {
+    int file;
+    const char *value, *plain;
+    uint64_t now_ms;
+    enum auth_result want;
+    unsigned long runs;
+};
+
+static const struct {
+    const char *files[3];
+    unsigned entries;
+    struct cache_step steps[8]; /* up to the first with no plain */
+} cache_cases[] = {
+    /* a hit within the minute from when it was verified, however often it was used */
+    {{USERS},
+     AUTH_CACHE_ENTRIES,
+     {{0, NULL, "alice:secret", 1000, AUTH_OK, 1},
+      {0, "Basic YWxpY2U6c2VjcmV0", "alice:secret", 30000, AUTH_OK, 1},
+      {0, NULL, "alice:secret", 60999, AUTH_OK, 1},
+      {0, NULL, "alice:secret", 61000, AUTH_OK, 2},
+      {0, NULL, "alice:secret", 61001, AUTH_OK, 2},
+      /* the key is the exact value: another spelling of it is verified on its own */
+      {0, "basic YWxpY2U6c2VjcmV0", "alice:secret", 61002, AUTH_OK, 3}}},
+    /* a wrong password or an unknown user is run every time, and what it leaves lets
+     * neither the right one through unverified nor the wrong one through at all */
+    {{USERS},
+     AUTH_CACHE_ENTRIES,
+     {{0, NULL, "alice:wrong", 0, AUTH_DENIED, 1},
+      {0, NULL, "alice:wrong", 1, AUTH_DENIED, 2},
+      {0, NULL, "mallory:wrong", 2, AUTH_DENIED, 3},
+      {0, NULL, "mallory:wrong", 3, AUTH_DENIED, 4},
+      {0, NULL, "alice:secret", 4, AUTH_OK, 5},
+      {0, NULL, "alice:wrong", 5, AUTH_DENIED, 6},
+      {0, NULL, "alice:secret", 6, AUTH_OK, 6}}},
+    /* a reload builds new auth_users: the same bytes of another file never hit */
+    {{USERS, USERS, "alice:" DAVE_BCRYPT "\n"}, /* in the third, alice's is hunter2 */
+     AUTH_CACHE_ENTRIES,
+     {{0, NULL, "alice:secret", 0, AUTH_OK, 1},
+      {1, NULL, "alice:secret", 1, AUTH_OK, 2},
+      {0, NULL, "alice:secret", 2, AUTH_OK, 2},
+      {1, NULL, "alice:secret", 3, AUTH_OK, 2},
+      {2, NULL, "alice:secret", 4, AUTH_DENIED, 3},
+      {2, NULL, "alice:hunter2", 5, AUTH_OK, 4}}},
+    /* full, the cache gives up the entry used longest ago */
+    {{"alice:" ALICE_BCRYPT "\nbob:" BOB_BCRYPT "\ncarol:" CAROL_BCRYPT "\n"},
+     2,
+     {{0, NULL, "alice:secret", 0, AUTH_OK, 1},
+      {0, NULL, "bob:hunter2", 1, AUTH_OK, 2},
+      {0, NULL, "alice:secret", 2, AUTH_OK, 2}, /* bob's is the older now */
+      {0, NULL, "carol:pa:ss:", 3, AUTH_OK, 3}, /* over bob's */
+      {0, NULL, "alice:secret", 4, AUTH_OK, 3},
+      {0, NULL, "carol:pa:ss:", 5, AUTH_OK, 3},
+      {0, NULL, "bob:hunter2", 6, AUTH_OK, 4}}},
+    /* with no entries it only costs */
+    {{USERS},
+     0,
+     {{0, NULL, "alice:secret", 0, AUTH_OK, 1}, {0, NULL, "alice:secret", 1, AUTH_OK, 2}}},
+};
+
+START_TEST(cache_table)
 {
-    struct auth_users *u = load_ok(USERS);
-    struct auth_cache *c = auth_cache_new(AUTH_CACHE_ENTRIES);
+    struct auth_users *files[3] = {NULL};
+    struct auth_cache *c = auth_cache_new(cache_cases[_i].entries);
     unsigned long runs = auth_crypt_runs();
-    const char *user = NULL;
-    size_t ulen = 0;
+    const struct cache_step *st;
+    int f;
 
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 1000), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 1);
-    /* a hit names the user too */
-    ck_assert_int_eq(auth_check(c, u, "Basic YWxpY2U6c2VjcmV0", 22, 30000, &user, &ulen), AUTH_OK);
-    ck_assert(ulen == 5 && memcmp(user, "alice", 5) == 0);
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 60999), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 1);
-    /* past the minute from when it was verified, however often it was used */
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 61000), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 2);
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 61001), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 2);
-    /* the key is the exact value: another spelling of it is verified on its own */
-    ck_assert_int_eq(auth_check(c, u, "basic YWxpY2U6c2VjcmV0", 22, 61002, &user, &ulen), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 3);
+    for (f = 0; f < 3 && cache_cases[_i].files[f] != NULL; f++)
+        files[f] = load_ok(cache_cases[_i].files[f]);
+    for (st = cache_cases[_i].steps; st->plain != NULL; st++) {
+        char value[256];
+        const char *v = st->value, *user = NULL;
+        size_t ulen = 0;
+        enum auth_result res;
+
+        if (v == NULL) {
+            basic_value(value, sizeof(value), st->plain, strlen(st->plain));
+            v = value;
+        }
+        res = auth_check(c, files[st->file], v, strlen(v), st->now_ms, &user, &ulen);
+        ck_assert_msg(res == st->want, "step %d (%s): %d", (int)(st - cache_cases[_i].steps),
+                      st->plain, res);
+        ck_assert_msg(auth_crypt_runs() - runs == st->runs, "step %d (%s): %lu crypt runs",
+                      (int)(st - cache_cases[_i].steps), st->plain, auth_crypt_runs() - runs);
+        if (res == AUTH_OK)
+            ck_assert(ulen == strcspn(st->plain, ":") && memcmp(user, st->plain, ulen) == 0);
+    }
+    for (f = 0; f < 3; f++)
+        auth_users_free(files[f]);
     auth_cache_free(c);
-    auth_users_free(u);
-}
-END_TEST
-
-/* A wrong password or an unknown user is run every time, and leaves nothing behind that
- * would let the right one through unverified, or the wrong one through at all. */
-START_TEST(cache_keeps_no_failure)
-{
-    struct auth_users *u = load_ok(USERS);
-    struct auth_cache *c = auth_cache_new(AUTH_CACHE_ENTRIES);
-    unsigned long runs = auth_crypt_runs();
-
-    ck_assert_int_eq(check_plain(c, u, "alice:wrong", 0), AUTH_DENIED);
-    ck_assert_int_eq(check_plain(c, u, "alice:wrong", 1), AUTH_DENIED);
-    ck_assert_int_eq(check_plain(c, u, "mallory:wrong", 2), AUTH_DENIED);
-    ck_assert_int_eq(check_plain(c, u, "mallory:wrong", 3), AUTH_DENIED);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 4);
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 4), AUTH_OK);
-    ck_assert_int_eq(check_plain(c, u, "alice:wrong", 5), AUTH_DENIED);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 6);
-    auth_cache_free(c);
-    auth_users_free(u);
-}
-END_TEST
-
-/* A reload builds new auth_users: the same bytes of another file never hit, even once
- * the first is freed and its memory used again. */
-START_TEST(cache_per_file)
-{
-    struct auth_users *a = load_ok(USERS), *b = load_ok(USERS), *d;
-    struct auth_cache *c = auth_cache_new(AUTH_CACHE_ENTRIES);
-    unsigned long runs = auth_crypt_runs();
-
-    ck_assert_int_eq(check_plain(c, a, "alice:secret", 0), AUTH_OK);
-    ck_assert_int_eq(check_plain(c, b, "alice:secret", 1), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 2);
-    ck_assert_int_eq(check_plain(c, a, "alice:secret", 2), AUTH_OK);
-    ck_assert_int_eq(check_plain(c, b, "alice:secret", 3), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 2);
-    auth_users_free(a);
-    d = load_ok("alice:" DAVE_BCRYPT "\n"); /* alice's password is now hunter2 */
-    ck_assert_int_eq(check_plain(c, d, "alice:secret", 4), AUTH_DENIED);
-    ck_assert_int_eq(check_plain(c, d, "alice:hunter2", 5), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 4);
-    auth_cache_free(c);
-    auth_users_free(b);
-    auth_users_free(d);
-}
-END_TEST
-
-/* Full, the cache gives up the entry used longest ago; with no entries it only costs. */
-START_TEST(cache_eviction)
-{
-    struct auth_users *u =
-        load_ok("alice:" ALICE_BCRYPT "\nbob:" BOB_BCRYPT "\ncarol:" CAROL_BCRYPT "\n");
-    struct auth_cache *c = auth_cache_new(2), *none = auth_cache_new(0);
-    unsigned long runs = auth_crypt_runs();
-
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 0), AUTH_OK);
-    ck_assert_int_eq(check_plain(c, u, "bob:hunter2", 1), AUTH_OK);
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 2), AUTH_OK); /* bob is older now */
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 2);
-    ck_assert_int_eq(check_plain(c, u, "carol:pa:ss:", 3), AUTH_OK); /* over bob */
-    ck_assert_int_eq(check_plain(c, u, "alice:secret", 4), AUTH_OK);
-    ck_assert_int_eq(check_plain(c, u, "carol:pa:ss:", 5), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 3);
-    ck_assert_int_eq(check_plain(c, u, "bob:hunter2", 6), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 4);
-    ck_assert_int_eq(check_plain(none, u, "bob:hunter2", 7), AUTH_OK);
-    ck_assert_int_eq(check_plain(none, u, "bob:hunter2", 8), AUTH_OK);
-    ck_assert_uint_eq(auth_crypt_runs(), runs + 6);
-    auth_cache_free(c);
-    auth_cache_free(none);
-    auth_users_free(u);
 }
 END_TEST
 
@@ -490,10 +485,7 @@ Suite *auth_suite(void)
     tcase_add_test(tc, missing_file);
     tcase_add_loop_test(tc, result_table, 0, N(result_cases));
     tcase_add_test(tc, unknown_user_time);
-    tcase_add_test(tc, cache_hit_and_ttl);
-    tcase_add_test(tc, cache_keeps_no_failure);
-    tcase_add_test(tc, cache_per_file);
-    tcase_add_test(tc, cache_eviction);
+    tcase_add_loop_test(tc, cache_table, 0, N(cache_cases));
     suite_add_tcase(s, tc);
     return s;
 }
