@@ -21,15 +21,15 @@
  * worker's memory. */
 #define CACHE_TTL_MS 60000
 
-struct auth_user {
+struct htpasswd_user {
     const char *name, *hash; /* NUL-terminated, in the file's text */
     size_t nlen;
     int line;
 };
 
-struct auth_users {
+struct htpasswd {
     char *text;
-    struct auth_user *users; /* sorted by name */
+    struct htpasswd_user *users; /* sorted by name */
     size_t n;
     const char *dummy; /* the hash an unknown user's password is run against */
     uint64_t gen;      /* this file among all that this process loaded */
@@ -115,21 +115,21 @@ static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
 
 static int name_order(const void *pa, const void *pb)
 {
-    const struct auth_user *a = pa, *b = pb;
+    const struct htpasswd_user *a = pa, *b = pb;
 
     return name_cmp(a->name, a->nlen, b->name, b->nlen);
 }
 
 static int name_line_order(const void *pa, const void *pb)
 {
-    const struct auth_user *a = pa, *b = pb;
+    const struct htpasswd_user *a = pa, *b = pb;
     int r = name_order(a, b);
 
     return r != 0 ? r : a->line - b->line;
 }
 
 /* Takes one line of the file: 0 for a user, a blank line or a comment; -1 with err. */
-static int take_line(struct auth_users *u, char *line, int lineno, const char *path, char *err,
+static int take_line(struct htpasswd *u, char *line, int lineno, const char *path, char *err,
                      size_t errlen)
 {
     char *end = line + strlen(line), *colon, buf[80];
@@ -161,14 +161,14 @@ static int take_line(struct auth_users *u, char *line, int lineno, const char *p
         return -1;
     }
     u->users[u->n++] =
-        (struct auth_user){.name = line, .nlen = strlen(line), .hash = colon, .line = lineno};
+        (struct htpasswd_user){.name = line, .nlen = strlen(line), .hash = colon, .line = lineno};
     return 0;
 }
 
 /* A user listed twice is a mistake to report, not a choice between two passwords. */
-static int check_twice(const struct auth_users *u, const char *path, char *err, size_t errlen)
+static int check_twice(const struct htpasswd *u, const char *path, char *err, size_t errlen)
 {
-    const struct auth_user *dup = NULL;
+    const struct htpasswd_user *dup = NULL;
     size_t i;
 
     /* sorted by name, then line: the lines of a name are neighbours, the first first */
@@ -183,9 +183,9 @@ static int check_twice(const struct auth_users *u, const char *path, char *err, 
     return -1;
 }
 
-struct auth_users *auth_users_load(const char *path, char *err, size_t errlen)
+struct htpasswd *htpasswd_load(const char *path, char *err, size_t errlen)
 {
-    struct auth_users *u = calloc(1, sizeof(*u));
+    struct htpasswd *u = calloc(1, sizeof(*u));
     char *line, *next;
     size_t colons = 1;
     int lineno = 0;
@@ -220,11 +220,11 @@ struct auth_users *auth_users_load(const char *path, char *err, size_t errlen)
     u->gen = ++generation;
     return u;
 fail:
-    auth_users_free(u);
+    htpasswd_free(u);
     return NULL;
 }
 
-void auth_users_free(struct auth_users *u)
+void htpasswd_free(struct htpasswd *u)
 {
     if (u == NULL)
         return;
@@ -233,7 +233,7 @@ void auth_users_free(struct auth_users *u)
     free(u);
 }
 
-size_t auth_users_count(const struct auth_users *u)
+size_t htpasswd_count(const struct htpasswd *u)
 {
     return u->n;
 }
@@ -336,14 +336,14 @@ static int verify(const char *password, const char *hash)
     return ok;
 }
 
-enum auth_result auth_check(struct auth_cache *cache, const struct auth_users *u, const char *value,
+enum auth_result auth_check(struct auth_cache *cache, const struct htpasswd *u, const char *value,
                             size_t len, uint64_t now_ms, const char **user, size_t *ulen)
 {
     char cred[AUTH_CREDENTIAL_MAX + 1];
     unsigned char digest[SHA256_DIGEST_LENGTH];
     const struct cache_entry *hit = NULL;
-    const struct auth_user *found;
-    struct auth_user key;
+    const struct htpasswd_user *found;
+    struct htpasswd_user key;
     enum auth_result res = AUTH_MALFORMED;
     size_t colon;
 

@@ -13,7 +13,7 @@
  * after the first is a hit); past that, a user costs one crypt run a minute more. */
 #define AUTH_CACHE_ENTRIES 64
 
-struct auth_users; /* the users of one htpasswd file */
+struct htpasswd;   /* the users of one htpasswd file */
 struct auth_cache; /* one worker's credentials verified in the last minute */
 
 /* Reads an htpasswd file: "user:hash" lines, blank lines and '#' comments skipped. Only
@@ -21,9 +21,9 @@ struct auth_cache; /* one worker's credentials verified in the last minute */
  * yescrypt, gost-yescrypt, scrypt. NULL with one line in err that names the file, the
  * line and the fix, e.g. "PATH:3: user 'bob': an apr1-MD5 hash, which libcrypt cannot
  * verify; make it with htpasswd -B". */
-struct auth_users *auth_users_load(const char *path, char *err, size_t errlen);
-void auth_users_free(struct auth_users *u);
-size_t auth_users_count(const struct auth_users *u);
+struct htpasswd *htpasswd_load(const char *path, char *err, size_t errlen);
+void htpasswd_free(struct htpasswd *u);
+size_t htpasswd_count(const struct htpasswd *u);
 
 /* A cache of `entries` credentials, allocated here once; NULL when out of memory. */
 struct auth_cache *auth_cache_new(unsigned entries);
@@ -37,7 +37,7 @@ enum auth_result { AUTH_OK, AUTH_DENIED, AUTH_MALFORMED };
  * scheme is AUTH_MALFORMED. An unknown user costs a crypt run like a wrong password.
  * On AUTH_OK, *user and *ulen name the user, in u (for the access log). cache may be
  * NULL; a credential it holds for u is AUTH_OK without a crypt run. */
-enum auth_result auth_check(struct auth_cache *cache, const struct auth_users *u, const char *value,
+enum auth_result auth_check(struct auth_cache *cache, const struct htpasswd *u, const char *value,
                             size_t len, uint64_t now_ms, const char **user, size_t *ulen);
 
 /* How many times this process has run crypt: what the cache saved, for tests. */

@@ -43,10 +43,10 @@ static void basic_value(char *out, size_t cap, const char *plain, size_t len)
     EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)plain, (int)len);
 }
 
-static struct auth_users *load_text(const char *text, char *path, size_t plen, char *err,
-                                    size_t errlen)
+static struct htpasswd *load_text(const char *text, char *path, size_t plen, char *err,
+                                  size_t errlen)
 {
-    struct auth_users *u;
+    struct htpasswd *u;
     size_t n = strlen(text);
     int fd;
 
@@ -56,15 +56,15 @@ static struct auth_users *load_text(const char *text, char *path, size_t plen, c
     ck_assert_msg(write(fd, text, n) == (ssize_t)n, "write failed");
     close(fd);
     err[0] = '\0';
-    u = auth_users_load(path, err, errlen);
+    u = htpasswd_load(path, err, errlen);
     unlink(path);
     return u;
 }
 
-static struct auth_users *load_ok(const char *text)
+static struct htpasswd *load_ok(const char *text)
 {
     char path[64], err[512];
-    struct auth_users *u = load_text(text, path, sizeof(path), err, sizeof(err));
+    struct htpasswd *u = load_text(text, path, sizeof(path), err, sizeof(err));
 
     ck_assert_msg(u != NULL, "refused '%s': %s", text, err);
     return u;
@@ -162,7 +162,7 @@ static const struct {
 
 START_TEST(basic_table)
 {
-    struct auth_users *u = load_ok(USERS);
+    struct htpasswd *u = load_ok(USERS);
     char value[256];
     const char *v = basic_cases[_i].value, *user = NULL;
     size_t ulen = 0;
@@ -180,14 +180,14 @@ START_TEST(basic_table)
         ck_assert_uint_eq(ulen, strlen(basic_cases[_i].user));
         ck_assert(memcmp(user, basic_cases[_i].user, ulen) == 0);
     }
-    auth_users_free(u);
+    htpasswd_free(u);
 }
 END_TEST
 
 /* AUTH_CREDENTIAL_MAX decoded bytes are read; one more is AUTH_MALFORMED unread */
 START_TEST(credential_length)
 {
-    struct auth_users *u = load_ok(USERS);
+    struct htpasswd *u = load_ok(USERS);
     static char plain[AUTH_CREDENTIAL_MAX + 2], value[2 * AUTH_CREDENTIAL_MAX];
     const char *user;
     size_t ulen;
@@ -198,7 +198,7 @@ START_TEST(credential_length)
     ck_assert_int_eq(auth_check(NULL, u, value, strlen(value), 0, &user, &ulen), AUTH_DENIED);
     basic_value(value, sizeof(value), plain, AUTH_CREDENTIAL_MAX + 1);
     ck_assert_int_eq(auth_check(NULL, u, value, strlen(value), 0, &user, &ulen), AUTH_MALFORMED);
-    auth_users_free(u);
+    htpasswd_free(u);
 }
 END_TEST
 
@@ -226,12 +226,12 @@ static const struct {
 
 START_TEST(accepted_table)
 {
-    struct auth_users *u = load_ok(accepted_cases[_i].text);
+    struct htpasswd *u = load_ok(accepted_cases[_i].text);
     char value[256], plain[64];
     const char *user;
     size_t ulen;
 
-    ck_assert_uint_eq(auth_users_count(u), accepted_cases[_i].count);
+    ck_assert_uint_eq(htpasswd_count(u), accepted_cases[_i].count);
     snprintf(plain, sizeof(plain), "%s:%s", accepted_cases[_i].user, accepted_cases[_i].password);
     basic_value(value, sizeof(value), plain, strlen(plain));
     ck_assert_msg(auth_check(NULL, u, value, strlen(value), 0, &user, &ulen) == AUTH_OK,
@@ -241,7 +241,7 @@ START_TEST(accepted_table)
     strcat(plain, "x");
     basic_value(value, sizeof(value), plain, strlen(plain));
     ck_assert_int_eq(auth_check(NULL, u, value, strlen(value), 0, &user, &ulen), AUTH_DENIED);
-    auth_users_free(u);
+    htpasswd_free(u);
 }
 END_TEST
 
@@ -286,7 +286,7 @@ static const struct {
 START_TEST(refused_table)
 {
     char path[64], err[512], prefix[128];
-    struct auth_users *u = load_text(refused_cases[_i].text, path, sizeof(path), err, sizeof(err));
+    struct htpasswd *u = load_text(refused_cases[_i].text, path, sizeof(path), err, sizeof(err));
 
     ck_assert_msg(u == NULL, "took '%s'", refused_cases[_i].text);
     if (refused_cases[_i].line > 0)
@@ -304,12 +304,12 @@ START_TEST(missing_file)
 {
     char err[256];
 
-    ck_assert_ptr_null(auth_users_load("/nonexistent/htpasswd", err, sizeof(err)));
+    ck_assert_ptr_null(htpasswd_load("/nonexistent/htpasswd", err, sizeof(err)));
     ck_assert_str_eq(err, "/nonexistent/htpasswd: No such file or directory");
 }
 END_TEST
 
-static enum auth_result check_plain(struct auth_cache *c, const struct auth_users *u,
+static enum auth_result check_plain(struct auth_cache *c, const struct htpasswd *u,
                                     const char *plain, uint64_t now_ms)
 {
     char value[256];
@@ -334,16 +334,16 @@ static const struct {
 
 START_TEST(result_table)
 {
-    struct auth_users *u = load_ok("bob:" BOB_BCRYPT "\nalice:" ALICE_BCRYPT "\n");
+    struct htpasswd *u = load_ok("bob:" BOB_BCRYPT "\nalice:" ALICE_BCRYPT "\n");
     unsigned long before = auth_crypt_runs();
 
     ck_assert_int_eq(check_plain(NULL, u, result_cases[_i].plain, 0), result_cases[_i].want);
     ck_assert_uint_eq(auth_crypt_runs() - before, result_cases[_i].runs);
-    auth_users_free(u);
+    htpasswd_free(u);
 }
 END_TEST
 
-static double seconds_for(const struct auth_users *u, const char *plain)
+static double seconds_for(const struct htpasswd *u, const char *plain)
 {
     double best = 1e9;
     int i;
@@ -365,12 +365,12 @@ static double seconds_for(const struct auth_users *u, const char *plain)
  * (a setting libcrypt refused would answer in microseconds, not milliseconds). */
 START_TEST(unknown_user_time)
 {
-    struct auth_users *u = load_ok("alice:" ALICE_BCRYPT "\n");
+    struct htpasswd *u = load_ok("alice:" ALICE_BCRYPT "\n");
     double wrong = seconds_for(u, "alice:wrong"), unknown = seconds_for(u, "mallory:wrong");
 
     ck_assert_msg(unknown > wrong / 4, "unknown user %.6f s, wrong password %.6f s", unknown,
                   wrong);
-    auth_users_free(u);
+    htpasswd_free(u);
 }
 END_TEST
 
@@ -411,7 +411,7 @@ static const struct {
       {0, NULL, "alice:secret", 4, AUTH_OK, 5},
       {0, NULL, "alice:wrong", 5, AUTH_DENIED, 6},
       {0, NULL, "alice:secret", 6, AUTH_OK, 6}}},
-    /* a reload builds new auth_users: the same bytes of another file never hit */
+    /* a reload builds a new struct htpasswd: the same bytes of another file never hit */
     {{USERS, USERS, "alice:" DAVE_BCRYPT "\n"}, /* in the third, alice's is hunter2 */
      AUTH_CACHE_ENTRIES,
      {{0, NULL, "alice:secret", 0, AUTH_OK, 1},
@@ -438,7 +438,7 @@ static const struct {
 
 START_TEST(cache_table)
 {
-    struct auth_users *files[3] = {NULL};
+    struct htpasswd *files[3] = {NULL};
     struct auth_cache *c = auth_cache_new(cache_cases[_i].entries);
     unsigned long runs = auth_crypt_runs();
     const struct cache_step *st;
@@ -465,7 +465,7 @@ START_TEST(cache_table)
             ck_assert(ulen == strcspn(st->plain, ":") && memcmp(user, st->plain, ulen) == 0);
     }
     for (f = 0; f < 3; f++)
-        auth_users_free(files[f]);
+        htpasswd_free(files[f]);
     auth_cache_free(c);
 }
 END_TEST
