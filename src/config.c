@@ -234,8 +234,7 @@ void config_defaults(struct settings *s)
     s->file_cache_entries = 1000;
 }
 
-/* The whole file (at most 1 MiB) in a new NUL-terminated buffer, or NULL. */
-static char *read_text(const char *path, char *err, size_t errlen)
+char *config_read_file(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char *text;
@@ -417,7 +416,7 @@ int config_load(struct settings *s, const char *path, char *err, size_t errlen)
     int lineno = 0;
     static struct given g;
 
-    if ((text = read_text(path, err, errlen)) == NULL)
+    if ((text = config_read_file(path, err, errlen)) == NULL)
         return -1;
     free(s->file_text);
     s->file_text = text;

@@ -138,6 +138,9 @@ void config_defaults(struct settings *s);
 /* Sets one setting by its name (the long option without "--", also the config file
  * key); 0, or -1 with a one-line reason in err. Lists (tls-cert, tls-key) append. */
 int config_set(struct settings *s, const char *key, const char *value, char *err, size_t errlen);
+/* A whole file of settings (at most 1 MiB: the configuration, an htpasswd file) in a new
+ * NUL-terminated buffer, or NULL with "FILE: reason" in err. */
+char *config_read_file(const char *path, char *err, size_t errlen);
 /* Reads "key value" lines (# comments) into s; -1 with "FILE:LINE: reason" in err. */
 int config_load(struct settings *s, const char *path, char *err, size_t errlen);
 /* Checks what only the whole can tell (pairs, ports); -1 with a reason. */

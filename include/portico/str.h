@@ -35,5 +35,9 @@ int str_to_u64(const char *s, size_t len, uint64_t *out);
 /* Iterates over the comma-separated elements of a header list value (RFC 9110 §5.6.1),
  * trimming whitespace and skipping empty elements. Returns 0 when there is none left. */
 int str_next_token(const char **p, const char *end, const char **tok, size_t *toklen);
+/* Decodes base64 with its padding (RFC 4648 §4) strictly: the alphabet only, a length
+ * that is a multiple of four, '=' only at the end and zero bits under it, so that a byte
+ * string has exactly one encoding. The decoded length, or -1 (also when over cap). */
+long str_base64_decode(const char *in, size_t len, char *out, size_t cap);
 
 #endif
