@@ -81,6 +81,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* What conn.c does with a response: compose it, touch every byte it would send. */
+/* The request being answered, as conn.c keeps it for the handlers and amends. */
+static struct exchange x;
+
 static void answer(struct response *resp)
 {
     static char out[16384];
@@ -90,7 +93,7 @@ static void answer(struct response *resp)
     int n, i;
     volatile char sink = 0;
 
-    static_error_page(&ctx, resp);
+    static_error_page(&ctx, &x, resp);
     buf_init(&b, out, sizeof(out));
     n = response_compose(&b, resp, seg, &head_len);
     for (i = 0; i < n; i++) {
@@ -108,7 +111,6 @@ static void answer(struct response *resp)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char buf[65536];
-    static struct exchange x;
     struct http_parser p;
     struct response resp;
     size_t chunk, pos = 0, start = 0;
