@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "portico/auth.h"
@@ -51,8 +52,10 @@ static uint64_t generation;
 static unsigned long crypt_runs;
 static struct crypt_data scratch; /* crypt_r's 32 KiB: one for the process, on no stack */
 
-/* The methods taken when crypt_checksalt agrees ($5$ is one it calls legacy), and the
- * forms that htpasswd makes and libcrypt cannot verify or counts as weak. */
+/* The methods taken when crypt_checksalt agrees, and the forms that htpasswd makes and
+ * libcrypt cannot verify or that are weak. SHA-256-crypt ($5$, htpasswd -2), which
+ * libxcrypt calls legacy only for being older than SHA-512-crypt, is taken: it is
+ * salted and iterated, and issue 15 names SHA-crypt. */
 static const struct {
     const char *prefix, *name;
 } methods[] = {
@@ -83,6 +86,8 @@ static const char *hash_refusal(const char *hash, char *buf, size_t len)
         case CRYPT_SALT_OK:
             return NULL;
         case CRYPT_SALT_METHOD_LEGACY:
+            if (strcmp(methods[i].prefix, "$5$") == 0)
+                return NULL;
             snprintf(buf, len, "a %s hash, which libcrypt counts as legacy", methods[i].name);
             break;
         case CRYPT_SALT_METHOD_DISABLED:
@@ -336,6 +341,24 @@ static int verify(const char *password, const char *hash)
     return ok;
 }
 
+/* SHA-256 of a credential. The digest and its context are made once: OpenSSL's
+ * one-call SHA256() looks the algorithm up and allocates a context each time, which
+ * cost a remembered credential more than everything else of its check. */
+static int digest_of(const char *value, size_t len, unsigned char *out)
+{
+    static EVP_MD *md;
+    static EVP_MD_CTX *ctx;
+
+    if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+        return -1;
+    if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+        return -1;
+    return EVP_DigestInit_ex2(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, value, len) == 1 &&
+                   EVP_DigestFinal_ex(ctx, out, NULL) == 1
+               ? 0
+               : -1;
+}
+
 enum auth_result auth_check(struct auth_cache *cache, const struct htpasswd *u, const char *value,
                             size_t len, uint64_t now_ms, const char **user, size_t *ulen)
 {
@@ -349,10 +372,10 @@ enum auth_result auth_check(struct auth_cache *cache, const struct htpasswd *u, 
 
     if (parse_basic(value, len, cred, &colon) < 0)
         goto done;
-    if (cache != NULL) {
-        SHA256((const unsigned char *)value, len, digest);
+    if (cache != NULL && digest_of(value, len, digest) < 0)
+        cache = NULL; /* out of memory: verify, remember nothing */
+    if (cache != NULL)
         hit = cache_find(cache, u->gen, digest, now_ms);
-    }
     if (hit != NULL) {
         found = &u->users[hit->user];
     } else {
@@ -372,7 +395,8 @@ enum auth_result auth_check(struct auth_cache *cache, const struct htpasswd *u, 
         *ulen = found->nlen;
     }
 done:
-    OPENSSL_cleanse(cred, sizeof(cred));
+    /* what was decoded is never longer than the value it came from */
+    OPENSSL_cleanse(cred, len < sizeof(cred) ? len : sizeof(cred));
     OPENSSL_cleanse(digest, sizeof(digest));
     return res;
 }

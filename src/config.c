@@ -15,41 +15,6 @@
 #include <unistd.h>
 
 #include "portico/settings.h"
-#include "portico/str.h"
-
-int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out)
-{
-    uint64_t v;
-
-    if (str_to_u64(text, strlen(text), &v) < 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int config_parse_size(const char *text, uint64_t *out)
-{
-    char num[32];
-    size_t len = strlen(text);
-    unsigned shift = 0;
-    unsigned long long v;
-
-    if (len == 0 || len >= sizeof(num))
-        return -1;
-    switch (text[len - 1]) {
-    case 'k': case 'K': shift = 10; break;
-    case 'm': case 'M': shift = 20; break;
-    case 'g': case 'G': shift = 30; break;
-    default: break;
-    }
-    memcpy(num, text, len + 1);
-    if (shift)
-        num[len - 1] = '\0';
-    if (config_parse_uint(num, UINT64_MAX >> shift, &v) < 0)
-        return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
 
 int config_check_root(struct settings *s, char *err, size_t errlen)
 {
@@ -420,6 +385,7 @@ int config_load(struct settings *s, const char *path, char *err, size_t errlen)
         return -1;
     free(s->file_text);
     s->file_text = text;
+    s->config_file = path;
     memset(&g, 0, sizeof(g));
     for (line = text; line != NULL; line = next) {
         char why[600];
@@ -596,6 +562,28 @@ static int sites_tls(struct settings *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Every matching header rule must fit a response (headers.c, response.h). */
+static int header_limits(const struct settings *site, const char *path, char *err,
+                         size_t errlen)
+{
+    const char *what = NULL;
+    int limit = 0;
+
+    if (rule_set_count(site->compiled, RULE_HEADER) > RULES_HEADER_MAX)
+        what = "header rules", limit = RULES_HEADER_MAX;
+    else if (rule_set_header_names(site->compiled) > RULES_HEADER_NAMES_MAX)
+        what = "header names in its header rules", limit = RULES_HEADER_NAMES_MAX;
+    if (what == NULL)
+        return 0;
+    if (site->site_line > 0)
+        snprintf(err, errlen, "%s:%d: a site has at most %d %s, the global ones included",
+                 path, site->site_line, limit, what);
+    else
+        snprintf(err, errlen, "%s%sa site has at most %d %s", path ? path : "",
+                 path ? ": " : "", limit, what);
+    return -1;
+}
+
 /* Makes the sites of the file's sections and compiles every site's rules. */
 static int build_sites(struct settings *s, const char *path, char *err, size_t errlen)
 {
@@ -627,6 +615,9 @@ static int build_sites(struct settings *s, const char *path, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    for (i = 0; i <= s->nsites; i++)
+        if (header_limits(i == 0 ? s : &s->sites[i - 1], path, err, errlen) < 0)
+            return -1;
     return 0;
 }
 

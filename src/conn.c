@@ -28,11 +28,14 @@ static void exchange_start(struct conn *c)
     struct exchange *x = &c->a->x;
 
     x->req = &c->a->parser.req;
+    x->base = c->a->in + c->req_start;
     x->io = &c->io;
     x->secure = c->secure;
     x->site = c->env->settings;
     x->site_no = 0;
     x->path_len = 0;
+    x->protected = 0;
+    x->user = NULL;
 }
 
 /* A deadline ran out: what that means follows from the state alone. */
@@ -166,6 +169,8 @@ static void log_request(struct conn *c)
         e.user_agent = base + r->user_agent.off;
         e.user_agent_len = r->user_agent.len;
     }
+    e.user = a->x.user;
+    e.user_len = a->x.user_len;
     e.status = (int)a->resp.status;
     e.bytes = a->send.bytes_sent > a->head_len ? a->send.bytes_sent - a->head_len : 0;
     e.when = c->env->now;
@@ -233,6 +238,8 @@ static void compose(struct conn *c)
 /* An error that ends the conversation: framing is lost or the client is too slow. */
 static void fail_request(struct conn *c, enum http_status status)
 {
+    /* the amends read the request's headers: from where its bytes are now */
+    c->a->x.base = c->a->in + c->req_start;
     response_release(&c->a->resp);
     response_init(&c->a->resp);
     c->a->resp.status = status;
@@ -336,8 +343,8 @@ static void finish_response(struct conn *c)
         return;
     }
     http_parser_next(&c->a->parser);
-    exchange_start(c);
     c->req_start = c->in_pos;
+    exchange_start(c);
     c->head_end = c->in_pos;
     if (c->in_pos == c->in_len) {
         /* nothing pipelined: the connection goes idle and gives its block back

@@ -218,8 +218,11 @@ static void amend(void *ctx, struct exchange *x, struct response *resp)
     if (!cs->any && cs->n == 0)
         return;
     if (!cs->any) /* caches must keep one answer per origin */
-        response_add_line(resp, vary_line, sizeof(vary_line) - 1);
-    line = allowed(cs, exchange_header(x, &x->req->origin, HTTP_HDR_ORIGIN), &len);
+        response_append_line(resp, vary_line, sizeof(vary_line) - 1);
+    /* with *, the answer is the same whoever asks, and one a cache stored for a request
+     * without Origin must serve a script too (Fetch, "CORS protocol and HTTP caches") */
+    line = cs->any ? (len = sizeof(any_line) - 1, any_line)
+                   : allowed(cs, exchange_header(x, &x->req->origin, HTTP_HDR_ORIGIN), &len);
     if (line != NULL) {
         response_add_line(resp, line, len);
         response_add_line(resp, expose_line, sizeof(expose_line) - 1);

@@ -6,9 +6,7 @@
 #include "portico/headers.h"
 #include "portico/rules.h"
 
-/* More matching header rules than this for one path is a configuration to rethink;
- * the first ones apply. */
-#define MATCHED_MAX 32
+#define MATCHED_MAX RULES_HEADER_MAX /* config.c refuses a site with more */
 
 static void apply(const struct rule *rule, struct response *resp)
 {
@@ -21,6 +19,13 @@ static void apply(const struct rule *rule, struct response *resp)
     case OWN_CACHE_CONTROL:
         resp->cache_control = value;
         return;
+    case OWN_VARY:
+        if (value != NULL) { /* what the response varies on adds up: never replaced */
+            response_append_line(resp, rule->u.header.line, rule->u.header.line_len);
+            return;
+        }
+        resp->omit |= OWN_VARY; /* "-Vary" removes them all */
+        break;
     default:
         resp->omit |= rule->u.header.own;
         break;

@@ -93,8 +93,9 @@ void log_access_use_fd(int fd)
 }
 
 /* Escapes a client-supplied span as nginx does: '"', '\' and bytes outside
- * printable ASCII become \xHH, so a log line can never be forged or split. */
-static void put_escaped(struct buf *b, const char *s, size_t len)
+ * printable ASCII become \xHH, so a log line can never be forged or split; in a
+ * field without quotes (the user), a space too. */
+static void put_escaped_as(struct buf *b, const char *s, size_t len, int field)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i;
@@ -105,13 +106,18 @@ static void put_escaped(struct buf *b, const char *s, size_t len)
     }
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || (field && c == ' ')) {
             char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
             buf_append(b, esc, 4);
         } else {
             buf_append(b, &s[i], 1);
         }
     }
+}
+
+static void put_escaped(struct buf *b, const char *s, size_t len)
+{
+    put_escaped_as(b, s, len, 0);
 }
 
 void log_access(const struct log_access_entry *e)
@@ -128,7 +134,9 @@ void log_access(const struct log_access_entry *e)
         cached_when = e->when;
     }
     buf_init(&b, line, sizeof(line) - 1);
-    buf_printf(&b, "%s - - [%s] \"", e->client, date);
+    buf_printf(&b, "%s - ", e->client);
+    put_escaped_as(&b, e->user, e->user ? e->user_len : 0, 1);
+    buf_printf(&b, " [%s] \"", date);
     put_escaped(&b, e->request_line, e->request_line_len);
     buf_printf(&b, "\" %d ", e->status);
     buf_put_u64(&b, e->bytes);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portico/authrule.h"
 #include "portico/beneath.h"
 #include "portico/event.h"
 #include "portico/listener.h"
@@ -388,6 +389,7 @@ static void notify(const char *state)
 
 static void print_banner(const struct generation *g)
 {
+    authrule_warn_plain(&g->s);
     const struct settings *s = &g->s;
     char host[300];
 
@@ -470,6 +472,7 @@ static void reload(struct master *m)
         goto keep;
     }
     open_access_log(g);
+    authrule_warn_plain(&g->s);
     /* the new workers accept on the shared listeners before the old ones stop */
     for (i = 0; i < g->nslots; i++)
         spawn(g, i);
@@ -620,6 +623,7 @@ int master_check(struct settings *s)
         tls_server_free(t);
     }
     report_sites(&g.s);
+    authrule_warn_plain(&g.s);
     printf("portico: configuration OK\n");
     return 0;
 }

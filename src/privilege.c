@@ -23,9 +23,9 @@ static int chroot_possible(const struct settings *s)
     }
     for (i = 0; i < s->nsites; i++)
         if (strcmp(s->sites[i].root_abs, s->root_abs) != 0) {
-            log_errorx("chroot confines workers to %s, but the site on line %d is served from "
-                       "%s: drop chroot, or serve every site from one root",
-                       s->root_abs, s->sites[i].site_line, s->sites[i].root_abs);
+            log_errorx("%s:%d: chroot confines workers to %s, but this site is served from "
+                       "%s: drop chroot, or serve every site from one root", s->config_file,
+                       s->sites[i].site_line, s->root_abs, s->sites[i].root_abs);
             return -1;
         }
     return 0;

@@ -50,17 +50,22 @@ void response_drop_line(struct response *r, const char *name, size_t len)
     r->nextra = n;
 }
 
+int response_append_line(struct response *r, const char *line, size_t len)
+{
+    if (r->nextra == RESPONSE_EXTRA_MAX)
+        return -1;
+    r->extra[r->nextra].p = line;
+    r->extra[r->nextra++].len = len;
+    return 0;
+}
+
 int response_add_line(struct response *r, const char *line, size_t len)
 {
     const char *colon = memchr(line, ':', len);
 
     if (colon != NULL)
         response_drop_line(r, line, (size_t)(colon - line));
-    if (r->nextra == RESPONSE_EXTRA_MAX)
-        return -1;
-    r->extra[r->nextra].p = line;
-    r->extra[r->nextra++].len = len;
-    return 0;
+    return response_append_line(r, line, len);
 }
 
 int response_body_fd(const struct response *r)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "portico/auth.h"
 #include "portico/rules.h"
 
 int pattern_parse(const char *text, struct pattern *p, char *err, size_t errlen)
@@ -198,7 +199,7 @@ static int parse_fallback(struct rule *r, char *args, char *err, size_t errlen)
 /* FILE ["REALM"]: the realm may be quoted to hold spaces. */
 static int parse_auth(struct rule *r, char *args, char *err, size_t errlen)
 {
-    char *realm = strpbrk(args, " \t");
+    char *realm = strpbrk(args, " \t"), *spare;
     char why[512];
 
     r->u.auth.realm = "portico";
@@ -218,13 +219,34 @@ static int parse_auth(struct rule *r, char *args, char *err, size_t errlen)
         r->u.auth.realm = realm;
     }
     r->u.auth.file = args;
-    (void)why; /* AUTH-MERGE */
+    /* RFC 7617 §2.1: the charset parameter says user and password are UTF-8; the line
+     * goes after the two copies of the text (rule_parse made room) */
+    spare = r->mem + 2 * strlen(r->text) + 2;
+    r->u.auth.challenge = spare;
+    r->u.auth.challenge_len = (size_t)sprintf(
+        spare, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", r->u.auth.realm);
+    r->u.auth.users = htpasswd_load(args, why, sizeof(why));
+    if (r->u.auth.users == NULL) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
     return 0;
 }
 
 static void rule_free(struct rule *r)
 {
+    if (r != NULL && r->kind == RULE_AUTH)
+        htpasswd_free(r->u.auth.users);
     free(r);
+}
+
+/* A byte that must never reach a response head: CR and LF split it (HTAB is fine). */
+static int has_control(const char *text)
+{
+    for (; *text != '\0'; text++)
+        if (((unsigned char)*text < 0x20 && *text != '\t') || *text == 0x7f)
+            return 1;
+    return 0;
 }
 
 static struct rule *rule_parse(enum rule_kind kind, const char *text, int line, char *err,
@@ -232,12 +254,17 @@ static struct rule *rule_parse(enum rule_kind kind, const char *text, int line, 
 {
     size_t len = strlen(text);
     /* the text twice (as written, and cut into pieces), then room for a header line */
-    struct rule *r = calloc(1, sizeof(*r) + 3 * len + 8);
+    struct rule *r = calloc(1, sizeof(*r) + 3 * len + 64);
     char *pat, *args;
     int rc;
 
     if (r == NULL) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (has_control(text)) {
+        snprintf(err, errlen, "%s: a control character in the rule", rule_kind_name(kind));
+        free(r);
         return NULL;
     }
     r->kind = kind;
@@ -386,6 +413,25 @@ struct rule_set *rule_set_build(const struct rule_list *inherited, const struct 
     return rs;
 }
 
+int rule_set_header_names(const struct rule_set *rs)
+{
+    int i, j, names = 0;
+
+    for (i = 0; i < rs->n; i++) {
+        const struct rule *r = rs->rules[i];
+        if (r->kind != RULE_HEADER)
+            continue;
+        for (j = 0; j < i; j++)
+            if (rs->rules[j]->kind == RULE_HEADER &&
+                rs->rules[j]->u.header.name_len == r->u.header.name_len &&
+                strncasecmp(rs->rules[j]->u.header.name, r->u.header.name,
+                            r->u.header.name_len) == 0)
+                break;
+        names += j == i;
+    }
+    return names;
+}
+
 void rule_set_free(struct rule_set *rs)
 {
     int k;
@@ -408,6 +454,23 @@ struct run {
     const uint16_t *at, *end;
 };
 
+/* The rules of the root list that cover every path (the pattern of a lone star) */
+static int match_everything(const struct rule_set *rs, const struct kind_index *k,
+                            const struct rule **out, int max)
+{
+    int i, found = 0;
+
+    for (i = 0; i < k->nroot; i++) {
+        const struct rule *rule = rs->rules[k->ids[i]];
+        if (rule->pat.kind == PATTERN_PREFIX && rule->pat.len == 1) {
+            if (found < max)
+                out[found] = rule;
+            found++;
+        }
+    }
+    return found;
+}
+
 int rule_set_match(const struct rule_set *rs, enum rule_kind kind, const char *path, size_t len,
                    const struct rule **out, int max)
 {
@@ -415,9 +478,11 @@ int rule_set_match(const struct rule_set *rs, enum rule_kind kind, const char *p
     struct run r[3];
     int found = 0, first, e;
 
-    if (rs == NULL || rs->kinds[kind].n == 0 || len == 0)
+    if (rs == NULL || rs->kinds[kind].n == 0)
         return 0;
     k = &rs->kinds[kind];
+    if (len == 0) /* no path (a request refused before it had one) */
+        return match_everything(rs, k, out, max);
     first = len >= 2 ? (unsigned char)path[1] : 256; /* "/" has no second byte */
     e = lower((unsigned char)path[len - 1]) & (EXT_BUCKETS - 1);
     r[0] = (struct run){k->ids, k->ids + k->nroot};

@@ -1,6 +1,6 @@
 /* Owns the settings table: every option and configuration key with its type, range,
- * default, help, and the checks of its value. Data and pure checks; config.c reads
- * values with it and main.c builds the command line from it. */
+ * default, help, and the checks and parsers of its values. Data and pure functions;
+ * config.c reads values with it and main.c builds the command line from it. */
 #include "build-config.h"
 
 #include <stddef.h>
@@ -8,11 +8,56 @@
 #include <string.h>
 
 #include "portico/settings.h"
+#include "portico/str.h"
+
+int config_parse_uint(const char *text, unsigned long long max, unsigned long long *out)
+{
+    uint64_t v;
+
+    if (str_to_u64(text, strlen(text), &v) < 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int config_parse_size(const char *text, uint64_t *out)
+{
+    char num[32];
+    size_t len = strlen(text);
+    unsigned shift = 0;
+    unsigned long long v;
+
+    if (len == 0 || len >= sizeof(num))
+        return -1;
+    switch (text[len - 1]) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: break;
+    }
+    memcpy(num, text, len + 1);
+    if (shift)
+        num[len - 1] = '\0';
+    if (config_parse_uint(num, UINT64_MAX >> shift, &v) < 0)
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* A byte below space other than HTAB, which no value of a response header may have. */
+static int has_control(const char *value)
+{
+    for (; *value != '\0'; value++)
+        if ((unsigned char)*value < 0x20 && *value != '\t')
+            return 1;
+    return 0;
+}
 
 /* spa FILE: a path beneath the root */
 static int check_path(const char *value, char *err, size_t errlen)
 {
-    if (value[0] != '/' || strstr(value, "/.") != NULL || strpbrk(value, "?# \t") != NULL) {
+    if (value[0] != '/' || strstr(value, "/.") != NULL || strpbrk(value, "?# \t\x7f") != NULL ||
+        has_control(value)) {
         snprintf(err, errlen, "'%s' is no path beneath the root, such as /index.html", value);
         return -1;
     }
@@ -27,6 +72,10 @@ static int check_origins(const char *value, char *err, size_t errlen)
 
     if (strcmp(value, "*") == 0)
         return 0;
+    if (has_control(value)) {
+        snprintf(err, errlen, "a control character in the origins");
+        return -1;
+    }
     for (; *(p += strspn(p, " \t")) != '\0'; p += n) {
         const char *host;
         n = strcspn(p, " \t");
@@ -152,6 +201,10 @@ const struct setting_def config_table[] = {
      .arg = "ORIGIN", .check = check_origins,
      .help = "let scripts of ORIGIN (a space-separated list; default *, any) read responses; "
              "preflights are answered"},
+    {.name = "auth", .type = SETTING_RULE, .flags = BOTH | SETTING_SITE, .rule = RULE_AUTH,
+     .what = "auth rule", .arg = "'PATTERN FILE [REALM]'",
+     .help = "HTTP Basic authentication for paths that match, users from an htpasswd file "
+             "(htpasswd -B)"},
     {.name = "user", .short_opt = 'u', .type = SETTING_STRING, .flags = BOTH, .field = F(user),
      .what = "user", .arg = "NAME", .heading = "Privileges and processes",
      .help = "run workers as NAME when started as root (default www-data, else nobody; root "

@@ -81,8 +81,6 @@ enum http_status site_route(struct exchange *x, const struct settings *s)
         const char *host = site_request_host(r, x->base, &hlen);
         x->site_no = site_for_host(s, host, hlen);
         x->site = site_settings(s, x->site_no);
-        if (x->secure && x->site_no > 0 && misdirected(x, s))
-            return HTTP_MISDIRECTED_REQUEST;
     }
     /* room is left to append "index.html" to a directory's path */
     n = r->path.len ? path_normalize(x->base + r->path.off, r->path.len, x->path,
@@ -91,5 +89,7 @@ enum http_status site_route(struct exchange *x, const struct settings *s)
     if (n < 0)
         return n == PATH_TOO_LONG ? HTTP_URI_TOO_LONG : HTTP_BAD_REQUEST;
     x->path_len = (size_t)n;
+    if (x->secure && x->site_no > 0 && misdirected(x, s))
+        return HTTP_MISDIRECTED_REQUEST;
     return 0;
 }

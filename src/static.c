@@ -185,6 +185,8 @@ static int accepts_html(struct str accept)
     return 0;
 }
 
+static const char vary_accept[] = "Vary: Accept\r\n";
+
 /* The path is missing: a clean URL's page, a fallback rule's file, or the single-page
  * app's, in that order; 1 when one of them answers. */
 static int serve_instead(struct static_ctx *ctx, const struct static_request *rq,
@@ -206,8 +208,11 @@ static int serve_instead(struct static_ctx *ctx, const struct static_request *rq
     if (rule_set_match(site->compiled, RULE_FALLBACK, path, n, &fallback, 1) &&
         try_file(ctx, rq, fallback->u.fallback.target, fallback->u.fallback.len, resp))
         return 1;
-    if (site->spa != NULL && no_extension(path, n) && accepts_html(rq->accept) &&
-        try_file(ctx, rq, site->spa, strlen(site->spa), resp)) {
+    if (site->spa == NULL || !no_extension(path, n))
+        return 0;
+    /* the app's page or 404, whichever Accept decides: caches must tell them apart */
+    response_append_line(resp, vary_accept, sizeof(vary_accept) - 1);
+    if (accepts_html(rq->accept) && try_file(ctx, rq, site->spa, strlen(site->spa), resp)) {
         resp->cache_control = "no-cache"; /* the app's shell: revalidated, never stale */
         return 1;
     }

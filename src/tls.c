@@ -255,7 +255,7 @@ static int site_certs(struct tls_server *t, const struct settings *s)
             rc = tlscert_load(&tc, s->sites[i].tls_cert[j], s->sites[i].tls_key[j], err,
                               sizeof(err));
             if (rc < 0) {
-                log_errorx("site on line %d: %s", s->sites[i].site_line, err);
+                log_errorx("%s:%d: %s", s->config_file, s->sites[i].site_line, err);
                 return -1;
             }
             if (rc > 0)

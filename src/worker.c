@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portico/authrule.h"
 #include "portico/conn.h"
 #include "portico/cors.h"
 #include "portico/event.h"
@@ -61,6 +62,7 @@ struct worker {
     struct root_files *roots;
     int nroots;
     struct cors *cors; /* NULL: no site allows cross-origin reads */
+    struct authrule *auth; /* NULL: no site has auth rules */
     struct tls_server *tls;
     struct http_limits limits;
     struct handler handlers[HANDLERS_MAX];
@@ -464,6 +466,8 @@ static void setup_handlers(struct worker *w, const struct settings *s)
         w->handlers[n++] = redirect_rules_handler();
     if (w->cors != NULL)
         w->handlers[n++] = cors_handler(w->cors);
+    if (w->auth != NULL)
+        w->handlers[n++] = authrule_handler(w->auth);
     w->handlers[n++] = static_handler(w->sctx);
     if (any_site(s, uses_header_rules))
         w->handlers[n++] = headers_handler();
@@ -520,12 +524,15 @@ static struct root_files *root_files(struct worker *w, const struct settings *si
 /* One static context per site; the open files are the roots'. */
 static int setup_sites(struct worker *w, const struct settings *s, const int *rootfds)
 {
-    int i, distinct = 1;
+    int i, j, distinct = 0;
     unsigned entries;
 
     w->nsites = 1 + s->nsites;
-    for (i = 1; i < w->nsites; i++)
-        distinct += rootfds[i] != rootfds[0];
+    for (i = 0; i < w->nsites; i++) { /* the master opened equal roots once */
+        for (j = 0; j < i && rootfds[j] != rootfds[i]; j++)
+            ;
+        distinct += j == i;
+    }
     w->sctx = calloc((size_t)w->nsites, sizeof(*w->sctx));
     w->roots = calloc((size_t)w->nsites, sizeof(*w->roots));
     if (w->sctx == NULL || w->roots == NULL) {
@@ -569,7 +576,8 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
     }
     if (setup_sites(w, s, rootfds) < 0)
         return -1;
-    if (cors_used(s) && (w->cors = cors_new(s)) == NULL) {
+    if ((cors_used(s) && (w->cors = cors_new(s)) == NULL) ||
+        (authrule_used(s) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
         log_error("worker set-up");
         return -1;
     }

@@ -25,6 +25,9 @@ struct exchange {
     const struct settings *site;    /* the site it is for (site.h), and that site's number */
     int site_no;
     unsigned secure : 1;            /* it came over TLS */
+    unsigned protected : 1;         /* an auth rule covers the path */
+    const char *user;               /* who proved it with a password, or NULL (the log) */
+    size_t user_len;
     size_t path_len;                /* 0: no path (a request that failed before one) */
     char path[EXCHANGE_PATH_SIZE];  /* the decoded, normalised path */
     char location[EXCHANGE_LOCATION_SIZE];

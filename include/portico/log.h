@@ -25,6 +25,8 @@ struct log_access_entry {
     size_t referer_len;
     const char *user_agent;
     size_t user_agent_len;
+    const char *user; /* authenticated by a password (auth rules), or NULL */
+    size_t user_len;
     int status;
     uint64_t bytes; /* body bytes sent */
     time_t when;

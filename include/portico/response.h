@@ -14,7 +14,7 @@
 #include "portico/str.h"
 
 /* Header lines a plan may add to what response.c writes (rules, CORS, auth). */
-#define RESPONSE_EXTRA_MAX 16
+#define RESPONSE_EXTRA_MAX 32
 
 /* What a handler decided; response_compose turns it into bytes. */
 struct response {
@@ -46,6 +46,8 @@ struct response {
 /* Adds a header line ("Name: value\r\n", which must outlive the plan), in place of
  * any line of that name added before; 0, or -1 when there is no room. */
 int response_add_line(struct response *r, const char *line, size_t len);
+/* Adds a header line beside any others of its name (Vary); 0, or -1 when full. */
+int response_append_line(struct response *r, const char *line, size_t len);
 /* Drops the added line of that name, if any. */
 void response_drop_line(struct response *r, const char *name, size_t len);
 

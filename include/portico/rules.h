@@ -71,6 +71,8 @@ struct rule {
         struct {
             const char *file, *realm;
             struct htpasswd *users;
+            const char *challenge; /* "WWW-Authenticate: Basic realm=...\r\n" */
+            size_t challenge_len;
         } auth;
     } u;
     char mem[]; /* the strings above */
@@ -97,8 +99,14 @@ struct rule_set *rule_set_build(const struct rule_list *inherited, const struct 
 void rule_set_free(struct rule_set *rs);
 /* How many rules of kind the set has. */
 int rule_set_count(const struct rule_set *rs, enum rule_kind kind);
+/* How many different header names its header rules name (each is one added line). */
+int rule_set_header_names(const struct rule_set *rs);
+/* A site's limits, checked when loaded: what a response can carry of its header rules. */
+#define RULES_HEADER_MAX       64 /* header rules of a site, the inherited ones included */
+#define RULES_HEADER_NAMES_MAX 24 /* their names: room is left for CORS and auth lines */
 /* The rules of kind matching path, in order, at most max of them into out; returns
- * how many matched (which may be more than max). */
+ * how many matched (which may be more than max). A path of length 0 (a request
+ * refused before it had one) is matched by the prefix of everything alone. */
 int rule_set_match(const struct rule_set *rs, enum rule_kind kind, const char *path, size_t len,
                    const struct rule **out, int max);
 

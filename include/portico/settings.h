@@ -66,6 +66,7 @@ struct settings {
     int site_line;             /* where its section starts */
     struct config_section *sections; /* the sections' lines, until the sites are made */
     int nsections;
+    const char *config_file;   /* the file read (-c), for FILE:LINE messages, or NULL */
     char *file_text;           /* the configuration file's bytes; strings point into it */
 };
 

@@ -5,6 +5,7 @@ file), fallback, spa (navigations only) and clean URLs; patterns match the
 decoded, normalised path, so no encoding or dot segment dodges a rule; the
 command-line flags take the configuration lines' text."""
 
+import gzip
 import os
 import sys
 
@@ -22,6 +23,7 @@ ROOT = make_tree(os.path.join(BASE, 'root'), {
     'index.html': b'<!doctype html><title>app</title>\n',
     'assets/app.3f2a.js': b'console.log(1)\n',
     'assets/style.css': b'body{}\n',
+    'assets/style.css.gz': gzip.compress(b'body{}\n', mtime=0),
     'private/secret.txt': b'secret\n',
     'about.html': b'about page\n',
     'docs/index.html': b'docs shell\n',
@@ -43,6 +45,7 @@ write_config(CONF, [
     'header /private/* X-Private: yes',
     'header *.css      -ETag',
     'header *.js       Content-Type: text/javascript; charset=utf-8',
+    'header /assets/style.css Vary: Origin',
     'redirect /blog/*  https://blog.example.com/{path}',
     'redirect /old/*   /new/{path} 308',
     'redirect /moved   /about?from=moved 302',
@@ -100,6 +103,28 @@ def header_content_type():
 def header_memo():
     a, b = fetch('/assets/app.3f2a.js'), fetch('/assets/app.3f2a.js')
     eq(b.headers, a.headers, 'headers of the second response')
+
+
+@test('a Vary rule adds to what portico varies on, never replaces it')
+def header_vary():
+    r = fetch('/assets/style.css', headers=[('Accept-Encoding', 'gzip')])
+    eq(r.get('content-encoding'), 'gzip', 'the pre-compressed sibling')
+    eq(sorted(r.tokens('vary')), ['accept-encoding', 'origin'], 'Vary')
+
+
+BAD_PATHS = ['/%zz', '/a%2Fb', '/..', '/' + 'x' * 9000]
+
+
+def refused_path(target):
+    r = fetch(target)
+    check(r.status in (400, 414), 'status %d' % r.status)
+    eq(r.get('x-frame-options'), 'DENY', 'the rule of /* on a refused path')
+    eq(r.get('server'), None, 'Server removed by /*')
+
+
+for _t in BAD_PATHS:
+    add_case('a request refused before it has a path (%s) gets the rules of /*' % _t[:12],
+             refused_path, _t)
 
 
 @test('header rules apply to redirects and error responses')
@@ -185,6 +210,8 @@ def spa_case(target, accept, method, status):
     headers = [('Accept', accept)] if accept else []
     r = exchange(PORT, req(method, target, headers=headers), method)
     eq(r.status, status, 'status')
+    if status in (200, 404) and '.' not in target.rsplit('/', 1)[1]:
+        check('accept' in r.tokens('vary'), 'Vary: Accept (Vary %r)' % r.get_all('vary'))
     if status == 200:
         eq(r.get('cache-control'), 'no-cache', 'Cache-Control of the app shell')
         if method == 'GET':
@@ -239,6 +266,8 @@ BAD_FLAGS = [
     (['--header', '/* Content-Length: 1'], 'frames the message'),
     (['--redirect', '/a /b 200'], '301, 302, 303, 307 or 308'),
     (['--spa=index.html'], 'no path beneath the root'),
+    (['--header', '/* X-A: a\nInjected: yes'], 'a control character'),
+    (['--redirect', '/a /b\r\nX: y'], 'a control character'),
 ]
 
 
@@ -249,7 +278,7 @@ def bad_flag(args, needle):
 
 
 for _a, _n in BAD_FLAGS:
-    add_case('a bad flag is one line: %s' % ' '.join(_a), bad_flag, _a, _n)
+    add_case('a bad flag is one line: %r' % ' '.join(_a), bad_flag, _a, _n)
 
 
 try:

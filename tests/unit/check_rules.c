@@ -71,6 +71,10 @@ static const struct parse_case parse_cases[] = {
     {RULE_HEADER, "/* Content-Length: 5", "frames the message"},
     {RULE_HEADER, "/* -Connection", "frames the message"},
     {RULE_HEADER, "/* transfer-encoding: chunked", "frames the message"},
+    {RULE_HEADER, "/* X-A: a\rInjected: yes", "a control character"},
+    {RULE_HEADER, "/* X-A: a\x7f", "a control character"},
+    {RULE_HEADER, "/* X-A: a\tb", NULL},
+    {RULE_REDIRECT, "/r http://x/\r/y", "a control character"},
     {RULE_HEADER, "/* Bad Name: x", "no header name"},
     {RULE_HEADER, "/* NoColon", "expected 'PATTERN Name: value'"},
     {RULE_HEADER, "/*", "needs a pattern"},
@@ -230,6 +234,26 @@ START_TEST(set_overflow)
 }
 END_TEST
 
+/* A request refused before it had a path: the rules of every path, no others. */
+START_TEST(no_path)
+{
+    static const char *const texts[] = {"/ X-Root: 1", "/* X-All: 1", "/a* X-A: 1",
+                                        "*.html X-Html: 1", "/* X-All2: 1"};
+    struct rule_list l = {0};
+    struct rule_set *rs;
+    const struct rule *out[4];
+
+    add_all(&l, texts, sizeof(texts) / sizeof(texts[0]));
+    rs = rule_set_build(NULL, &l);
+    ck_assert_int_eq(rule_set_match(rs, RULE_HEADER, "", 0, out, 4), 2);
+    ck_assert_str_eq(out[0]->u.header.name, "X-All");
+    ck_assert_str_eq(out[1]->u.header.name, "X-All2");
+    ck_assert_int_eq(rule_set_header_names(rs), 5);
+    rule_set_free(rs);
+    rule_list_free(&l);
+}
+END_TEST
+
 Suite *rules_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -240,6 +264,7 @@ Suite *rules_suite(void)
     tcase_add_test(tc, header_rule_parts);
     tcase_add_loop_test(tc, set_table, 0, sizeof(set_cases) / sizeof(set_cases[0]));
     tcase_add_test(tc, set_overflow);
+    tcase_add_test(tc, no_path);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -228,15 +228,37 @@ START_TEST(defaults_from_table)
 }
 END_TEST
 
+static char htpasswd_path[] = "/tmp/portico-check-settings-htpasswd-XXXXXX", htpasswd_rule[128];
+
+/* An auth rule with an htpasswd file of one user (bob, hunter2), made once. */
+static const char *htpasswd_file(void)
+{
+    char *path = htpasswd_path;
+    static const char line[] = "bob:$2y$04$15yZ.PvfkU7HMS05N5RVVe8fN4F4kzaJWNCFDW0AbZxtKETsb8akS\n";
+    char *rule = htpasswd_rule;
+    int fd;
+
+    if (rule[0] == '\0') {
+        fd = mkstemp(path);
+        ck_assert(fd >= 0);
+        ck_assert(write(fd, line, sizeof(line) - 1) == (ssize_t)(sizeof(line) - 1));
+        close(fd);
+        snprintf(rule, sizeof(htpasswd_rule), "/a/* %s", path);
+    }
+    return rule;
+}
+
 /* A value each type accepts. */
 static const char *sample(const struct setting_def *d)
 {
     static const char *const rules[RULE_KINDS] = {"/* X-A: 1", "/a /b", "/a/* /a/index.html",
-                                                  "/a/* /dev/null"};
+                                                  NULL};
     static char num[32];
 
     if (strcmp(d->name, "cors") == 0)
         return "https://app.example";
+    if (d->type == SETTING_RULE && d->rule == RULE_AUTH)
+        return htpasswd_file();
     switch (d->type) {
     case SETTING_RULE:
         return rules[d->rule];
@@ -287,6 +309,8 @@ START_TEST(every_key_in_a_file)
                           "%s: '%s'", t[i].name, err);
         config_free(&s);
     }
+    if (htpasswd_rule[0] != '\0')
+        unlink(htpasswd_path);
 }
 END_TEST
 

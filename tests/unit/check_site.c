@@ -158,6 +158,36 @@ START_TEST(error_table)
 }
 END_TEST
 
+/* What a response can carry of a site's header rules is checked when it is loaded. */
+START_TEST(header_limits)
+{
+    char text[8192], path[64], err[512], prefix[100];
+    struct settings s;
+    size_t n;
+    int i;
+
+    n = (size_t)snprintf(text, sizeof(text), "root /tmp\nheader /* X-Same: 1\n[site a.test]\n");
+    for (i = 0; i < RULES_HEADER_NAMES_MAX; i++) /* the global name makes one too many */
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "header /x%d X-H%d: 1\n", i, i);
+    ck_assert_int_eq(build(&s, text, path, sizeof(path), err, sizeof(err)), -1);
+    snprintf(prefix, sizeof(prefix), "%s:3: a site has at most %d header names", path,
+             RULES_HEADER_NAMES_MAX);
+    ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "got '%s'", err);
+    config_free(&s);
+    n = (size_t)snprintf(text, sizeof(text), "root /tmp\n");
+    for (i = 0; i <= RULES_HEADER_MAX; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "header /x%d X-Same: %d\n", i, i);
+    ck_assert_int_eq(build(&s, text, path, sizeof(path), err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "at most 64 header rules") != NULL, "got '%s'", err);
+    config_free(&s);
+    n = (size_t)snprintf(text, sizeof(text), "root /tmp\n");
+    for (i = 0; i < RULES_HEADER_MAX; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "header /x%d X-Same: %d\n", i, i);
+    ck_assert_msg(build(&s, text, path, sizeof(path), err, sizeof(err)) == 0, "%s", err);
+    config_free(&s);
+}
+END_TEST
+
 Suite *site_suite(void)
 {
     Suite *s = suite_create("site");
@@ -165,6 +195,7 @@ Suite *site_suite(void)
 
     tcase_add_loop_test(tc, host_table, 0, sizeof(host_cases) / sizeof(host_cases[0]));
     tcase_add_test(tc, inheritance);
+    tcase_add_test(tc, header_limits);
     tcase_add_loop_test(tc, error_table, 0, sizeof(error_cases) / sizeof(error_cases[0]));
     suite_add_tcase(s, tc);
     return s;
