@@ -471,6 +471,7 @@ static int site_names(struct settings *site, char *text, char *err, size_t errle
             snprintf(err, errlen, "a site has at most %d names", SETTINGS_MAX_NAMES);
             return -1;
         }
+        site->name_len[site->nnames] = strlen(name);
         site->names[site->nnames++] = name;
     }
     return 0;

@@ -45,7 +45,7 @@ int site_for_host(const struct settings *s, const char *host, size_t len)
     for (i = 0; i < s->nsites; i++)
         for (j = 0; j < s->sites[i].nnames; j++) {
             const char *name = s->sites[i].names[j];
-            size_t n = strlen(name);
+            size_t n = s->sites[i].name_len[j];
 
             if (name[0] == '*') {
                 /* "*.example.org": any name ending in ".example.org", never example.org */

@@ -62,6 +62,7 @@ struct settings {
     struct settings *sites;
     int nsites;
     const char *names[SETTINGS_MAX_NAMES]; /* a [site]'s host names, lower case */
+    size_t name_len[SETTINGS_MAX_NAMES];
     int nnames;
     int site_line;             /* where its section starts */
     struct config_section *sections; /* the sections' lines, until the sites are made */

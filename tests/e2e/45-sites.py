@@ -187,7 +187,7 @@ def reload_sites():
         write_config(conf, ['root %s' % ROOTS['default'], '[site a.test]',
                             'root %s' % ROOTS['org'], '[site b.test]',
                             'root %s' % ROOTS['deep']])
-        old = set(s.workers())
+        old = s.wait_workers(2)
         s.signal(signal.SIGHUP)
         s.wait_workers(2, exclude=old)
         deadline = time.monotonic() + 5

@@ -68,7 +68,7 @@ for _c in ORIGINS:
 def malformed_with_origin():
     s = Server(ROOT, '--cors=https://app.example', workers=1).start()
     try:
-        before = sorted(s.workers())
+        before = sorted(s.wait_workers(1))
         for first in (True, False):   # a connection's first request, then a later one
             raw = (b'GET /data.json HTTP/1.1\r\nHost: x\r\n\r\n' if not first else b'') + \
                 (b'GET / HTTP/1.1\r\nHost: x\r\nOrigin: https://zzz.example\r\n'

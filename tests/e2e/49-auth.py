@@ -255,7 +255,7 @@ def reload_file():
     try:
         eq(fetch('/private/secret.txt', basic('ann', 'first'), port=s.port).status, 200, 'before')
         htpasswd(path, ['-bB', '-C', '5'], 'ann', 'second')
-        old = set(s.workers())
+        old = s.wait_workers(2)
         s.signal(signal.SIGHUP)
         s.wait_workers(2, exclude=old)
         deadline = time.monotonic() + 5
