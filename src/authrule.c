@@ -44,38 +44,24 @@ static void keep_private(void *ctx, struct exchange *x, struct response *resp)
         resp->cache_control = "private";
 }
 
-int authrule_used(const struct settings *s)
-{
-    int i;
-
-    for (i = 0; i <= s->nsites; i++)
-        if (rule_set_count((i == 0 ? s : &s->sites[i - 1])->compiled, RULE_AUTH) > 0)
-            return 1;
-    return 0;
-}
-
 static int loopback(const char *addr)
 {
     return addr != NULL && (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
                             strcmp(addr, "localhost") == 0);
 }
 
+/* redirect-https answers plain requests before any credential is asked for */
+static int asks_over_plain(const struct settings *site)
+{
+    return rule_set_count(site->compiled, RULE_AUTH) > 0 && !site->redirect_https;
+}
+
 void authrule_warn_plain(const struct settings *s)
 {
-    int i;
-
-    if (loopback(s->bind_addr))
-        return;
-    for (i = 0; i <= s->nsites; i++) {
-        const struct settings *site = i == 0 ? s : &s->sites[i - 1];
-        /* redirect-https answers plain requests before any credential is asked for */
-        if (rule_set_count(site->compiled, RULE_AUTH) > 0 && !site->redirect_https) {
-            log_warnx("auth rules are served over plain HTTP on %s port %d, where passwords "
-                      "cross the network readable: add tls-cert and redirect-https, or bind "
-                      "127.0.0.1", s->bind_addr ? s->bind_addr : "every address", s->port);
-            return;
-        }
-    }
+    if (!loopback(s->bind_addr) && site_any(s, asks_over_plain))
+        log_warnx("auth rules are served over plain HTTP on %s port %d, where passwords "
+                  "cross the network readable: add tls-cert and redirect-https, or bind "
+                  "127.0.0.1", s->bind_addr ? s->bind_addr : "every address", s->port);
 }
 
 struct authrule *authrule_new(const uint64_t *now_ms)

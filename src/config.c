@@ -617,7 +617,7 @@ static int build_sites(struct settings *s, const char *path, char *err, size_t e
         return -1;
     }
     for (i = 0; i <= s->nsites; i++)
-        if (header_limits(i == 0 ? s : &s->sites[i - 1], path, err, errlen) < 0)
+        if (header_limits(site_settings(s, i), path, err, errlen) < 0)
             return -1;
     return 0;
 }

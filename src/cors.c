@@ -90,16 +90,6 @@ static int compile_site(struct cors_site *cs, const struct settings *site)
     return 0;
 }
 
-int cors_used(const struct settings *s)
-{
-    int i;
-
-    for (i = 0; i <= s->nsites; i++)
-        if ((i == 0 ? s : &s->sites[i - 1])->ncors > 0)
-            return 1;
-    return 0;
-}
-
 struct cors *cors_new(const struct settings *s)
 {
     struct cors *c = calloc(1, sizeof(*c));
@@ -111,7 +101,7 @@ struct cors *cors_new(const struct settings *s)
     }
     c->nsites = s->nsites + 1;
     for (i = 0; i < c->nsites; i++)
-        if (compile_site(&c->sites[i], i == 0 ? s : &s->sites[i - 1]) < 0) {
+        if (compile_site(&c->sites[i], site_settings(s, i)) < 0) {
             cors_free(c);
             return NULL;
         }

@@ -240,15 +240,6 @@ static void rule_free(struct rule *r)
     free(r);
 }
 
-/* A byte that must never reach a response head: CR and LF split it (HTAB is fine). */
-static int has_control(const char *text)
-{
-    for (; *text != '\0'; text++)
-        if (((unsigned char)*text < 0x20 && *text != '\t') || *text == 0x7f)
-            return 1;
-    return 0;
-}
-
 static struct rule *rule_parse(enum rule_kind kind, const char *text, int line, char *err,
                                size_t errlen)
 {
@@ -262,7 +253,7 @@ static struct rule *rule_parse(enum rule_kind kind, const char *text, int line, 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (has_control(text)) {
+    if (str_has_control(text)) {
         snprintf(err, errlen, "%s: a control character in the rule", rule_kind_name(kind));
         free(r);
         return NULL;

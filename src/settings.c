@@ -44,20 +44,11 @@ int config_parse_size(const char *text, uint64_t *out)
     return 0;
 }
 
-/* A byte below space other than HTAB, which no value of a response header may have. */
-static int has_control(const char *value)
-{
-    for (; *value != '\0'; value++)
-        if ((unsigned char)*value < 0x20 && *value != '\t')
-            return 1;
-    return 0;
-}
-
 /* spa FILE: a path beneath the root */
 static int check_path(const char *value, char *err, size_t errlen)
 {
-    if (value[0] != '/' || strstr(value, "/.") != NULL || strpbrk(value, "?# \t\x7f") != NULL ||
-        has_control(value)) {
+    if (value[0] != '/' || strstr(value, "/.") != NULL || strpbrk(value, "?# \t") != NULL ||
+        str_has_control(value)) {
         snprintf(err, errlen, "'%s' is no path beneath the root, such as /index.html", value);
         return -1;
     }
@@ -72,7 +63,7 @@ static int check_origins(const char *value, char *err, size_t errlen)
 
     if (strcmp(value, "*") == 0)
         return 0;
-    if (has_control(value)) {
+    if (str_has_control(value)) {
         snprintf(err, errlen, "a control character in the origins");
         return -1;
     }

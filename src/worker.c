@@ -429,17 +429,7 @@ static void setup_timers(struct worker *w, const struct settings *s)
         w->env.queue[i] = &w->q[i];
 }
 
-/* What some site uses: a feature no site uses has no handler at all. */
-static int any_site(const struct settings *s, int (*uses)(const struct settings *site))
-{
-    int i;
-
-    for (i = 0; i <= s->nsites; i++)
-        if (uses(site_settings(s, i)))
-            return 1;
-    return 0;
-}
-
+/* What some site uses (site_any): a feature no site uses has no handler at all. */
 static int uses_https_redirect(const struct settings *site)
 {
     return site->redirect_https;
@@ -455,21 +445,31 @@ static int uses_header_rules(const struct settings *site)
     return rule_set_count(site->compiled, RULE_HEADER) > 0;
 }
 
+static int uses_cors(const struct settings *site)
+{
+    return site->ncors > 0;
+}
+
+static int uses_auth(const struct settings *site)
+{
+    return rule_set_count(site->compiled, RULE_AUTH) > 0;
+}
+
 /* The handler table, in order: a feature that is off has no entry. */
 static void setup_handlers(struct worker *w, const struct settings *s)
 {
     int n = 0;
 
-    if (any_site(s, uses_https_redirect))
+    if (site_any(s, uses_https_redirect))
         w->handlers[n++] = redirect_https_handler(s);
-    if (any_site(s, uses_redirects))
+    if (site_any(s, uses_redirects))
         w->handlers[n++] = redirect_rules_handler();
     if (w->cors != NULL)
         w->handlers[n++] = cors_handler(w->cors);
     if (w->auth != NULL)
         w->handlers[n++] = authrule_handler(w->auth);
     w->handlers[n++] = static_handler(w->sctx);
-    if (any_site(s, uses_header_rules))
+    if (site_any(s, uses_header_rules))
         w->handlers[n++] = headers_handler();
     w->env.handlers = w->handlers;
     w->env.nhandlers = n;
@@ -576,8 +576,8 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
     }
     if (setup_sites(w, s, rootfds) < 0)
         return -1;
-    if ((cors_used(s) && (w->cors = cors_new(s)) == NULL) ||
-        (authrule_used(s) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
+    if ((site_any(s, uses_cors) && (w->cors = cors_new(s)) == NULL) ||
+        (site_any(s, uses_auth) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
         log_error("worker set-up");
         return -1;
     }

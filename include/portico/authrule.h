@@ -10,8 +10,6 @@
 
 struct authrule;
 
-/* 1 when some site has an auth rule. */
-int authrule_used(const struct settings *s);
 /* Warns once at start-up (and reload) when a site's auth rules take passwords over
  * plain HTTP on an address other hosts can reach. */
 void authrule_warn_plain(const struct settings *s);

@@ -12,8 +12,6 @@ struct cors;
  * NULL when out of memory. */
 struct cors *cors_new(const struct settings *s);
 void cors_free(struct cors *c);
-/* 1 when some site allows cross-origin reads. */
-int cors_used(const struct settings *s);
 /* Answers a preflight (OPTIONS with Origin and Access-Control-Request-Method) from
  * an allowed origin with 204, and adds Access-Control-Allow-Origin and the exposed
  * headers to every response to an allowed origin (Vary: Origin where it depends

@@ -71,6 +71,23 @@ struct settings {
     char *file_text;           /* the configuration file's bytes; strings point into it */
 };
 
+/* The settings of site n: 0 is the default site (s itself), n > 0 is s->sites[n - 1]. */
+static inline const struct settings *site_settings(const struct settings *s, int n)
+{
+    return n == 0 ? s : &s->sites[n - 1];
+}
+
+/* 1 when uses(site) holds for the default site or any [site] of s. */
+static inline int site_any(const struct settings *s, int (*uses)(const struct settings *site))
+{
+    int i;
+
+    for (i = 0; i <= s->nsites; i++)
+        if (uses(site_settings(s, i)))
+            return 1;
+    return 0;
+}
+
 /* The settings table: one entry per setting and per command-line option. The
  * option parser and --help (main.c), the configuration file's keys, their
  * parsing, ranges and defaults (config.c) all come from it. */

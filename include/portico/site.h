@@ -14,15 +14,9 @@
 const char *site_request_host(const struct request *r, const char *base, size_t *len);
 
 /* The number of the site for host (as site_request_host gives it; a trailing dot
- * is ignored): an exact name (any case) first, then the longest matching "*.name", else 0, the default site.
- * Site n > 0 is s->sites[n - 1]. */
+ * is ignored): an exact name (any case) first, then the longest matching "*.name",
+ * else 0, the default site (site_settings in settings.h gives its settings). */
 int site_for_host(const struct settings *s, const char *host, size_t len);
-
-/* The settings of site n (0: s itself). */
-static inline const struct settings *site_settings(const struct settings *s, int n)
-{
-    return n == 0 ? s : &s->sites[n - 1];
-}
 
 /* Routes a request head: x->site by Host, and x->path, the decoded and normalised
  * path that rules and files go by. 0, or the status that answers it (400, 414). */

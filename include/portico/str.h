@@ -30,6 +30,9 @@ static inline int str_ieq(const char *s, size_t len, const char *lit)
 }
 /* 1 when c is an RFC 9110 tchar (the characters of a method or header name). */
 int str_is_tchar(unsigned char c);
+/* 1 when s has a control character other than HTAB (CR and LF would split a header
+ * line; DEL is no field character either, RFC 9110 5.5). */
+int str_has_control(const char *s);
 /* Parses a decimal unsigned number spanning the whole of s; -1 on junk or overflow. */
 int str_to_u64(const char *s, size_t len, uint64_t *out);
 /* Iterates over the comma-separated elements of a header list value (RFC 9110 §5.6.1),

@@ -99,3 +99,11 @@ long str_base64_decode(const char *in, size_t len, char *out, size_t cap)
     }
     return (long)n;
 }
+
+int str_has_control(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return 1;
+    return 0;
+}

@@ -131,6 +131,8 @@ static const struct error_case error_cases[] = {
     {"root /tmp\n[site a.test]\nspa index.html\n", 3, "no path beneath the root"},
     {"root /tmp\n[site a.test]\ncors app.example\n", 3, "no origin"},
     {"root /tmp\n[site a.test]\ncors https://a.example/path\n", 3, "no origin"},
+    {"root /tmp\n[site a.test]\ncors https://a.example\x7f\n", 3, "a control character"},
+    {"root /tmp\n[site a.test]\nspa /app\x7f.html\n", 3, "no path beneath the root"},
     {"root /tmp\n[site a.test]\nclean-urls maybe\n", 3, "expected on or off"},
     {"root /tmp\n[site a.test]\ntls-cert /x.pem\n", 2, "tls-cert needs its tls-key"},
     {"root /tmp\n[site a.test b.test]\n[site B.TEST]\n", 3, "'b.test' is already a name of "
