@@ -84,8 +84,8 @@ static int build_location(struct exchange *x, const char *target, struct str sta
     return 0;
 }
 
-static int redirect(struct exchange *x, const char *target, struct str star, int status,
-                    struct response *resp)
+int redirect_to(struct exchange *x, const char *target, struct str star, int status,
+                struct response *resp)
 {
     if (build_location(x, target, star) < 0) {
         resp->status = HTTP_URI_TOO_LONG;
@@ -99,19 +99,11 @@ static int redirect(struct exchange *x, const char *target, struct str star, int
 /* clean-urls: "/about.html" is "/about", "/docs/index.html" is "/docs/" */
 static int clean_url(struct exchange *x, struct response *resp)
 {
-    char target[EXCHANGE_PATH_SIZE];
-    size_t n = x->path_len - 5;
-    struct str none = {NULL, 0};
-    long len;
+    struct str page = {x->path, x->path_len - 5};
 
-    if (n >= 6 && memcmp(x->path + n - 6, "/index", 6) == 0)
-        n -= 5; /* the directory, with its slash */
-    len = path_encode(x->path, n, target, sizeof(target));
-    if (len < 0) {
-        resp->status = HTTP_URI_TOO_LONG;
-        return 1;
-    }
-    return redirect(x, target, none, HTTP_MOVED_PERMANENTLY, resp);
+    if (page.len >= 6 && memcmp(page.p + page.len - 6, "/index", 6) == 0)
+        page.len -= 5; /* the directory, with its slash */
+    return redirect_to(x, "{path}", page, HTTP_MOVED_PERMANENTLY, resp);
 }
 
 static int redirect_rules(void *ctx, struct exchange *x, struct response *resp)
@@ -123,7 +115,7 @@ static int redirect_rules(void *ctx, struct exchange *x, struct response *resp)
     (void)ctx;
     if (rule_set_match(x->site->compiled, RULE_REDIRECT, x->path, x->path_len, &rule, 1) > 0) {
         pattern_match(&rule->pat, x->path, x->path_len, &star);
-        return redirect(x, rule->u.redirect.target, star, rule->u.redirect.status, resp);
+        return redirect_to(x, rule->u.redirect.target, star, rule->u.redirect.status, resp);
     }
     if (x->site->clean_urls && (method == HTTP_GET || method == HTTP_HEAD) &&
         x->path_len > 5 && memcmp(x->path + x->path_len - 5, ".html", 5) == 0 &&

@@ -10,6 +10,7 @@
 #include "portico/encoding.h"
 #include "portico/listing.h"
 #include "portico/path.h"
+#include "portico/redirect.h"
 #include "portico/rules.h"
 #include "portico/static.h"
 
@@ -32,29 +33,6 @@ static enum http_status errno_status(int err)
     default:
         return HTTP_INTERNAL_ERROR;
     }
-}
-
-static void redirect_to_dir(const char *path, size_t len, const struct str *query,
-                            char *location_buf, struct response *resp)
-{
-    size_t qlen = query->p ? query->len : 0;
-    long n = qlen + 3 < EXCHANGE_LOCATION_SIZE
-                 ? path_encode(path, len, location_buf, EXCHANGE_LOCATION_SIZE - qlen - 3)
-                 : -1;
-
-    if (n < 0) {
-        resp->status = HTTP_URI_TOO_LONG;
-        return;
-    }
-    location_buf[n++] = '/';
-    if (query->p) {
-        location_buf[n++] = '?';
-        memcpy(location_buf + n, query->p, qlen);
-        n += (long)qlen;
-    }
-    location_buf[n] = '\0';
-    resp->status = HTTP_MOVED_PERMANENTLY;
-    resp->location = location_buf;
 }
 
 static void serve_listing(struct static_ctx *ctx, const char *path_buf, size_t len,
@@ -240,7 +218,8 @@ void static_serve(struct static_ctx *ctx, const struct static_request *rq, struc
     }
     if (e->type == FC_DIR) {
         if (path_buf[n - 1] != '/') {
-            redirect_to_dir(path_buf, n, &rq->query, x->location, resp);
+            /* a directory's URL ends in '/', so that its relative links work */
+            redirect_to(x, "{path}/", (struct str){path_buf, n}, HTTP_MOVED_PERMANENTLY, resp);
             return;
         }
         memcpy(path_buf + n, "index.html", sizeof("index.html"));
@@ -311,8 +290,6 @@ int static_handle(void *arg, struct exchange *x, struct response *resp)
         resp->allow = 1;
         return 1;
     }
-    rq.query.p = r->has_query ? base + r->query.off : NULL;
-    rq.query.len = r->query.len;
     rq.cond.if_match = header_lines(base, r->if_match, r->n_if_match);
     rq.cond.if_none_match = header_lines(base, r->if_none_match, r->n_if_none_match);
     rq.cond.if_modified_since = exchange_header(x, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);

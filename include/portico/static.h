@@ -24,7 +24,6 @@ struct static_ctx {
 
 /* What static needs of a GET or HEAD request; strings point into the request. */
 struct static_request {
-    struct str query; /* query.p NULL when absent */
     struct cond_headers cond;
     struct str range, accept_encoding, accept;
 };
