@@ -326,6 +326,16 @@ static int section_add(struct config_section *sec, const struct setting_def *d, 
     return 0;
 }
 
+/* A list given again at a later level (a [site], the command line) starts empty there
+ * rather than adding to the earlier level's entries; listed marks those emptied. */
+static void replace_list(struct settings *s, const struct setting_def *d, unsigned char *listed)
+{
+    if (d->type == SETTING_LIST && !listed[d - config_table]) {
+        listed[d - config_table] = 1;
+        *(int *)((char *)s + d->count) = 0;
+    }
+}
+
 /* Remembers which line gave each setting of one site; -1 when one is set twice. */
 struct given {
     int on[SETTINGS_TABLE_MAX]; /* the line that gave each setting, however many */
@@ -508,11 +518,7 @@ static int build_site(struct settings *s, struct settings *site, struct config_s
         const struct config_line *l = &sec->lines[i];
         const struct setting_def *d = find_setting(l->key);
 
-        /* a site's own list (cors) replaces the inherited one */
-        if (d->type == SETTING_LIST && !listed[d - config_table]) {
-            listed[d - config_table] = 1;
-            *(int *)((char *)site + d->count) = 0;
-        }
+        replace_list(site, d, listed); /* a site's cors replaces the inherited lines */
         if (give(&g, d, l->key, l->line, err, errlen) < 0 ||
             set_at(site, l->key, l->value, l->line, err, errlen) < 0)
             return l->line;
@@ -642,10 +648,8 @@ int config_build(struct settings *s, const struct config_source *src, char *err,
         char why[300];
 
         /* a list on the command line (certificates) replaces the file's, not adds to it */
-        if (d != NULL && d->type == SETTING_LIST && !listed[d - config_table]) {
-            listed[d - config_table] = 1;
-            *(int *)((char *)s + d->count) = 0;
-        }
+        if (d != NULL)
+            replace_list(s, d, listed);
         if (config_set(s, src->args[i].key, src->args[i].value, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%s (see portico --help)", why);
             return -2;

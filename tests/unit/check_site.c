@@ -160,6 +160,24 @@ START_TEST(error_table)
 }
 END_TEST
 
+/* A site's own cors lines replace the global ones; a site without any inherits them. */
+START_TEST(list_replaced)
+{
+    struct settings s;
+    char path[64], err[512];
+
+    ck_assert_msg(build(&s, "root /tmp\ncors https://g.example\ncors https://h.example\n"
+                            "[site a.test]\ncors https://a.example\n[site b.test]\n",
+                        path, sizeof(path), err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(s.ncors, 2);
+    ck_assert_int_eq(s.sites[0].ncors, 1);
+    ck_assert_str_eq(s.sites[0].cors[0], "https://a.example");
+    ck_assert_int_eq(s.sites[1].ncors, 2);
+    ck_assert_str_eq(s.sites[1].cors[1], "https://h.example");
+    config_free(&s);
+}
+END_TEST
+
 /* What a response can carry of a site's header rules is checked when it is loaded. */
 START_TEST(header_limits)
 {
@@ -198,6 +216,7 @@ Suite *site_suite(void)
     tcase_add_loop_test(tc, host_table, 0, sizeof(host_cases) / sizeof(host_cases[0]));
     tcase_add_test(tc, inheritance);
     tcase_add_test(tc, header_limits);
+    tcase_add_test(tc, list_replaced);
     tcase_add_loop_test(tc, error_table, 0, sizeof(error_cases) / sizeof(error_cases[0]));
     suite_add_tcase(s, tc);
     return s;
