@@ -117,12 +117,9 @@ static int sni_cb(SSL *s, int *alert, void *arg)
     site = t->s->nsites > 0 ? site_for_host(t->s, name, strlen(name)) : 0;
     if (site > 0)
         i = site_cert(t, site, name);
-    if (i < 0) { /* a site without certificates of its own: the global ones */
-        for (i = 0; i < t->n; i++)
-            if (t->site[i] == 0 && X509_check_host(t->cert[i], name, 0, 0, NULL) == 1)
-                break;
-    }
-    if (i > 0 && i < t->n)
+    if (i < 0) /* a site without certificates of its own: the global ones */
+        i = site_cert(t, 0, name);
+    if (i > 0) /* 0, the first global one, is the context the connection has */
         SSL_set_SSL_CTX(s, t->ctx[i]);
     return SSL_TLSEXT_ERR_OK; /* unknown names get the default certificate */
 }
