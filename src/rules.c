@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "portico/auth.h"
+#include "portico/path.h"
 #include "portico/rules.h"
 
 int pattern_parse(const char *text, struct pattern *p, char *err, size_t errlen)
@@ -186,7 +187,7 @@ static int parse_redirect(struct rule *r, char *args, char *err, size_t errlen)
 
 static int parse_fallback(struct rule *r, char *args, char *err, size_t errlen)
 {
-    if (args[0] != '/' || strpbrk(args, " \t?#") != NULL || strstr(args, "/.") != NULL) {
+    if (!path_is_served_file(args)) {
         snprintf(err, errlen, "a fallback is a path beneath the root, such as /index.html, not "
                               "'%s'", args);
         return -1;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "portico/path.h"
 #include "portico/settings.h"
 #include "portico/str.h"
 
@@ -47,8 +48,7 @@ int config_parse_size(const char *text, uint64_t *out)
 /* spa FILE: a path beneath the root */
 static int check_path(const char *value, char *err, size_t errlen)
 {
-    if (value[0] != '/' || strstr(value, "/.") != NULL || strpbrk(value, "?# \t") != NULL ||
-        str_has_control(value)) {
+    if (!path_is_served_file(value)) {
         snprintf(err, errlen, "'%s' is no path beneath the root, such as /index.html", value);
         return -1;
     }

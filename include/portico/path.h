@@ -25,6 +25,11 @@ long path_normalize(const char *in, size_t len, char *out, size_t cap);
  * "/.well-known/" segment (RFC 8615). */
 int path_is_hidden(const char *path, size_t len);
 
+/* 1 when a path written in the configuration (spa, fallback) names a file portico
+ * would serve: absolute, no query, fragment, blank or control character, and no
+ * "." or ".." segment or hidden name (a normalised path has none, so it matches). */
+int path_is_served_file(const char *path);
+
 /* Percent-encodes a normalised path for a Location header: unreserved
  * characters, sub-delims, ':' '@' and '/' stay, everything else becomes %XX.
  * Returns the length written, or -1 if it does not fit. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "portico/path.h"
+#include "portico/str.h"
 
 static int hexval(unsigned char c)
 {
@@ -130,4 +131,10 @@ long path_encode(const char *in, size_t len, char *out, size_t cap)
 long path_encode_name(const char *in, size_t len, char *out, size_t cap)
 {
     return encode(in, len, out, cap, "-._~");
+}
+
+int path_is_served_file(const char *path)
+{
+    return path[0] == '/' && strpbrk(path, "?# \t") == NULL && strstr(path, "/.") == NULL &&
+           !str_has_control(path);
 }

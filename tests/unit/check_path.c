@@ -110,6 +110,23 @@ START_TEST(encode_name)
 }
 END_TEST
 
+/* What spa and fallback may name: a file portico would serve, as written. */
+static const struct {
+    const char *path;
+    int ok;
+} served_cases[] = {
+    {"/index.html", 1}, {"/docs/index.html", 1}, {"/.well", 0}, {"/a/../b", 0},
+    {"/a/./b", 0},      {"index.html", 0},       {"/a?b", 0},   {"/a#b", 0},
+    {"/a b", 0},        {"/a\tb", 0},            {"/a\rb", 0}, {"/a\x7f", 0},
+};
+
+START_TEST(served_file)
+{
+    ck_assert_msg(path_is_served_file(served_cases[_i].path) == served_cases[_i].ok, "%s",
+                  served_cases[_i].path);
+}
+END_TEST
+
 Suite *path_suite(void)
 {
     Suite *s = suite_create("path");
@@ -120,6 +137,7 @@ Suite *path_suite(void)
     tcase_add_test(tc, hidden);
     tcase_add_test(tc, encode);
     tcase_add_test(tc, encode_name);
+    tcase_add_loop_test(tc, served_file, 0, sizeof(served_cases) / sizeof(served_cases[0]));
     suite_add_tcase(s, tc);
     return s;
 }
