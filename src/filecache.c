@@ -116,19 +116,29 @@ static int watching(const struct filecache *fc)
  * file's bytes are kept only when a stat after the read shows the same version (a
  * file that keeps changing goes out by sendfile, and its next notification drops
  * it). NULL when out of memory. */
+struct fc_file *filecache_file_new(size_t room)
+{
+    struct fc_file *f = calloc(1, sizeof(*f) + room);
+
+    if (f == NULL)
+        return NULL;
+    f->fd = -1;
+    f->refs = 1; /* the cache's own reference */
+    f->link.data = f;
+    return f;
+}
+
 static struct fc_file *file_open(struct filecache *fc, int fd, const struct stat *st0,
                                  const char *path, size_t len)
 {
     size_t room = st0->st_size <= FC_INLINE_MAX ? (size_t)st0->st_size : 0;
-    struct fc_file *f = calloc(1, sizeof(*f) + room);
+    struct fc_file *f = filecache_file_new(room);
     struct stat st = *st0, again;
     int tries;
 
     if (f == NULL)
         return NULL;
     f->fd = fd;
-    f->refs = 1; /* the cache's own reference */
-    f->link.data = f;
     if (watching(fc) && watch_file(&fc->wc, &f->link, fd, st0, path, len) == 0 &&
         fstat(fd, &st) < 0)
         st = *st0;
@@ -174,8 +184,7 @@ static int open_stat(struct filecache *fc, const char *path, struct stat *st, in
     return fd;
 }
 
-/* Puts f in one of e's slots, letting go of what was there. */
-static void set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *f)
+void filecache_set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *f)
 {
     if (*slot != NULL) {
         (*slot)->owner = NULL;
@@ -184,6 +193,16 @@ static void set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *
     *slot = f;
     if (f != NULL)
         f->owner = e;
+}
+
+static void drop_made(struct fc_entry *e)
+{
+    int i;
+
+    for (i = 0; i < ENCODING_COUNT; i++)
+        filecache_set_slot(e, &e->made[i], NULL);
+    e->made_final = e->made_asked = e->made_quick = 0;
+    e->made_tried_ms = e->made_asked_ms = 0;
 }
 
 /* Puts in *slot the version of the file open on fd (st its fstat), unless the one
@@ -202,7 +221,9 @@ static int put_version(struct filecache *fc, struct fc_entry *e, struct fc_file 
         close(fd);
         return ENOMEM;
     }
-    set_slot(e, slot, f);
+    filecache_set_slot(e, slot, f);
+    if (slot == &e->file)
+        drop_made(e); /* made from the version just replaced */
     return 0;
 }
 
@@ -221,13 +242,13 @@ static void refresh_sibling(struct filecache *fc, struct fc_entry *e, struct fc_
         (st.st_mtim.tv_sec == original->mtime && st.st_mtim.tv_nsec < original->mtime_nsec)) {
         if (fd >= 0)
             close(fd);
-        set_slot(e, slot, NULL);
+        filecache_set_slot(e, slot, NULL);
         return;
     }
     /* a sibling reached through a symlink: its directories are not watched */
     e->sibling_via_link |= via_link;
     if (put_version(fc, e, slot, fd, &st, path, len) != 0)
-        set_slot(e, slot, NULL);
+        filecache_set_slot(e, slot, NULL);
 }
 
 static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
@@ -235,8 +256,8 @@ static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
     char path[PATH_MAX + 4];
 
     if (!fc->precompressed || e->type != FC_FILE || e->keylen + 4 > sizeof(path)) {
-        set_slot(e, &e->gz, NULL);
-        set_slot(e, &e->br, NULL);
+        filecache_set_slot(e, &e->gz, NULL);
+        filecache_set_slot(e, &e->br, NULL);
         return;
     }
     e->sibling_via_link = 0;
@@ -275,9 +296,10 @@ static void entry_free(struct fc_entry *e)
 {
     watch_unlink(&e->dir_link);
     watch_unlink(&e->real_link);
-    set_slot(e, &e->file, NULL);
-    set_slot(e, &e->gz, NULL);
-    set_slot(e, &e->br, NULL);
+    filecache_set_slot(e, &e->file, NULL);
+    filecache_set_slot(e, &e->gz, NULL);
+    filecache_set_slot(e, &e->br, NULL);
+    drop_made(e);
     free(e);
 }
 
@@ -309,7 +331,7 @@ static int reopen(struct filecache *fc, struct fc_entry *e, char *real, long *re
     if (S_ISDIR(st.st_mode)) {
         close(fd); /* directories are looked into rarely: no fd kept */
         e->type = FC_DIR;
-        set_slot(e, &e->file, NULL);
+        filecache_set_slot(e, &e->file, NULL);
     } else if (S_ISREG(st.st_mode)) {
         e->type = FC_FILE;
         if (put_version(fc, e, &e->file, fd, &st, e->key, e->keylen) != 0)
@@ -448,6 +470,7 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
         return err;
     }
     e->content_type = mime_type(path, len);
+    e->compressible = mime_compressible(path, len);
     if (fc->nentries >= fc->max_entries)
         remove_entry(fc, fc->tail);
     e->hnext = fc->buckets[h & (fc->nbuckets - 1)];

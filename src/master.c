@@ -23,6 +23,8 @@
 
 #include "portico/authrule.h"
 #include "portico/beneath.h"
+#include "portico/codec.h"
+#include "portico/compressor.h"
 #include "portico/event.h"
 #include "portico/listener.h"
 #include "portico/log.h"
@@ -54,6 +56,7 @@ struct generation {
     int nroots;
     struct listener_set ls;
     struct privilege priv; /* who the workers run as */
+    struct compress_cache cc; /* its compressor, in the slot after the workers' */
     struct slot *slots;
     int nslots;
     int stopping;
@@ -175,6 +178,7 @@ static struct generation *generation_new(const struct settings *s, const struct 
         log_error("calloc");
         return NULL;
     }
+    g->cc.dirfd = g->cc.jobs[0] = g->cc.jobs[1] = -1;
     g->s = *s;
     g->req_port = s->port;
     g->req_tls_port = s->tls_port;
@@ -183,9 +187,10 @@ static struct generation *generation_new(const struct settings *s, const struct 
         g->s.workers = n > 0 ? (int)n : 1;
     }
     if (privilege_resolve(&g->s, &g->priv) < 0 || access_log_openable(g->s.access_log) < 0 ||
-        open_roots(g) < 0)
+        open_roots(g) < 0 ||
+        compressor_open(&g->s, g->priv.uid, g->priv.gid, g->priv.drop, &g->cc) < 0)
         goto fail;
-    g->nslots = g->s.workers;
+    g->nslots = g->s.workers + (g->cc.jobs[0] >= 0);
     g->slots = calloc((size_t)g->nslots, sizeof(*g->slots));
     if (g->slots == NULL) {
         log_error("calloc");
@@ -202,6 +207,7 @@ fail:
         if (prev == NULL || !listeners_have(&prev->ls, g->ls.l[i].fd))
             close(g->ls.l[i].fd);
     close_roots(g);
+    compressor_close(&g->cc);
     free(g->slots);
     free(g);
     return NULL;
@@ -221,6 +227,7 @@ static void generation_free(struct master *m, struct generation *g)
             close(g->ls.l[i].fd);
     }
     close_roots(g);
+    compressor_close(&g->cc);
     tls_server_free(g->tls);
     if (m->ngen == 0 || m->gen[0] != g)
         config_free(&g->s);
@@ -231,16 +238,21 @@ static void generation_free(struct master *m, struct generation *g)
 static struct master the_master;
 
 /* In a new worker: every descriptor but its own generation's listeners and root,
- * its control socket, the access log and stdio goes (old listeners, other
- * workers' control sockets, another root a chroot would not hide). */
-static void close_foreign_fds(const struct generation *g, int ctl)
+ * its end of the compressor's socket and cache directory, its control socket, the
+ * access log and stdio goes (old listeners, other workers' control sockets, another
+ * root a chroot would not hide). The compressor keeps no listener and no root. */
+static void close_foreign_fds(const struct generation *g, int ctl, int compressor)
 {
-    int keep[LISTENERS_MAX + SETTINGS_MAX_SITES + 4], n = 0, i, j, lo = 3;
+    int keep[LISTENERS_MAX + SETTINGS_MAX_SITES + 6], n = 0, i, j, lo = 3;
 
-    for (i = 0; i < g->ls.n; i++)
+    for (i = 0; i < g->ls.n && !compressor; i++)
         keep[n++] = g->ls.l[i].fd;
-    for (i = 0; i < g->nroots; i++)
+    for (i = 0; i < g->nroots && !compressor; i++)
         keep[n++] = g->rootfds[i];
+    if (g->cc.dirfd >= 0)
+        keep[n++] = g->cc.dirfd;
+    if (g->cc.jobs[0] >= 0)
+        keep[n++] = g->cc.jobs[compressor ? 0 : 1];
     keep[n++] = ctl;
     if (log_access_fd() > STDERR_FILENO)
         keep[n++] = log_access_fd();
@@ -280,10 +292,12 @@ static void spawn(struct generation *g, int i)
         return;
     }
     if (pid == 0) {
-        close_foreign_fds(g, sv[1]);
+        close_foreign_fds(g, sv[1], i == g->s.workers);
         if (privilege_drop(&g->s, &g->priv) < 0)
             _exit(1);
-        _exit(worker_run(&g->s, &g->ls, g->rootfds, g->tls, sv[1]));
+        if (i == g->s.workers)
+            _exit(compressor_run(&g->s, &g->cc));
+        _exit(worker_run(&g->s, &g->ls, g->rootfds, g->tls, &g->cc, sv[1]));
     }
     close(sv[1]);
     if (g->slots[i].ctl > 0)
@@ -336,10 +350,12 @@ static void reap(struct master *m)
                 if (g->stopping)
                     continue;
                 if (WIFSIGNALED(status))
-                    log_warnx("worker %ld was killed by signal %d (%s); starting a new one",
-                              (long)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+                    log_warnx("%s %ld was killed by signal %d (%s); starting a new one",
+                              i < g->s.workers ? "worker" : "compressor", (long)pid,
+                              WTERMSIG(status), strsignal(WTERMSIG(status)));
                 else
-                    log_warnx("worker %ld exited with status %d; starting a new one", (long)pid,
+                    log_warnx("%s %ld exited with status %d; starting a new one",
+                              i < g->s.workers ? "worker" : "compressor", (long)pid,
                               WEXITSTATUS(status));
                 /* a worker that dies young again and again is restarted ever more slowly */
                 sl->failures = now - sl->started_ms < STABLE_AFTER_MS ? sl->failures + 1 : 0;
@@ -401,6 +417,9 @@ static void print_banner(const struct generation *g)
     else
         printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host, s->port,
                s->workers, s->workers == 1 ? "" : "s");
+    if (g->cc.on)
+        printf("portico: compression: %s; cache %s\n", codec_describe(),
+               g->cc.dirfd >= 0 ? g->cc.path : "none (small files only)");
     if (s->tls && tls_generated_fingerprint(g->tls)) {
         printf("portico: HTTPS uses a new self-signed certificate for localhost, 127.0.0.1 and "
                "::1, SHA-256 fingerprint %s\n",
@@ -480,7 +499,7 @@ static void reload(struct master *m)
     m->gen[0] = g;
     m->ngen++;
     stop_generation(m->gen[1], SIGQUIT);
-    log_info("reloaded: %d new worker%s serving %s", g->nslots, g->nslots == 1 ? "" : "s",
+    log_info("reloaded: %d new worker%s serving %s", g->s.workers, g->s.workers == 1 ? "" : "s",
              g->s.root_abs);
     notify("READY=1");
     return;
@@ -574,39 +593,6 @@ static int supervise(struct master *m, const sigset_t *waitmask)
     }
 }
 
-/* portico -t: what each site is and which rules it has, when there is more than
- * one site or any rule (a plain configuration prints only the OK line). */
-static void report_sites(const struct settings *s)
-{
-    int i, j, k;
-
-    for (i = 0; i <= s->nsites; i++) {
-        const struct settings *site = site_settings(s, i);
-
-        if (s->nsites == 0 && site->rules.n == 0 && !site->spa && !site->clean_urls &&
-            !site->ncors)
-            return;
-        printf("portico: %s", i == 0 ? "default site" : "site");
-        for (j = 0; j < site->nnames; j++)
-            printf(" %s", site->names[j]);
-        if (i > 0)
-            printf(" (line %d)", site->site_line);
-        printf(": %s%s%s%s%s\n", site->root_abs, site->spa ? ", spa " : "",
-               site->spa ? site->spa : "", site->clean_urls ? ", clean-urls" : "",
-               site->ncors ? ", cors" : "");
-        for (j = 0; j < 2; j++) { /* the inherited rules, then its own */
-            const struct rule_list *l = j == 0 ? (i ? &s->rules : NULL) : &site->rules;
-            for (k = 0; l != NULL && k < l->n; k++) {
-                char where[32] = "command line";
-                if (l->v[k]->line)
-                    snprintf(where, sizeof(where), "line %d", l->v[k]->line);
-                printf("portico:   %s %s (%s%s)\n", rule_kind_name(l->v[k]->kind),
-                       l->v[k]->text, where, j == 0 ? ", inherited" : "");
-            }
-        }
-    }
-}
-
 int master_check(struct settings *s)
 {
     struct generation g;
@@ -622,7 +608,7 @@ int master_check(struct settings *s)
             return 1;
         tls_server_free(t);
     }
-    report_sites(&g.s);
+    site_report(&g.s);
     authrule_warn_plain(&g.s);
     printf("portico: configuration OK\n");
     return 0;

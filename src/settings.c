@@ -143,6 +143,23 @@ const struct setting_def config_table[] = {
     /* a switch can only turn a setting on from the command line */
     {.name = "no-precompressed", .type = SETTING_NEGATED, .flags = BOTH | SETTING_SITE,
      .field = F(precompressed), .help = "never serve FILE.br / FILE.gz in place of FILE"},
+    {.name = "compress", .type = SETTING_SWITCH, .flags = BOTH, .field = F(compress),
+     .dflt = "on", .what = "on or off", .arg = "on|off", .heading = "Compression",
+     .help = "send text, scripts, JSON, SVG and fonts compressed (brotli, zstd or gzip, as the "
+             "client accepts), each file version compressed once and kept in the cache "
+             "(default {default})"},
+    {.name = "compress-min", .type = SETTING_SIZE, .flags = BOTH, .field = F(compress_min),
+     .dflt = "256", .what = "size", .arg = "SIZE",
+     .help = "smaller files are sent as they are (default {default} bytes)"},
+    {.name = "compress-cache", .type = SETTING_STRING, .flags = BOTH, .field = F(compress_cache),
+     .what = "directory", .arg = "DIR",
+     .help = "where compressed files are kept, for every worker and the next start (default "
+             "/var/cache/portico as root, else $XDG_CACHE_HOME/portico); delete its files to "
+             "clear it"},
+    {.name = "compress-cache-size", .type = SETTING_SIZE, .flags = BOTH,
+     .field = F(compress_cache_size), .dflt = "256m",
+     .what = "cache size", .arg = "SIZE",
+     .help = "bound of the cache; the least recently used files go first (default {default})"},
     {.name = "revalidate", .type = SETTING_UINT, .flags = BOTH, .field = F(revalidate),
      .max = 86400, .dflt = "1", .what = "revalidation interval", .arg = "SEC",
      .help = "files whose changes the kernel cannot notify (network filesystems, past the "

@@ -1,8 +1,9 @@
 /* Owns the choice of a site for a request: host names as clients send them (any
- * case, a port, a trailing dot) against each site's names and wildcards. Pure; it
- * never reads settings other than the sites' names. */
+ * case, a port, a trailing dot) against each site's names and wildcards; and the
+ * sites' description for portico -t. It never changes settings. */
 #include "build-config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,4 +93,37 @@ enum http_status site_route(struct exchange *x, const struct settings *s)
     if (x->secure && x->site_no > 0 && misdirected(x, s))
         return HTTP_MISDIRECTED_REQUEST;
     return 0;
+}
+
+/* portico -t: what each site is and which rules it has, when there is more than
+ * one site or any rule (a plain configuration prints only the OK line). */
+void site_report(const struct settings *s)
+{
+    int i, j, k;
+
+    for (i = 0; i <= s->nsites; i++) {
+        const struct settings *site = site_settings(s, i);
+
+        if (s->nsites == 0 && site->rules.n == 0 && !site->spa && !site->clean_urls &&
+            !site->ncors)
+            return;
+        printf("portico: %s", i == 0 ? "default site" : "site");
+        for (j = 0; j < site->nnames; j++)
+            printf(" %s", site->names[j]);
+        if (i > 0)
+            printf(" (line %d)", site->site_line);
+        printf(": %s%s%s%s%s\n", site->root_abs, site->spa ? ", spa " : "",
+               site->spa ? site->spa : "", site->clean_urls ? ", clean-urls" : "",
+               site->ncors ? ", cors" : "");
+        for (j = 0; j < 2; j++) { /* the inherited rules, then its own */
+            const struct rule_list *l = j == 0 ? (i ? &s->rules : NULL) : &site->rules;
+            for (k = 0; l != NULL && k < l->n; k++) {
+                char where[32] = "command line";
+                if (l->v[k]->line)
+                    snprintf(where, sizeof(where), "line %d", l->v[k]->line);
+                printf("portico:   %s %s (%s%s)\n", rule_kind_name(l->v[k]->kind),
+                       l->v[k]->text, where, j == 0 ? ", inherited" : "");
+            }
+        }
+    }
 }

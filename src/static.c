@@ -13,6 +13,7 @@
 #include "portico/redirect.h"
 #include "portico/rules.h"
 #include "portico/static.h"
+#include "portico/variant.h"
 
 static enum http_status errno_status(int err)
 {
@@ -60,28 +61,40 @@ static void not_this_file(struct response *resp)
     resp->accept_ranges = resp->modified_now = 0;
 }
 
+/* The representation to send: a pre-compressed sibling when the file has any, else
+ * a compressed variant when the file is worth compressing, else the file. */
+static struct fc_file *representation(struct static_ctx *ctx, const struct static_request *rq,
+                                      struct fc_entry *e, struct response *resp)
+{
+    unsigned avail = (e->gz ? ENCODING_GZIP : 0) | (e->br ? ENCODING_BR : 0), enc;
+    struct fc_file *made;
+
+    if (avail != 0) {
+        /* the response depends on Accept-Encoding whichever coding is sent */
+        resp->vary_encoding = 1;
+        enc = encoding_choose(rq->accept_encoding.p, rq->accept_encoding.len, avail);
+        resp->content_encoding = encoding_name(enc);
+        return enc == ENCODING_BR ? e->br : enc == ENCODING_GZIP ? e->gz : e->file;
+    }
+    if (!variant_applies(ctx->variants, e))
+        return e->file;
+    resp->vary_encoding = 1;
+    made = variant_pick(ctx->variants, e, rq->accept_encoding, rq->head, ctx->now_ms, &enc);
+    if (made == NULL)
+        return e->file;
+    resp->content_encoding = encoding_name(enc);
+    return made;
+}
+
 /* Picks the representation, then applies preconditions and Range to it. */
 static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
-                       const struct fc_entry *e, struct response *resp)
+                       struct fc_entry *e, struct response *resp)
 {
-    struct fc_file *f = e->file;
-    unsigned avail = (e->gz ? ENCODING_GZIP : 0) | (e->br ? ENCODING_BR : 0);
+    struct fc_file *f = representation(ctx, rq, e, resp);
     enum http_status st;
     time_t mtime;
     int n;
 
-    if (avail != 0) {
-        /* the response depends on Accept-Encoding whichever coding is sent */
-        unsigned enc = encoding_choose(rq->accept_encoding.p, rq->accept_encoding.len, avail);
-        resp->vary_encoding = 1;
-        if (enc == ENCODING_BR) {
-            f = e->br;
-            resp->content_encoding = "br";
-        } else if (enc == ENCODING_GZIP) {
-            f = e->gz;
-            resp->content_encoding = "gzip";
-        }
-    }
     resp->content_type = e->content_type;
     resp->etag = f->etag;
     resp->last_modified = f->last_modified;
@@ -301,6 +314,7 @@ int static_handle(void *arg, struct exchange *x, struct response *resp)
                                                   : exchange_header(x, &r->range, HTTP_HDR_RANGE);
     rq.accept_encoding = exchange_header(x, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
     rq.accept = exchange_header(x, &r->accept, HTTP_HDR_ACCEPT);
+    rq.head = r->method == HTTP_HEAD;
     static_serve((struct static_ctx *)arg + x->site_no, &rq, x, resp);
     return 1;
 }

@@ -15,6 +15,7 @@
 
 #include "portico/authrule.h"
 #include "portico/conn.h"
+#include "portico/compressor.h"
 #include "portico/cors.h"
 #include "portico/event.h"
 #include "portico/headers.h"
@@ -28,6 +29,7 @@
 #include "portico/tls.h"
 #include "portico/transport.h"
 #include "portico/watch.h"
+#include "portico/variant.h"
 #include "portico/worker.h"
 
 #define ACCEPT_BATCH       64
@@ -63,6 +65,7 @@ struct worker {
     int nroots;
     struct cors *cors; /* NULL: no site allows cross-origin reads */
     struct authrule *auth; /* NULL: no site has auth rules */
+    struct variants *variants; /* NULL: compression is off */
     struct tls_server *tls;
     struct http_limits limits;
     struct handler handlers[HANDLERS_MAX];
@@ -549,12 +552,13 @@ static int setup_sites(struct worker *w, const struct settings *s, const int *ro
         w->sctx[i].rootfd = r->fd;
         w->sctx[i].fc = r->fc;
         w->sctx[i].settings = site;
+        w->sctx[i].variants = w->variants;
     }
     return 0;
 }
 
 static int setup(struct worker *w, const struct settings *s, const struct listener_set *ls,
-                 const int *rootfds)
+                 const int *rootfds, const struct compress_cache *cc)
 {
     w->settings = s;
     w->limits.max_header_size = s->max_header_size;
@@ -574,6 +578,10 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
         log_error("worker set-up");
         return -1;
     }
+    if (cc->on && (w->variants = variant_new(cc->dirfd, cc->jobs[1], s->compress_min)) == NULL) {
+        log_error("worker set-up");
+        return -1;
+    }
     if (setup_sites(w, s, rootfds) < 0)
         return -1;
     if ((site_any(s, uses_cors) && (w->cors = cors_new(s)) == NULL) ||
@@ -586,7 +594,7 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
 }
 
 int worker_run(const struct settings *s, const struct listener_set *ls, const int *rootfds,
-               struct tls_server *tls_server, int ctl)
+               struct tls_server *tls_server, const struct compress_cache *cc, int ctl)
 {
     static struct worker w;
     struct sigaction sa;
@@ -621,7 +629,7 @@ int worker_run(const struct settings *s, const struct listener_set *ls, const in
     sigemptyset(&waitmask);
 
     w.tls = tls_server;
-    if (setup(&w, s, ls, rootfds) < 0)
+    if (setup(&w, s, ls, rootfds, cc) < 0)
         return 1;
     w.ctl = ctl;
     w.ctl_h.on_event = on_control;

@@ -1,5 +1,5 @@
-/* Content negotiation: codings for pre-compressed files (RFC 9110 §12.5.3) and the
- * weights of Accept-style lists. Pure. */
+/* Content negotiation: content codings (RFC 9110 §12.5.3) and the weights of
+ * Accept-style lists. Pure. */
 #ifndef PORTICO_ENCODING_H
 #define PORTICO_ENCODING_H
 
@@ -8,11 +8,21 @@
 #define ENCODING_IDENTITY 0u
 #define ENCODING_GZIP     1u
 #define ENCODING_BR       2u
+#define ENCODING_ZSTD     4u
+#define ENCODING_COUNT    3 /* codings other than identity */
 
-/* Picks the best of the available codings (a mask of ENCODING_GZIP and
- * ENCODING_BR) that the Accept-Encoding value allows with q > 0; the higher q
- * wins, br on a tie. value == NULL means no header: identity. */
+/* The available codings (a mask of ENCODING_*) that the Accept-Encoding value
+ * allows with q > 0, best first into out: the higher q first, on a tie br, then
+ * zstd, then gzip. A coding not named takes the q of "*". Returns how many; 0 also
+ * for value == NULL (no header: identity). */
+int encoding_rank(const char *value, size_t len, unsigned available,
+                  unsigned out[ENCODING_COUNT]);
+/* The first of encoding_rank, or ENCODING_IDENTITY. */
 unsigned encoding_choose(const char *value, size_t len, unsigned available);
+/* "br", "zstd", "gzip" (the Content-Encoding token); NULL for identity. */
+const char *encoding_name(unsigned coding);
+/* The coding's place in the tie order (0 .. ENCODING_COUNT-1), or -1. */
+int encoding_index(unsigned coding);
 
 /* A qvalue in thousandths ("0.5": 500); -1 when it is none. */
 int encoding_parse_q(const char *s, size_t len);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "portico/cond.h"
+#include "portico/encoding.h"
 #include "portico/httpdate.h"
 #include "portico/watch.h"
 
@@ -65,6 +66,15 @@ struct fc_entry {
     struct watch_link real_link; /* via_link: to the directory where the path led */
     struct fc_file *file;     /* FC_FILE: the identity representation */
     struct fc_file *gz, *br;  /* pre-compressed siblings not older than file, or NULL */
+    /* compressed variants of file (variant.c), by encoding_index: dropped with the
+     * version they were made from */
+    struct fc_file *made[ENCODING_COUNT];
+    unsigned made_final;      /* by index: made[i] is the cache's last word on it */
+    unsigned made_asked;      /* by index: the compressor was asked for it ... */
+    uint64_t made_asked_ms;   /* ... at this time */
+    unsigned made_quick;      /* by index: a quick inline variant was tried */
+    uint64_t made_tried_ms;   /* when the cache directory was last looked in */
+    unsigned compressible : 1; /* a text type: worth compressing */
     const char *content_type;
     size_t keylen;
     char key[];               /* the normalised path */
@@ -83,6 +93,10 @@ struct filecache *filecache_new(int rootfd, unsigned max_entries, uint64_t reval
 int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t now_ms,
                   struct fc_entry **out);
 struct fc_file *filecache_ref(struct fc_file *f);
+/* A new file record of e's, refs 1, fd -1, with room for a small file's bytes. */
+struct fc_file *filecache_file_new(size_t room);
+/* Puts f (or NULL) in one of e's slots (e->made[i]), letting go of what was there. */
+void filecache_set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *f);
 void filecache_release(struct fc_file *f);
 
 #endif

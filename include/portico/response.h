@@ -20,7 +20,7 @@
 struct response {
     enum http_status status;
     const char *content_type;     /* of the body (or of the file, for 304 and 206) */
-    const char *content_encoding; /* "gzip", "br" or NULL */
+    const char *content_encoding; /* "br", "zstd", "gzip" or NULL */
     const char *location;         /* for redirects */
     const char *cache_control;
     const char *etag, *last_modified; /* validators of the representation */

@@ -37,6 +37,10 @@ struct settings {
     const char *cache_control; /* Cache-Control on file responses, or NULL */
     int listing;               /* HTML index for a directory without index.html */
     int precompressed;         /* serve FILE.br / FILE.gz when the client accepts them */
+    int compress;              /* compress text files for clients that accept it */
+    uint64_t compress_min;     /* smaller files go as they are */
+    const char *compress_cache; /* the directory of compressed variants; NULL: default */
+    uint64_t compress_cache_size; /* its bound: least recently used go first */
     unsigned revalidate;       /* seconds an open-file cache entry is trusted; 0: never */
     unsigned file_cache_entries; /* per worker */
     int tls;                   /* an HTTPS listener (implied by --tls-cert) */

@@ -22,4 +22,8 @@ int site_for_host(const struct settings *s, const char *host, size_t len);
  * path that rules and files go by. 0, or the status that answers it (400, 414). */
 enum http_status site_route(struct exchange *x, const struct settings *s);
 
+/* portico -t: each site with its root and rules, on stdout (nothing for a plain
+ * configuration of one site without rules). */
+void site_report(const struct settings *s);
+
 #endif

@@ -18,6 +18,7 @@ struct static_ctx {
     struct filecache *fc;
     int rootfd;
     const struct settings *settings;
+    struct variants *variants; /* compressed variants, or NULL: compression is off */
     uint64_t now_ms;
     time_t now; /* wall clock, for Last-Modified dates in the future */
 };
@@ -26,6 +27,7 @@ struct static_ctx {
 struct static_request {
     struct cond_headers cond;
     struct str range, accept_encoding, accept;
+    int head; /* HEAD: nothing is compressed for it */
 };
 
 /* Decides the response for x->path (decoded and normalised): a file (maybe a part of

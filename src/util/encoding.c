@@ -26,51 +26,103 @@ int encoding_parse_q(const char *s, size_t len)
     return q > 1000 ? -1 : q;
 }
 
-unsigned encoding_choose(const char *value, size_t len, unsigned available)
+/* The codings we know, in the order that breaks a tie of q (smallest output first). */
+static const struct {
+    unsigned bit;
+    const char *name;
+} codings[ENCODING_COUNT] = {
+    {ENCODING_BR, "br"},
+    {ENCODING_ZSTD, "zstd"},
+    {ENCODING_GZIP, "gzip"},
+};
+
+/* The q of one list element "name[;q=v]"; -1 for an element to skip. */
+static int element_q(const char *tok, size_t tlen, size_t *nlen)
+{
+    const char *semi = memchr(tok, ';', tlen);
+    const char *a, *e = tok + tlen;
+
+    *nlen = semi ? (size_t)(semi - tok) : tlen;
+    while (*nlen > 0 && (tok[*nlen - 1] == ' ' || tok[*nlen - 1] == '\t'))
+        (*nlen)--;
+    if (semi == NULL)
+        return 1000;
+    for (a = semi + 1; a < e && (*a == ' ' || *a == '\t'); a++)
+        ;
+    if (e - a < 2 || (a[0] != 'q' && a[0] != 'Q') || a[1] != '=')
+        return -1; /* a parameter we do not know: skip the element */
+    return encoding_parse_q(a + 2, (size_t)(e - a - 2));
+}
+
+int encoding_rank(const char *value, size_t len, unsigned available,
+                  unsigned out[ENCODING_COUNT])
 {
     const char *p = value, *tok;
-    size_t tlen;
-    int q_gzip = -1, q_br = -1, q_star = -1;
+    size_t tlen, nlen;
+    int q[ENCODING_COUNT], q_star = -1, i, j, n = 0;
 
     if (value == NULL || available == 0)
-        return ENCODING_IDENTITY;
+        return 0;
+    for (i = 0; i < ENCODING_COUNT; i++)
+        q[i] = -1;
     while (str_next_token(&p, value + len, &tok, &tlen)) {
-        const char *semi = memchr(tok, ';', tlen);
-        size_t nlen = semi ? (size_t)(semi - tok) : tlen;
-        int q = 1000;
-
-        while (nlen > 0 && (tok[nlen - 1] == ' ' || tok[nlen - 1] == '\t'))
-            nlen--;
-        if (semi != NULL) {
-            const char *a = semi + 1, *e = tok + tlen;
-            while (a < e && (*a == ' ' || *a == '\t'))
-                a++;
-            if (e - a < 2 || (a[0] != 'q' && a[0] != 'Q') || a[1] != '=')
-                continue; /* a parameter we do not know: skip the element */
-            q = encoding_parse_q(a + 2, (size_t)(e - a - 2));
-            if (q < 0)
-                continue;
-        }
-        if (str_ieq(tok, nlen, "gzip") || str_ieq(tok, nlen, "x-gzip"))
-            q_gzip = q;
-        else if (str_ieq(tok, nlen, "br"))
-            q_br = q;
-        else if (str_ieq(tok, nlen, "*"))
-            q_star = q;
+        int v = element_q(tok, tlen, &nlen);
+        if (v < 0)
+            continue;
+        if (str_ieq(tok, nlen, "*"))
+            q_star = v;
+        if (str_ieq(tok, nlen, "x-gzip"))
+            nlen = 4, tok = "gzip";
+        for (i = 0; i < ENCODING_COUNT; i++)
+            if (str_ieq(tok, nlen, codings[i].name))
+                q[i] = v;
     }
-    if (q_gzip < 0)
-        q_gzip = q_star < 0 ? 0 : q_star;
-    if (q_br < 0)
-        q_br = q_star < 0 ? 0 : q_star;
-    if (!(available & ENCODING_GZIP))
-        q_gzip = 0;
-    if (!(available & ENCODING_BR))
-        q_br = 0;
-    if (q_br > 0 && q_br >= q_gzip)
-        return ENCODING_BR;
-    if (q_gzip > 0)
-        return ENCODING_GZIP;
-    return ENCODING_IDENTITY;
+    /* a coding not named takes the q of "*", else it is not acceptable */
+    for (i = 0; i < ENCODING_COUNT; i++) {
+        if (q[i] < 0)
+            q[i] = q_star < 0 ? 0 : q_star;
+        if (!(available & codings[i].bit))
+            q[i] = 0;
+    }
+    /* insertion by q: a stable sort keeps the tie order of the table */
+    for (i = 0; i < ENCODING_COUNT; i++) {
+        if (q[i] == 0)
+            continue;
+        for (j = n; j > 0 && q[out[j - 1] >> 8] < q[i]; j--)
+            out[j] = out[j - 1];
+        out[j] = (unsigned)i << 8 | codings[i].bit;
+        n++;
+    }
+    for (i = 0; i < n; i++)
+        out[i] &= 0xff;
+    return n;
+}
+
+unsigned encoding_choose(const char *value, size_t len, unsigned available)
+{
+    unsigned ranked[ENCODING_COUNT];
+
+    return encoding_rank(value, len, available, ranked) > 0 ? ranked[0] : ENCODING_IDENTITY;
+}
+
+const char *encoding_name(unsigned coding)
+{
+    int i;
+
+    for (i = 0; i < ENCODING_COUNT; i++)
+        if (codings[i].bit == coding)
+            return codings[i].name;
+    return NULL;
+}
+
+int encoding_index(unsigned coding)
+{
+    int i;
+
+    for (i = 0; i < ENCODING_COUNT; i++)
+        if (codings[i].bit == coding)
+            return i;
+    return -1;
 }
 
 int encoding_weight(const char *params, size_t len)

@@ -1,0 +1,471 @@
+/* The compressor process and the cache directory it owns: makes each variant a
+ * worker asks for at the codec's best level, writes it under a temporary name and
+ * renames it into place, and evicts the least recently used past the size bound.
+ * It deletes only names it made (variant names and its own temporary files). */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "portico/codec.h"
+#include "portico/compressor.h"
+#include "portico/encoding.h"
+#include "portico/log.h"
+#include "portico/variant.h"
+
+#define TMP_PREFIX  ".tmp-portico-"
+#define TMP_MAX_AGE 600 /* seconds: older temporary files were left by a stopped compressor */
+
+struct cached {
+    char name[VARIANT_NAME_MAX];
+    uint64_t size;
+    struct timespec used;
+};
+
+struct cache {
+    int dirfd;
+    const char *path;
+    uint64_t limit, total;
+    struct cached *v;
+    size_t n, cap;
+    unsigned warned; /* a warning given once: by kind */
+    unsigned tmp_seq;
+};
+
+enum { WARN_WRITE = 1, WARN_FULL = 2 };
+
+/* ---- the master's part: the directory and the socket */
+
+static int default_path(char *out, size_t len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+
+    if (geteuid() == 0)
+        n = snprintf(out, len, "/var/cache/portico");
+    else if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(out, len, "%s/portico", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = snprintf(out, len, "%s/.cache/portico", home);
+    else
+        return -1;
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* mkdir -p; 1 when the last directory was made here, 0 when it was there, -1. */
+static int make_dirs(char *path)
+{
+    char *p;
+
+    for (p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(path, 0755) == 0)
+        return 1;
+    return errno == EEXIST ? 0 : -1;
+}
+
+static int open_dir(const struct settings *s, uid_t uid, gid_t gid, int drop,
+                    struct compress_cache *cc)
+{
+    int made;
+
+    if (s->compress_cache != NULL)
+        snprintf(cc->path, sizeof(cc->path), "%s", s->compress_cache);
+    else if (default_path(cc->path, sizeof(cc->path)) < 0) {
+        log_warnx("no compression cache: no HOME to put it in; set --compress-cache DIR");
+        return -1;
+    }
+    if ((made = make_dirs(cc->path)) < 0 ||
+        (cc->dirfd = open(cc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        log_warn("compression cache %s (only small files are compressed; set "
+                 "--compress-cache DIR)", cc->path);
+        return -1;
+    }
+    /* the compressor runs as the workers' user: the directory must be theirs */
+    if (drop && (made || s->compress_cache == NULL) && fchown(cc->dirfd, uid, gid) < 0)
+        log_warn("compression cache %s: chown", cc->path);
+    return 0;
+}
+
+int compressor_open(const struct settings *s, uid_t uid, gid_t gid, int drop,
+                    struct compress_cache *cc)
+{
+    cc->on = s->compress && codec_available() != 0;
+    cc->dirfd = cc->jobs[0] = cc->jobs[1] = -1;
+    if (!cc->on)
+        return 0;
+    if (open_dir(s, uid, gid, drop, cc) < 0)
+        return 0; /* inline compression of small files still works */
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cc->jobs) < 0) {
+        log_error("socketpair");
+        compressor_close(cc);
+        return -1;
+    }
+    return 0;
+}
+
+void compressor_close(struct compress_cache *cc)
+{
+    int i;
+
+    if (cc->dirfd >= 0)
+        close(cc->dirfd);
+    for (i = 0; i < 2; i++)
+        if (cc->jobs[i] >= 0)
+            close(cc->jobs[i]);
+    cc->dirfd = cc->jobs[0] = cc->jobs[1] = -1;
+}
+
+/* ---- the index of the directory, for the size bound */
+
+/* hex-hex-hex-hex.NNNNNNNNN.codingLEVEL, as variant_name writes them */
+static int is_variant_name(const char *s)
+{
+    static const char *const codings[] = {"br", "zstd", "gzip"};
+    size_t i, n;
+    int part;
+
+    for (part = 0; part < 4; part++) {
+        n = strspn(s, "0123456789abcdef");
+        if (n == 0 || s[n] != (part < 3 ? '-' : '.'))
+            return 0;
+        s += n + 1;
+    }
+    if (strspn(s, "0123456789") != 9 || s[9] != '.')
+        return 0;
+    s += 10;
+    for (i = 0; i < 3; i++) {
+        n = strlen(codings[i]);
+        if (strncmp(s, codings[i], n) == 0 && s[n] != '\0' &&
+            strspn(s + n, "0123456789") == strlen(s + n))
+            return 1;
+    }
+    return 0;
+}
+
+static struct cached *find(struct cache *c, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0)
+            return &c->v[i];
+    return NULL;
+}
+
+static void note(struct cache *c, const char *name, uint64_t size, struct timespec used)
+{
+    struct cached *e = find(c, name);
+
+    if (e == NULL) {
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            struct cached *v = realloc(c->v, cap * sizeof(*v));
+            if (v == NULL)
+                return; /* not indexed: never evicted, which errs on keeping */
+            c->v = v;
+            c->cap = cap;
+        }
+        e = &c->v[c->n++];
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        e->size = 0;
+    }
+    c->total = c->total - e->size + size;
+    e->size = size;
+    e->used = used;
+}
+
+static int older(const void *a, const void *b)
+{
+    const struct timespec *x = &((const struct cached *)a)->used;
+    const struct timespec *y = &((const struct cached *)b)->used;
+
+    if (x->tv_sec != y->tv_sec)
+        return x->tv_sec < y->tv_sec ? -1 : 1;
+    return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* Past the bound: the least recently used go until a tenth of it is free. */
+static void evict(struct cache *c, uint64_t bound)
+{
+    size_t i, kept = 0;
+
+    if (c->total <= bound)
+        return;
+    qsort(c->v, c->n, sizeof(*c->v), older);
+    for (i = 0; i < c->n; i++) {
+        if (c->total > bound - bound / 10 && (unlinkat(c->dirfd, c->v[i].name, 0) == 0 ||
+                                              errno == ENOENT)) {
+            c->total -= c->v[i].size;
+            continue;
+        }
+        c->v[kept++] = c->v[i];
+    }
+    c->n = kept;
+}
+
+/* What the directory holds now; temporary files a stopped compressor left go. */
+static void scan(struct cache *c)
+{
+    int fd = dup(c->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    struct stat st;
+    time_t now = time(NULL);
+
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (fstatat(c->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (strncmp(de->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0) {
+            if (now - st.st_mtime > TMP_MAX_AGE)
+                unlinkat(c->dirfd, de->d_name, 0);
+        } else if (is_variant_name(de->d_name)) {
+            note(c, de->d_name, (uint64_t)st.st_size, st.st_mtim);
+        }
+    }
+    closedir(d);
+    evict(c, c->limit);
+}
+
+/* ---- making a variant */
+
+static void warn_once(struct cache *c, unsigned kind, const char *what)
+{
+    if (c->warned & kind)
+        return;
+    c->warned |= kind;
+    log_warnx("compression cache %s: %s; files are sent uncompressed meanwhile (%s)", c->path,
+             what, kind == WARN_FULL ? "free some space, or lower --compress-cache-size"
+                                     : "let the workers' user write there, or set "
+                                       "--compress-cache DIR");
+}
+
+/* The whole file, if it is still the version st describes when read. */
+static unsigned char *read_version(int fd, const struct stat *st)
+{
+    unsigned char *buf = malloc(st->st_size > 0 ? (size_t)st->st_size : 1);
+    size_t got = 0;
+    struct stat again;
+
+    while (buf != NULL && got < (size_t)st->st_size) {
+        ssize_t n = pread(fd, buf + got, (size_t)st->st_size - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (buf == NULL || got != (size_t)st->st_size || fstat(fd, &again) < 0 ||
+        again.st_size != st->st_size || again.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+        again.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Compresses in into the temporary file; an empty file says "not worth it". */
+static int fill(struct cache *c, int tmp, unsigned coding, const unsigned char *in, size_t len)
+{
+    unsigned char *out = NULL;
+    size_t n = 0;
+    int r;
+
+    if (codec_compress(coding, codec_level(coding, 1), in, len, &out, &n) < 0)
+        n = 0;
+    r = write_all(tmp, out, n);
+    free(out);
+    if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+        warn_once(c, WARN_FULL, strerror(errno));
+        evict(c, c->total / 2); /* room for the next one */
+    } else if (r < 0) {
+        warn_once(c, WARN_WRITE, strerror(errno));
+    }
+    return r < 0 ? -1 : (int)n;
+}
+
+/* The temporary file goes first: without room or rights, nothing is compressed. */
+static void make(struct cache *c, unsigned coding, int fd)
+{
+    char name[VARIANT_NAME_MAX], tmp[64];
+    unsigned char *in = NULL;
+    struct stat st;
+    int out = -1, n;
+
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > VARIANT_MAX_FILE ||
+        !(codec_available() & coding) ||
+        variant_name(name, st.st_dev, st.st_ino, (uint64_t)st.st_size, st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec, coding, codec_level(coding, 1)) == 0 ||
+        faccessat(c->dirfd, name, F_OK, 0) == 0)
+        return; /* made already, by this compressor or another instance's */
+    snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%u", (long)getpid(), c->tmp_seq++);
+    out = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (out < 0) {
+        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, strerror(errno));
+        return;
+    }
+    if ((in = read_version(fd, &st)) == NULL ||
+        (n = fill(c, out, coding, in, (size_t)st.st_size)) < 0 ||
+        renameat(c->dirfd, tmp, c->dirfd, name) < 0) {
+        unlinkat(c->dirfd, tmp, 0);
+    } else {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        note(c, name, (uint64_t)n, now);
+        evict(c, c->limit);
+    }
+    free(in);
+    close(out);
+}
+
+/* Says at once, not at the first request, when the directory cannot be written. */
+static void probe(struct cache *c)
+{
+    char tmp[64];
+    int fd;
+
+    snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-probe", (long)getpid());
+    fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, strerror(errno));
+        return;
+    }
+    close(fd);
+    unlinkat(c->dirfd, tmp, 0);
+}
+
+/* A worker opened the variant: it is recently used, here and after a restart. */
+static void used(struct cache *c, const char *name)
+{
+    struct cached *e;
+    struct timespec now;
+
+    if (!is_variant_name(name) || (e = find(c, name)) == NULL)
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec - e->used.tv_sec < 1)
+        return;
+    e->used = now;
+    utimensat(c->dirfd, name, NULL, 0);
+}
+
+/* One datagram: the job, and for VARIANT_MAKE the file's descriptor. Returns 0 at
+ * the end (every worker gone), 1 after a message, -1 on error. */
+static int next_job(int sock, struct variant_job *job, int *fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {job, sizeof(*job) - 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    memset(job, 0, sizeof(*job));
+    *fd = -1;
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n == 0 ? 0 : errno == EINTR ? 1 : -1;
+    for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(cm), sizeof(int));
+    return 1;
+}
+
+static void on_quit(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+/* Below every worker: idle CPU and idle disk priority, so it only uses what serving
+ * leaves over. */
+static void lower_priority(void)
+{
+    struct sched_param sp = {0};
+    struct sigaction sa;
+
+    if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0)
+        (void)setpriority(PRIO_PROCESS, 0, 19);
+#ifdef SYS_ioprio_set
+    (void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
+#endif
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_quit;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int compressor_run(const struct settings *s, const struct compress_cache *cc)
+{
+    struct cache c = {.dirfd = cc->dirfd, .path = cc->path, .limit = s->compress_cache_size};
+    struct variant_job job;
+    sigset_t none;
+    int fd, r;
+
+    log_set_ident(1);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    lower_priority();
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    close(cc->jobs[1]); /* the end of the socket the workers write */
+    scan(&c);
+    probe(&c);
+    while ((r = next_job(cc->jobs[0], &job, &fd)) != 0) {
+        if (r < 0) {
+            log_error("compressor: recvmsg");
+            return 1;
+        }
+        if (job.kind == VARIANT_MAKE && fd >= 0)
+            make(&c, job.coding, fd);
+        else if (job.kind == VARIANT_USED)
+            used(&c, job.name);
+        if (fd >= 0)
+            close(fd);
+    }
+    return 0;
+}

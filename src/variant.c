@@ -1,0 +1,241 @@
+/* A worker's side of compression: picks the coding a response goes out in and finds
+ * its bytes — a file the compressor left in the cache directory, else a quick
+ * compression of a small file kept in memory — and asks the compressor for what is
+ * missing. Never compresses more than VARIANT_INLINE_MAX bytes in the event loop. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "portico/codec.h"
+#include "portico/encoding.h"
+#include "portico/variant.h"
+
+struct variants {
+    int dirfd, jobfd;
+    uint64_t min_size;
+    unsigned available; /* the codings this build makes */
+};
+
+struct variants *variant_new(int dirfd, int jobfd, uint64_t min_size)
+{
+    struct variants *v = calloc(1, sizeof(*v));
+
+    if (v == NULL)
+        return NULL;
+    v->dirfd = dirfd;
+    v->jobfd = jobfd;
+    v->min_size = min_size;
+    v->available = codec_available();
+    return v;
+}
+
+size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, time_t mtime, long nsec,
+                    unsigned coding, int level)
+{
+    const char *name = encoding_name(coding);
+    int n = snprintf(out, VARIANT_NAME_MAX, "%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64
+                     ".%09ld.%s%d", (uint64_t)dev, (uint64_t)ino, size, (uint64_t)mtime, nsec,
+                     name ? name : "none", level);
+
+    return n > 0 && n < VARIANT_NAME_MAX ? (size_t)n : 0;
+}
+
+int variant_applies(const struct variants *v, const struct fc_entry *e)
+{
+    return v != NULL && e->compressible && v->available != 0 && e->file->size >= v->min_size &&
+           e->file->size <= VARIANT_MAX_FILE;
+}
+
+/* A strong tag per coding and level: the bytes of "br5" and "br11" differ. */
+static void derive_validators(struct fc_file *made, const struct fc_file *f, unsigned coding,
+                              int level)
+{
+    int n = snprintf(made->etag, sizeof(made->etag), "%.*s-%s%d\"", (int)f->etag_len - 1,
+                     f->etag, encoding_name(coding), level);
+
+    made->etag_len = n > 0 && (size_t)n < sizeof(made->etag) ? (size_t)n : 0;
+    made->mtime = f->mtime;
+    made->mtime_nsec = f->mtime_nsec;
+    memcpy(made->last_modified, f->last_modified, sizeof(made->last_modified));
+    made->dev = f->dev;
+    made->ino = f->ino;
+}
+
+static size_t name_of(const struct fc_file *f, unsigned coding, int level, char *out)
+{
+    return variant_name(out, f->dev, f->ino, f->size, f->mtime, f->mtime_nsec, coding, level);
+}
+
+/* Tells the compressor, without waiting: a full queue drops the message, and the
+ * next look into the directory asks again. */
+static void send_job(struct variants *v, const struct variant_job *job, int fd)
+{
+    struct iovec iov = {(void *)job, offsetof(struct variant_job, name) + strlen(job->name) + 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+    if (fd >= 0) {
+        struct cmsghdr *c;
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof(u.buf);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    (void)sendmsg(v->jobfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* The cache's variant of e->file, if the compressor has made it: 1 when the
+ * directory had the last word (a variant, or an empty file: not worth it). */
+static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, int i)
+{
+    const struct fc_file *f = e->file;
+    struct variant_job job = {VARIANT_USED, (unsigned char)coding, 0, ""};
+    struct fc_file *made = NULL;
+    struct stat st;
+    int fd;
+
+    job.level = (unsigned char)codec_level(coding, 1);
+    if (name_of(f, coding, job.level, job.name) == 0)
+        return 0;
+    fd = openat(v->dirfd, job.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (st.st_size > 0 && (made = filecache_file_new(st.st_size <= FC_INLINE_MAX
+                                                          ? (size_t)st.st_size : 0)) == NULL)) {
+        close(fd);
+        return 0;
+    }
+    if (made != NULL) {
+        made->fd = fd;
+        made->size = (uint64_t)st.st_size;
+        derive_validators(made, f, coding, job.level);
+        if (st.st_size <= FC_INLINE_MAX && pread(fd, made->mem, made->size, 0) == st.st_size)
+            made->data = made->mem;
+    } else {
+        close(fd);
+    }
+    filecache_set_slot(e, &e->made[i], made);
+    e->made_final |= 1u << i;
+    if (v->jobfd >= 0)
+        send_job(v, &job, -1); /* a use: the cache keeps what is used */
+    return 1;
+}
+
+/* The whole of a small file, if it is still the version f describes. */
+static unsigned char *read_small(const struct fc_file *f)
+{
+    unsigned char *buf = malloc(f->size);
+    struct stat st;
+
+    if (buf == NULL)
+        return NULL;
+    if (f->data != NULL) {
+        memcpy(buf, f->data, f->size);
+        return buf;
+    }
+    if (pread(f->fd, buf, f->size, 0) != (ssize_t)f->size || fstat(f->fd, &st) < 0 ||
+        (uint64_t)st.st_size != f->size || st.st_mtim.tv_sec != f->mtime ||
+        st.st_mtim.tv_nsec != f->mtime_nsec) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Compresses a small file now, at a fast level, into memory and a memfd (ranges and
+ * sendfile need a descriptor), until the cache's variant replaces it. */
+static void make_quick(struct fc_entry *e, unsigned coding, int i)
+{
+    const struct fc_file *f = e->file;
+    int level = codec_level(coding, 0);
+    unsigned char *in = read_small(f), *out = NULL;
+    struct fc_file *made = NULL;
+    size_t n = 0;
+    int fd = -1;
+
+    if (in == NULL || codec_compress(coding, level, in, f->size, &out, &n) < 0 ||
+        (made = filecache_file_new(n <= FC_INLINE_MAX ? n : 0)) == NULL ||
+        (fd = memfd_create("portico-variant", MFD_CLOEXEC)) < 0 ||
+        write(fd, out, n) != (ssize_t)n) {
+        if (fd >= 0)
+            close(fd);
+        free(made);
+        goto out;
+    }
+    made->fd = fd;
+    made->size = n;
+    derive_validators(made, f, coding, level);
+    if (n <= FC_INLINE_MAX) {
+        memcpy(made->mem, out, n);
+        made->data = made->mem;
+    }
+    filecache_set_slot(e, &e->made[i], made);
+out:
+    free(in);
+    free(out);
+}
+
+/* Brings e's variant in coding along: from the cache directory when it is there,
+ * else asks the compressor for it and, for a small file, makes a quick one. */
+static void look_for(struct variants *v, struct fc_entry *e, unsigned coding, int head,
+                     uint64_t now_ms)
+{
+    int i = encoding_index(coding);
+    struct variant_job job = {VARIANT_MAKE, (unsigned char)coding, 0, ""};
+
+    if (e->made_final & (1u << i))
+        return;
+    if (v->dirfd >= 0 && (e->made_tried_ms == 0 || now_ms - e->made_tried_ms >= VARIANT_RETRY_MS)) {
+        e->made_tried_ms = now_ms ? now_ms : 1;
+        if (open_final(v, e, coding, i))
+            return;
+        /* asked again after a while: a full queue may have dropped the message */
+        if (!head && v->jobfd >= 0 &&
+            (!(e->made_asked & (1u << i)) || now_ms - e->made_asked_ms >= VARIANT_ASK_AGAIN_MS)) {
+            job.level = (unsigned char)codec_level(coding, 1);
+            send_job(v, &job, e->file->fd);
+            e->made_asked |= 1u << i;
+            e->made_asked_ms = now_ms;
+        }
+    }
+    if (!head && !(e->made_quick & (1u << i)) && e->file->size <= VARIANT_INLINE_MAX) {
+        e->made_quick |= 1u << i; /* once: a file that does not shrink is not tried again */
+        make_quick(e, coding, i);
+    }
+}
+
+struct fc_file *variant_pick(struct variants *v, struct fc_entry *e, struct str accept_encoding,
+                             int head, uint64_t now_ms, unsigned *coding)
+{
+    unsigned ranked[ENCODING_COUNT];
+    int n = encoding_rank(accept_encoding.p, accept_encoding.len, v->available, ranked), i;
+
+    if (n == 0)
+        return NULL;
+    look_for(v, e, ranked[0], head, now_ms);
+    /* the client's first choice, else the best of what is ready */
+    for (i = 0; i < n; i++) {
+        struct fc_file *made = e->made[encoding_index(ranked[i])];
+        if (made != NULL) {
+            *coding = ranked[i];
+            return made;
+        }
+    }
+    return NULL;
+}
