@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -23,7 +24,6 @@
 
 #include "portico/authrule.h"
 #include "portico/beneath.h"
-#include "portico/codec.h"
 #include "portico/compressor.h"
 #include "portico/event.h"
 #include "portico/listener.h"
@@ -187,7 +187,7 @@ static struct generation *generation_new(const struct settings *s, const struct 
         g->s.workers = n > 0 ? (int)n : 1;
     }
     if (privilege_resolve(&g->s, &g->priv) < 0 || access_log_openable(g->s.access_log) < 0 ||
-        open_roots(g) < 0 ||
+        open_roots(g) < 0 || open_listeners(g, prev) < 0 ||
         compressor_open(&g->s, g->priv.uid, g->priv.gid, g->priv.drop, &g->cc) < 0)
         goto fail;
     g->nslots = g->s.workers + (g->cc.jobs[0] >= 0);
@@ -196,8 +196,6 @@ static struct generation *generation_new(const struct settings *s, const struct 
         log_error("calloc");
         goto fail;
     }
-    if (open_listeners(g, prev) < 0)
-        goto fail;
     if (g->s.tls && (g->tls = tls_server_new(&g->s, prev ? prev->tls : NULL)) == NULL)
         goto fail;
     return g;
@@ -271,6 +269,20 @@ static void close_foreign_fds(const struct generation *g, int ctl, int compresso
     close_range((unsigned)lo, ~0u, 0);
 }
 
+/* fork(), the child named name (in ps and /proc/PID/comm) from its first moment. */
+static pid_t fork_named(const char *name)
+{
+    char mine[17] = "";
+    pid_t pid;
+
+    if (name == NULL || prctl(PR_GET_NAME, mine) < 0 || prctl(PR_SET_NAME, name) < 0)
+        return fork();
+    pid = fork();
+    if (pid != 0)
+        prctl(PR_SET_NAME, mine);
+    return pid;
+}
+
 static void spawn(struct generation *g, int i)
 {
     int sv[2];
@@ -283,7 +295,7 @@ static void spawn(struct generation *g, int i)
         return;
     }
     fflush(NULL);
-    pid = fork();
+    pid = fork_named(i == g->s.workers ? COMPRESSOR_NAME : NULL);
     if (pid < 0) {
         log_error("fork");
         close(sv[0]);
@@ -417,9 +429,6 @@ static void print_banner(const struct generation *g)
     else
         printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host, s->port,
                s->workers, s->workers == 1 ? "" : "s");
-    if (g->cc.on)
-        printf("portico: compression: %s; cache %s\n", codec_describe(),
-               g->cc.dirfd >= 0 ? g->cc.path : "none (small files only)");
     if (s->tls && tls_generated_fingerprint(g->tls)) {
         printf("portico: HTTPS uses a new self-signed certificate for localhost, 127.0.0.1 and "
                "::1, SHA-256 fingerprint %s\n",

@@ -9,6 +9,9 @@
 
 #include "portico/settings.h"
 
+/* Its name in ps and /proc/PID/comm, beside the workers' "portico". */
+#define COMPRESSOR_NAME "portico-zip"
+
 struct compress_cache {
     int on;        /* compression is on and some coding is built in */
     int dirfd;     /* the cache directory, or -1: small files are compressed inline only */

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Pre-compressed siblings (FILE.gz, FILE.br): Accept-Encoding negotiation with
 q-values, Content-Encoding, Vary, their own ETag, ranges and conditionals on
-the representation sent, --no-precompressed, curl --compressed."""
+the representation sent, --no-precompressed, curl --compressed; all with
+--compress off, which leaves the siblings on (37-compress has the cache)."""
 
 import gzip
 import os
@@ -50,9 +51,11 @@ for name in ('old.css.gz', 'old.css.br'):
     set_mtime(os.path.join(ROOT, name), T0 - 10)          # older: never used
 set_mtime(os.path.join(PARENT, 'secret.gz'), T0 + 10)
 
-srv = start_server(ROOT)
+# compression off: the siblings alone (--compress off still serves them; files
+# without one go as they are, which the cases below rely on)
+srv = start_server(ROOT, '--compress', 'off')
 P = srv.port
-srv_off = start_server(ROOT, '--no-precompressed')
+srv_off = start_server(ROOT, '--no-precompressed', '--compress', 'off')
 JS_TYPE = 'text/javascript; charset=utf-8'
 CSS_TYPE = 'text/css; charset=utf-8'
 TXT = 'text/plain; charset=utf-8'

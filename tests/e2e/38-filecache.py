@@ -41,14 +41,14 @@ _, ROOT = new_root(FILES)
 for n in FILES:
     set_mtime(os.path.join(ROOT, n), T0)
 set_mtime(os.path.join(ROOT, 'lib.js.gz'), T0 + 1)
-srv = start_server(ROOT)                      # default --revalidate (1 s)
+srv = start_server(ROOT, '--compress', 'off')  # default --revalidate (1 s); siblings only
 P = srv.port
 
 _, ROOT0 = new_root({k: v for k, v in FILES.items()})
 for n in FILES:
     set_mtime(os.path.join(ROOT0, n), T0)
 set_mtime(os.path.join(ROOT0, 'lib.js.gz'), T0 + 1)
-srv0 = start_server(ROOT0, '--revalidate', '0')
+srv0 = start_server(ROOT0, '--revalidate', '0', '--compress', 'off')
 P0 = srv0.port
 
 

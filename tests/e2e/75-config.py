@@ -14,7 +14,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-on
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (BIN, HOST, OPENSSL, PKI, Server, Skip, StartError,  # noqa: E402
                           TLSClient, add_case, check, children, eq, expect, get, hold_port,
-                          new_root, process_alive, req, require_binary, run, run_portico,
+                          mkdtemp, new_root, process_alive, req, require_binary, run, run_portico,
                           set_script_timeout, spawn, stderr_one_line, stop_proc, test,
                           write_config)
 
@@ -81,8 +81,8 @@ def expect_file_error(path, lineno, *needles, check_only=True):
 
 # ---- the file is read ---------------------------------------------------------
 
-@test('-c FILE: root, cache-control with spaces, listing on, precompressed off, workers 3, '
-      'comments and blank lines')
+@test('-c FILE: root, cache-control with spaces, listing on, precompressed off, compress off, '
+      'a compression cache, workers 3, comments and blank lines')
 def file_applies():
     path = conf(['# portico test configuration', '',
                  'root %s' % ROOT,
@@ -91,6 +91,8 @@ def file_applies():
                  'cache-control public, max-age=60   # a trailing comment',
                  'listing on',
                  'precompressed off',
+                 'compress off',
+                 'compress-cache %s' % os.path.join(mkdtemp(), 'unused'),
                  'workers 3'])
     s = start(path, workers=None)
     try:
@@ -102,7 +104,8 @@ def file_applies():
         check(b'b.txt' in r.body, 'listing does not name b.txt: %r' % r.body[:300])
         r = expect(get(s.port, '/page.txt', headers=[('Accept-Encoding', 'gzip')]), 200,
                    body=TEXT)
-        eq(r.get('content-encoding'), None, 'Content-Encoding with precompressed off')
+        eq(r.get('content-encoding'), None, 'Content-Encoding with precompressed and compress off')
+        eq(r.get('vary'), None, 'Vary with compress off')
     finally:
         s.stop()
 

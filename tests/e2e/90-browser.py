@@ -4,7 +4,8 @@
 The page renders with its stylesheet and logo (checked in the DOM and in the
 pixels of a screenshot), no request fails, an <audio> element is fetched
 and seeked with byte ranges (the access log shows 206), and a page and its
-stylesheet saved on disk show changed on the browser's very next reload.  Chromium talks only
+stylesheet saved on disk show changed on the browser's very next reload, and the
+stylesheet and a script arrive compressed (br or zstd) and still work.  Chromium talks only
 to 127.0.0.1.  Skipped (exit 77) where no Chromium is installed.
 """
 
@@ -32,7 +33,7 @@ from portico_test import (check, eq, mkdtemp, run, skip_all, start_server,  # no
 if not browser.CHROMIUM:
     skip_all('no chromium or chromium-browser in PATH (scripts/install-deps installs it)')
 
-portico_test.SCRIPT_TIMEOUT = 105  # five browser starts, each bounded below
+portico_test.SCRIPT_TIMEOUT = 130  # six browser starts, each bounded below
 WWW = os.path.normpath(os.path.join(HERE, '..', '..', 'www'))   # srcdir-relative
 
 # What www/style.css sets, for light and dark colour schemes (headless is light):
@@ -407,7 +408,9 @@ def page_state(dt, session):
     v = dt.call('Runtime.evaluate', {'expression': """JSON.stringify({
         ready: document.readyState, old: window.__old === 1,
         text: (document.getElementById('v') || {}).textContent || null,
-        color: getComputedStyle(document.body).color})""", 'returnByValue': True}, session)
+        color: getComputedStyle(document.body).color,
+        background: getComputedStyle(document.body).backgroundColor})""",
+        'returnByValue': True}, session)
     # between two documents there is no context to evaluate in: not loaded yet
     return json.loads(v['result'].get('value') or '{"ready": "navigating"}')
 
@@ -454,6 +457,52 @@ def edit_reload():
     finally:
         dt.close()
         s.stop()
+
+
+# A page with the site's stylesheet and a script, as a site has them: both go out
+# compressed (Chromium asks for gzip, deflate, br, zstd) and work once decoded.
+ZIP_SCRIPT = b''.join(b'window.app_%d = function (x) { return x + %d; };\n' % (i, i)
+                      for i in range(120)) + \
+    b'document.getElementById("v").textContent = "script ran " + window.app_119(1);\n'
+ZIP_PAGE = b'''<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>compressed</title>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/style.css"></head>
+<body><div class="wrap"><p id="v">no script</p></div><script src="/zip/app.js"></script>
+</body></html>
+'''
+
+
+@test('compression: the site\'s CSS and a script arrive as br or zstd, and the page renders')
+def compressed_assets():
+    d = os.path.join(ROOT, 'zip')
+    os.mkdir(d)
+    for name, data in (('index.html', ZIP_PAGE), ('app.js', ZIP_SCRIPT)):
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(data)
+    dt = DevTools()
+    try:
+        target = dt.call('Target.createTarget', {'url': 'about:blank'})['targetId']
+        session = dt.call('Target.attachToTarget',
+                          {'targetId': target, 'flatten': True})['sessionId']
+        dt.call('Network.enable', {}, session)
+        dt.call('Page.navigate', {'url': srv.url('/zip/')}, session)
+        st = wait_loaded(dt, session, 'the compressed page')
+        eq(st['text'], 'script ran 120', 'what the decoded script wrote')
+        eq(st['background'], css_rgb(BG[SCHEME[0]]), 'body background (the decoded style.css)')
+        got = {}
+        for e in dt.events:
+            if e.get('method') == 'Network.responseReceived':
+                r = e['params']['response']
+                h = dict((k.lower(), v) for k, v in r['headers'].items())
+                got[r['url']] = (r['status'], h.get('content-encoding'), h.get('vary'))
+        for path in ('/style.css', '/zip/app.js'):
+            status, coding, vary = got.get(srv.url(path), (None, None, None))
+            eq(status, 200, 'status of ' + path)
+            check(coding in ('br', 'zstd'), '%s came with Content-Encoding %r, want br or zstd'
+                  % (path, coding))
+            check('accept-encoding' in (vary or '').lower(), '%s: Vary %r' % (path, vary))
+    finally:
+        dt.close()
 
 
 @test('access log: style.css and the logo 200, no request failed (no favicon.ico miss)')

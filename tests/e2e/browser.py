@@ -91,6 +91,7 @@ class DevTools:
         os.close(hi_r)
         os.close(hi_w)
         self.buf = b''
+        self.events = []    # notifications (Network.responseReceived, ...) as they came
         self.next_id = 0
         self.deadline = time.monotonic() + BROWSER_TIMEOUT
 
@@ -107,6 +108,8 @@ class DevTools:
                 if m.get('id') == self.next_id:
                     check('error' not in m, '%s: %s' % (method, m.get('error')))
                     return m['result']
+                if 'method' in m:
+                    self.events.append(m)
             left = self.deadline - time.monotonic()
             check(left > 0, 'chromium did not answer %s within %d s' % (method, BROWSER_TIMEOUT))
             r, _, _ = select.select([self.from_r], [], [], left)

@@ -261,6 +261,11 @@ class Server:
         if keepalive_timeout is not None:
             cmd += ['--keepalive-timeout', str(keepalive_timeout)]
         cmd += list(extra)
+        if not {'--compress-cache', '-c', '--config'} & set(extra):
+            # a cache of compressed files of its own: the master makes it (for the
+            # workers' user) in a directory of this test's
+            self.cache_dir = os.path.join(mkdtemp(), 'cache')
+            cmd += ['--compress-cache', self.cache_dir]
         if root is not None:
             cmd += [root]
         self.cmd = cmd
@@ -333,10 +338,17 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def workers(self):
-        """PIDs of the master's current children (its workers)."""
+        """PIDs of the master's current children that serve (its workers): all
+        but the compressor."""
         pids = children(self.proc.pid) if self.alive() else set()
+        pids = {p for p in pids if process_name(p) != COMPRESSOR_NAME}
         self.known_workers |= pids
         return pids
+
+    def compressor(self):
+        """PID of the master's compressor process, or None."""
+        pids = children(self.proc.pid) if self.alive() else set()
+        return next((p for p in pids if process_name(p) == COMPRESSOR_NAME), None)
 
     def wait_workers(self, n, timeout=5.0, exclude=()):
         deadline = time.monotonic() + timeout
@@ -422,6 +434,17 @@ def children(pid):
         except (OSError, subprocess.SubprocessError):
             pass
     return out
+
+
+COMPRESSOR_NAME = 'portico-zip'  # the compressor's /proc/PID/comm
+
+
+def process_name(pid):
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def process_state(pid):

@@ -1,5 +1,6 @@
 /* Range parsing and clipping (src/util/range.c) and Accept-Encoding choice
  * (src/util/encoding.c): the two header grammars static.c negotiates with. */
+#include <stdio.h>
 #include <string.h>
 
 #include "portico/encoding.h"
@@ -89,6 +90,48 @@ static const struct {
     {"gzip;level=9", BOTH, ENCODING_IDENTITY},
 };
 
+#define ALL (ENCODING_GZIP | ENCODING_BR | ENCODING_ZSTD)
+
+/* The order a variant is looked for in: by q, a tie in the order br, zstd, gzip. */
+static const struct {
+    const char *ae;
+    unsigned avail;
+    const char *want;
+} rank_cases[] = {
+    {NULL, ALL, ""},
+    {"gzip, deflate, br, zstd", ALL, "br zstd gzip"},
+    {"zstd, gzip", ALL, "zstd gzip"},
+    {"gzip;q=1, br;q=0.5, zstd;q=0.8", ALL, "gzip zstd br"},
+    {"gzip; q=0.5 , zstd ; q=0.5", ALL, "zstd gzip"},
+    {"*", ALL, "br zstd gzip"},
+    {"*;q=0.1, gzip", ALL, "gzip br zstd"},
+    {"zstd;q=0, *", ALL, "br gzip"},
+    {"identity;q=0", ALL, ""}, /* nothing acceptable: the file as it is after all */
+    {"identity;q=0, *;q=0", ALL, ""},
+    {"BR, ZSTD", ALL, "br zstd"},
+    {"br;q=1.0, zstd;Q=1", ALL, "br zstd"},
+    {"br;q=0.001", ALL, "br"},
+    {"deflate, compress, unknown", ALL, ""},
+    {"br;q=2, gzip", ALL, "gzip"}, /* an invalid qvalue: that element is ignored */
+    {"zstd, gzip", ENCODING_BR | ENCODING_GZIP, "gzip"},
+    {"x-gzip;q=0.5, br;q=0.4", ALL, "gzip br"},
+};
+
+START_TEST(rank_table)
+{
+    const char *ae = rank_cases[_i].ae;
+    unsigned out[ENCODING_COUNT];
+    char got[32] = "";
+    int n = encoding_rank(ae, ae ? strlen(ae) : 0, rank_cases[_i].avail, out), i;
+
+    for (i = 0; i < n; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
+                 encoding_name(out[i]));
+    ck_assert_msg(strcmp(got, rank_cases[_i].want) == 0, "%s: got '%s', want '%s'",
+                  ae ? ae : "(none)", got, rank_cases[_i].want);
+}
+END_TEST
+
 START_TEST(encoding_table)
 {
     const char *ae = enc_cases[_i].ae;
@@ -106,6 +149,7 @@ Suite *range_suite(void)
 
     tcase_add_loop_test(tc, range_table, 0, sizeof(range_cases) / sizeof(range_cases[0]));
     tcase_add_loop_test(tc, encoding_table, 0, sizeof(enc_cases) / sizeof(enc_cases[0]));
+    tcase_add_loop_test(tc, rank_table, 0, sizeof(rank_cases) / sizeof(rank_cases[0]));
     suite_add_tcase(s, tc);
     return s;
 }
