@@ -69,6 +69,12 @@ COMPRESSIBLE_EXT = ['html', 'htm', 'css', 'js', 'mjs', 'cjs', 'json', 'map', 'sv
 PLAIN_EXT = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif', 'mp4', 'mp3', 'webm', 'pdf', 'gz',
              'zip', 'zst', 'br', 'xz', 'woff', 'woff2', 'svgz', 'bin', 'xyz', None]
 
+
+
+def plain_name(ext):
+    return 'plain/f.' + ext if ext else 'plain/README'
+
+
 FILES = {
     'neg.txt': text('negotiation', 6000),
     'stage.js': text('stage', 9000),
@@ -102,8 +108,8 @@ FILES = {
 FILES['sib.js.gz'] = gzip.compress(FILES['sib.js'], mtime=0)
 for ext in COMPRESSIBLE_EXT:
     FILES['ext/f.' + ext] = text('extension ' + ext, 3000)
-for ext in PLAIN_EXT:
-    FILES['plain/f' + ('.' + ext if ext else '')] = text('not compressed ' + str(ext), 3000)
+for ext in PLAIN_EXT:   # (plain/f.gz and f.br are no siblings: there is no plain/f)
+    FILES[plain_name(ext)] = text('not compressed ' + str(ext), 3000)
 PARENT, ROOT = new_root(FILES)
 for name in FILES:
     set_mtime(os.path.join(ROOT, name), T0)
@@ -333,9 +339,8 @@ def plain_case(name):
 
 
 for ext in PLAIN_EXT:
-    n = 'plain/f' + ('.' + ext if ext else '')
     add_case('%s is never compressed: no Content-Encoding, no Vary'
-             % ('.' + ext if ext else 'a name without extension'), plain_case, n)
+             % ('.' + ext if ext else 'a name without extension'), plain_case, plain_name(ext))
 
 for n, what in [('tiny.txt', 'a 100-byte .txt (under --compress-min 256)'),
                 ('edge255.txt', 'a 255-byte .txt (one under --compress-min 256)')]:

@@ -54,12 +54,36 @@ START_TEST(lookup)
 }
 END_TEST
 
+/* What the cache compresses: text and the like, never what is compressed already. */
+static const struct {
+    const char *name;
+    int want;
+} compress_cases[] = {
+    {"/index.html", 1}, {"/a/style.CSS", 1}, {"/app.js", 1},      {"/mod.mjs", 1},
+    {"/data.json", 1},  {"/app.js.map", 1},  {"/logo.svg", 1},    {"/favicon.ico", 1},
+    {"/m.wasm", 1},     {"/f.ttf", 1},       {"/f.otf", 1},       {"/r.txt", 1},
+    {"/feed.xml", 1},   {"/t.csv", 1},       {"/site.webmanifest", 1},
+    {"/p.png", 0},      {"/p.jpg", 0},       {"/p.webp", 0},      {"/p.avif", 0},
+    {"/f.woff", 0},     {"/f.woff2", 0},     {"/logo.svgz", 0},   {"/z.zip", 0},
+    {"/z.tar.gz", 0},   {"/a.zst", 0},       {"/v.mp4", 0},       {"/a.mp3", 0},
+    {"/d.pdf", 0},      {"/noext", 0},       {"/x.unknownext", 0}, {"/x.bin", 0},
+};
+
+START_TEST(compressible)
+{
+    const char *name = compress_cases[_i].name;
+
+    ck_assert_msg(mime_compressible(name, strlen(name)) == compress_cases[_i].want, "%s", name);
+}
+END_TEST
+
 Suite *mime_suite(void)
 {
     Suite *s = suite_create("mime");
     TCase *tc = tcase_create("mime");
 
     tcase_add_loop_test(tc, lookup, 0, sizeof(cases) / sizeof(cases[0]));
+    tcase_add_loop_test(tc, compressible, 0, sizeof(compress_cases) / sizeof(compress_cases[0]));
     suite_add_tcase(s, tc);
     return s;
 }

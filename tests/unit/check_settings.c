@@ -167,7 +167,10 @@ START_TEST(entries_agree)
                       d->name);
         ck_assert_msg(!command || !(d->flags & SETTING_IN_FILE), "%s: command in file", d->name);
         ck_assert_msg(!(d->flags & SETTING_ON_CLI) || d->help != NULL, "%s: no help", d->name);
-        ck_assert_msg(!(d->flags & SETTING_ON_CLI) || command || !valued == !d->arg,
+        /* a switch takes no value, or exactly on|off (one that is on by default: --compress off) */
+        ck_assert_msg(!(d->flags & SETTING_ON_CLI) || command ||
+                          (valued ? d->arg != NULL
+                                  : d->arg == NULL || strcmp(d->arg, "on|off") == 0),
                       "%s: an option takes a value exactly when it is no switch", d->name);
         ck_assert_msg(command || !valued || d->what != NULL, "%s: no name for messages",
                       d->name);
