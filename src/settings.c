@@ -143,6 +143,11 @@ const struct setting_def config_table[] = {
     /* a switch can only turn a setting on from the command line */
     {.name = "no-precompressed", .type = SETTING_NEGATED, .flags = BOTH | SETTING_SITE,
      .field = F(precompressed), .help = "never serve FILE.br / FILE.gz in place of FILE"},
+    {.name = "revalidate", .type = SETTING_UINT, .flags = BOTH, .field = F(revalidate),
+     .max = 86400, .dflt = "1", .what = "revalidation interval", .arg = "SEC",
+     .help = "files whose changes the kernel cannot notify (network filesystems, past the "
+             "inotify limits) are checked on disk again after SEC (default {default}; 0: on "
+             "every request)"},
     {.name = "compress", .type = SETTING_SWITCH, .flags = BOTH, .field = F(compress),
      .dflt = "on", .what = "on or off", .arg = "on|off", .heading = "Compression",
      .help = "send text, scripts, JSON, SVG and fonts compressed (brotli, zstd or gzip, as the "
@@ -160,11 +165,6 @@ const struct setting_def config_table[] = {
      .field = F(compress_cache_size), .dflt = "256m",
      .what = "cache size", .arg = "SIZE",
      .help = "bound of the cache; the least recently used files go first (default {default})"},
-    {.name = "revalidate", .type = SETTING_UINT, .flags = BOTH, .field = F(revalidate),
-     .max = 86400, .dflt = "1", .what = "revalidation interval", .arg = "SEC",
-     .help = "files whose changes the kernel cannot notify (network filesystems, past the "
-             "inotify limits) are checked on disk again after SEC (default {default}; 0: on "
-             "every request)"},
     {.name = "tls", .type = SETTING_SWITCH, .flags = BOTH, .field = F(tls), .heading = "HTTPS",
      .help = "serve HTTPS too; without --tls-cert, with a new self-signed certificate for "
              "localhost"},
