@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +26,13 @@
 
 #define TMP_PREFIX  ".tmp-portico-"
 #define TMP_MAX_AGE 600 /* seconds: older temporary files were left by a stopped compressor */
+#define TOUCH_EVERY 60  /* seconds between updates of a used file's time on disk */
 
 struct cached {
     char name[VARIANT_NAME_MAX];
     uint64_t size;
     struct timespec used;
+    time_t touched; /* when its file's time was last set to the time of a use */
 };
 
 struct cache {
@@ -191,6 +192,7 @@ static void note(struct cache *c, const char *name, uint64_t size, struct timesp
     c->total = c->total - e->size + size;
     e->size = size;
     e->used = used;
+    e->touched = used.tv_sec;
 }
 
 static int older(const void *a, const void *b)
@@ -257,7 +259,7 @@ static void warn_once(struct cache *c, unsigned kind, const char *what)
     if (c->warned & kind)
         return;
     c->warned |= kind;
-    log_warnx("compression cache %s: %s; files are sent uncompressed meanwhile (%s)", c->path,
+    log_warnx("compression cache %s: %s; files over 16 KiB are sent uncompressed (%s)", c->path,
              what, kind == WARN_FULL ? "free some space, or lower --compress-cache-size"
                                      : "let the workers' user write there, or set "
                                        "--compress-cache DIR");
@@ -339,15 +341,16 @@ static void make(struct cache *c, unsigned coding, int fd)
         warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, strerror(errno));
         return;
     }
-    if ((in = read_version(fd, &st)) == NULL ||
-        (n = fill(c, out, coding, in, (size_t)st.st_size)) < 0 ||
-        renameat(c->dirfd, tmp, c->dirfd, name) < 0) {
+    in = read_version(fd, &st);
+    n = in != NULL ? fill(c, out, coding, in, (size_t)st.st_size) : -1;
+    if (n >= 0) /* room first: the directory stays within its bound */
+        evict(c, c->limit > (uint64_t)n ? c->limit - (uint64_t)n : 0);
+    if (n < 0 || renameat(c->dirfd, tmp, c->dirfd, name) < 0) {
         unlinkat(c->dirfd, tmp, 0);
     } else {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         note(c, name, (uint64_t)n, now);
-        evict(c, c->limit);
     }
     free(in);
     close(out);
@@ -369,7 +372,9 @@ static void probe(struct cache *c)
     unlinkat(c->dirfd, tmp, 0);
 }
 
-/* A worker opened the variant: it is recently used, here and after a restart. */
+/* A worker sent the variant (reported at most once a second per worker): it is
+ * recently used, here at once and, within a minute, in the file's time for the
+ * next start. */
 static void used(struct cache *c, const char *name)
 {
     struct cached *e;
@@ -378,10 +383,11 @@ static void used(struct cache *c, const char *name)
     if (!is_variant_name(name) || (e = find(c, name)) == NULL)
         return;
     clock_gettime(CLOCK_REALTIME, &now);
-    if (now.tv_sec - e->used.tv_sec < 1)
-        return;
     e->used = now;
-    utimensat(c->dirfd, name, NULL, 0);
+    if (now.tv_sec - e->touched >= TOUCH_EVERY) {
+        e->touched = now.tv_sec;
+        utimensat(c->dirfd, name, NULL, 0);
+    }
 }
 
 /* One datagram: the job, and for VARIANT_MAKE the file's descriptor. Returns 0 at
@@ -416,17 +422,17 @@ static void on_quit(int sig)
     _exit(0);
 }
 
-/* Below every worker: idle CPU and idle disk priority, so it only uses what serving
- * leaves over. */
+/* Below every worker: nice 19 and the lowest best-effort disk priority. Not
+ * SCHED_IDLE, nor the idle I/O class: on a machine that is never idle those never
+ * run, and a variant would never be made. */
 static void lower_priority(void)
 {
-    struct sched_param sp = {0};
     struct sigaction sa;
 
-    if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0)
-        (void)setpriority(PRIO_PROCESS, 0, 19);
+    (void)setpriority(PRIO_PROCESS, 0, 19);
 #ifdef SYS_ioprio_set
-    (void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
+    (void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
+                  2 << 13 | 7 /* IOPRIO_CLASS_BE, its lowest level */);
 #endif
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_quit;

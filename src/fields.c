@@ -39,7 +39,7 @@ static enum http_status use_long(struct request *r, const char *name, const char
         break;
     case 15:
         if (str_ieq(name, 15, "accept-encoding"))
-            keep(r, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+            keep_line(r, r->accept_encoding, &r->n_accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
         break;
     case 17:
         if (str_ieq(name, 17, "if-modified-since")) {

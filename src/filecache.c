@@ -203,6 +203,7 @@ static void drop_made(struct fc_entry *e)
         filecache_set_slot(e, &e->made[i], NULL);
     e->made_final = e->made_asked = e->made_quick = 0;
     e->made_tried_ms = e->made_asked_ms = 0;
+    memset(e->made_used_ms, 0, sizeof(e->made_used_ms));
 }
 
 /* Puts in *slot the version of the file open on fd (st its fstat), unless the one

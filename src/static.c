@@ -72,14 +72,14 @@ static struct fc_file *representation(struct static_ctx *ctx, const struct stati
     if (avail != 0) {
         /* the response depends on Accept-Encoding whichever coding is sent */
         resp->vary_encoding = 1;
-        enc = encoding_choose(rq->accept_encoding.p, rq->accept_encoding.len, avail);
+        enc = encoding_choose(rq->accept_encoding.line, rq->accept_encoding.n, avail);
         resp->content_encoding = encoding_name(enc);
         return enc == ENCODING_BR ? e->br : enc == ENCODING_GZIP ? e->gz : e->file;
     }
     if (!variant_applies(ctx->variants, e))
         return e->file;
     resp->vary_encoding = 1;
-    made = variant_pick(ctx->variants, e, rq->accept_encoding, rq->head, ctx->now_ms, &enc);
+    made = variant_pick(ctx->variants, e, &rq->accept_encoding, rq->head, ctx->now_ms, &enc);
     if (made == NULL)
         return e->file;
     resp->content_encoding = encoding_name(enc);
@@ -312,7 +312,7 @@ int static_handle(void *arg, struct exchange *x, struct response *resp)
     /* two Range fields are no valid Range at all: the whole file */
     rq.range = (r->present & HTTP_HDR_RANGE_TWICE) ? (struct str){NULL, 0}
                                                   : exchange_header(x, &r->range, HTTP_HDR_RANGE);
-    rq.accept_encoding = exchange_header(x, &r->accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+    rq.accept_encoding = header_lines(base, r->accept_encoding, r->n_accept_encoding);
     rq.accept = exchange_header(x, &r->accept, HTTP_HDR_ACCEPT);
     rq.head = r->method == HTTP_HEAD;
     static_serve((struct static_ctx *)arg + x->site_no, &rq, x, resp);

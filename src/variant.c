@@ -99,20 +99,36 @@ static void send_job(struct variants *v, const struct variant_job *job, int fd)
     (void)sendmsg(v->jobfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/* Tells the compressor that e's variant in coding was sent: at most once a second,
+ * so that a hot variant is never the least recently used one. */
+static void report_use(struct variants *v, struct fc_entry *e, unsigned coding, int i,
+                       uint64_t now_ms)
+{
+    struct variant_job job = {VARIANT_USED, (unsigned char)coding, 0, ""};
+
+    if (v->jobfd < 0 || (e->made_used_ms[i] != 0 && now_ms - e->made_used_ms[i] <
+                                                      VARIANT_USED_EVERY_MS))
+        return;
+    e->made_used_ms[i] = now_ms ? now_ms : 1;
+    job.level = (unsigned char)codec_level(coding, 1);
+    if (name_of(e->file, coding, job.level, job.name) != 0)
+        send_job(v, &job, -1);
+}
+
 /* The cache's variant of e->file, if the compressor has made it: 1 when the
  * directory had the last word (a variant, or an empty file: not worth it). */
 static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, int i)
 {
     const struct fc_file *f = e->file;
-    struct variant_job job = {VARIANT_USED, (unsigned char)coding, 0, ""};
+    int level = codec_level(coding, 1);
+    char name[VARIANT_NAME_MAX];
     struct fc_file *made = NULL;
     struct stat st;
     int fd;
 
-    job.level = (unsigned char)codec_level(coding, 1);
-    if (name_of(f, coding, job.level, job.name) == 0)
+    if (name_of(f, coding, level, name) == 0)
         return 0;
-    fd = openat(v->dirfd, job.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    fd = openat(v->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return 0;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -124,7 +140,7 @@ static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, i
     if (made != NULL) {
         made->fd = fd;
         made->size = (uint64_t)st.st_size;
-        derive_validators(made, f, coding, job.level);
+        derive_validators(made, f, coding, level);
         if (st.st_size <= FC_INLINE_MAX && pread(fd, made->mem, made->size, 0) == st.st_size)
             made->data = made->mem;
     } else {
@@ -132,8 +148,6 @@ static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, i
     }
     filecache_set_slot(e, &e->made[i], made);
     e->made_final |= 1u << i;
-    if (v->jobfd >= 0)
-        send_job(v, &job, -1); /* a use: the cache keeps what is used */
     return 1;
 }
 
@@ -220,21 +234,24 @@ static void look_for(struct variants *v, struct fc_entry *e, unsigned coding, in
     }
 }
 
-struct fc_file *variant_pick(struct variants *v, struct fc_entry *e, struct str accept_encoding,
-                             int head, uint64_t now_ms, unsigned *coding)
+struct fc_file *variant_pick(struct variants *v, struct fc_entry *e,
+                             const struct str_list *accept_encoding, int head, uint64_t now_ms,
+                             unsigned *coding)
 {
     unsigned ranked[ENCODING_COUNT];
-    int n = encoding_rank(accept_encoding.p, accept_encoding.len, v->available, ranked), i;
+    int n = encoding_rank(accept_encoding->line, accept_encoding->n, v->available, ranked), i;
 
     if (n == 0)
         return NULL;
     look_for(v, e, ranked[0], head, now_ms);
     /* the client's first choice, else the best of what is ready */
     for (i = 0; i < n; i++) {
-        struct fc_file *made = e->made[encoding_index(ranked[i])];
-        if (made != NULL) {
+        int k = encoding_index(ranked[i]);
+        if (e->made[k] != NULL) {
+            if (e->made_final & (1u << k))
+                report_use(v, e, ranked[i], k, now_ms);
             *coding = ranked[i];
-            return made;
+            return e->made[k];
         }
     }
     return NULL;

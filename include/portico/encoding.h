@@ -5,20 +5,22 @@
 
 #include <stddef.h>
 
+#include "portico/str.h"
+
 #define ENCODING_IDENTITY 0u
 #define ENCODING_GZIP     1u
 #define ENCODING_BR       2u
 #define ENCODING_ZSTD     4u
 #define ENCODING_COUNT    3 /* codings other than identity */
 
-/* The available codings (a mask of ENCODING_*) that the Accept-Encoding value
- * allows with q > 0, best first into out: the higher q first, on a tie br, then
- * zstd, then gzip. A coding not named takes the q of "*". Returns how many; 0 also
- * for value == NULL (no header: identity). */
-int encoding_rank(const char *value, size_t len, unsigned available,
+/* The available codings (a mask of ENCODING_*) that the Accept-Encoding field
+ * lines allow with q > 0, best first into out: the higher q first, on a tie br,
+ * then zstd, then gzip. A coding not named takes the q of "*". Returns how many;
+ * 0 also for no line at all (no header: identity). */
+int encoding_rank(const struct str *lines, int nlines, unsigned available,
                   unsigned out[ENCODING_COUNT]);
 /* The first of encoding_rank, or ENCODING_IDENTITY. */
-unsigned encoding_choose(const char *value, size_t len, unsigned available);
+unsigned encoding_choose(const struct str *lines, int nlines, unsigned available);
 /* "br", "zstd", "gzip" (the Content-Encoding token); NULL for identity. */
 const char *encoding_name(unsigned coding);
 /* The coding's place in the tie order (0 .. ENCODING_COUNT-1), or -1. */

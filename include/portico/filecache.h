@@ -74,6 +74,7 @@ struct fc_entry {
     uint64_t made_asked_ms;   /* ... at this time */
     unsigned made_quick;      /* by index: a quick inline variant was tried */
     uint64_t made_tried_ms;   /* when the cache directory was last looked in */
+    uint64_t made_used_ms[ENCODING_COUNT]; /* when the compressor last heard of a use */
     unsigned compressible : 1; /* a text type: worth compressing */
     const char *content_type;
     size_t keylen;

@@ -54,11 +54,11 @@ struct request {
     int has_query;
     struct span host, referer, user_agent;
     /* the headers static.c decides with; a bit in `present` says each was sent */
-    struct span if_modified_since, if_unmodified_since, if_range, range, accept_encoding;
+    struct span if_modified_since, if_unmodified_since, if_range, range;
     /* and those of the rules: spa, CORS, auth (the first of each) */
     struct span accept, origin, authorization, ac_request_method, ac_request_headers;
-    struct span if_match[4], if_none_match[4]; /* each field line of these lists */
-    uint8_t n_if_match, n_if_none_match;
+    struct span if_match[4], if_none_match[4], accept_encoding[4]; /* each field line of */
+    uint8_t n_if_match, n_if_none_match, n_accept_encoding;       /* these lists */
     unsigned present;
     struct span field, value; /* the header being parsed */
     uint32_t line_end;     /* offset just past the request line's last visible byte */

@@ -26,7 +26,8 @@ struct static_ctx {
 /* What static needs of a GET or HEAD request; strings point into the request. */
 struct static_request {
     struct cond_headers cond;
-    struct str range, accept_encoding, accept;
+    struct str_list accept_encoding;
+    struct str range, accept;
     int head; /* HEAD: nothing is compressed for it */
 };
 

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "portico/cond.h"
 #include "portico/filecache.h"
-#include "portico/str.h"
 
 /* Files larger than this are never compressed (the compressor holds a whole file
  * and its result in memory). */
@@ -19,6 +19,9 @@
 #define VARIANT_INLINE_MAX (16u << 10)
 /* How often a worker looks for a variant the compressor is making. */
 #define VARIANT_RETRY_MS 100
+/* How often at most a worker tells the compressor that it sent a variant (which the
+ * cache's least-recently-used order goes by). */
+#define VARIANT_USED_EVERY_MS 1000
 /* How long before a worker asks the compressor again for a variant still missing. */
 #define VARIANT_ASK_AGAIN_MS 30000
 /* Room for a cache file's name: dev-ino-size-mtime.nsec.codingLEVEL */
@@ -42,8 +45,9 @@ int variant_applies(const struct variants *v, const struct fc_entry *e);
 /* The representation of e->file to send for this Accept-Encoding: a compressed
  * variant (its coding in *coding), or NULL for the file itself. A HEAD request
  * (head) never starts a compression. */
-struct fc_file *variant_pick(struct variants *v, struct fc_entry *e, struct str accept_encoding,
-                             int head, uint64_t now_ms, unsigned *coding);
+struct fc_file *variant_pick(struct variants *v, struct fc_entry *e,
+                             const struct str_list *accept_encoding, int head, uint64_t now_ms,
+                             unsigned *coding);
 /* The cache file's name for f's version in coding at level; its length, or 0. */
 size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, time_t mtime, long nsec,
                     unsigned coding, int level);

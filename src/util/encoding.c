@@ -54,29 +54,39 @@ static int element_q(const char *tok, size_t tlen, size_t *nlen)
     return encoding_parse_q(a + 2, (size_t)(e - a - 2));
 }
 
-int encoding_rank(const char *value, size_t len, unsigned available,
-                  unsigned out[ENCODING_COUNT])
+/* Notes the q of each element of one field line in q[] (by the table's order). */
+static void line_q(struct str line, int q[ENCODING_COUNT], int *q_star)
 {
-    const char *p = value, *tok;
+    const char *p = line.p, *tok;
     size_t tlen, nlen;
-    int q[ENCODING_COUNT], q_star = -1, i, j, n = 0;
+    int i;
 
-    if (value == NULL || available == 0)
-        return 0;
-    for (i = 0; i < ENCODING_COUNT; i++)
-        q[i] = -1;
-    while (str_next_token(&p, value + len, &tok, &tlen)) {
+    while (str_next_token(&p, line.p + line.len, &tok, &tlen)) {
         int v = element_q(tok, tlen, &nlen);
         if (v < 0)
             continue;
         if (str_ieq(tok, nlen, "*"))
-            q_star = v;
+            *q_star = v;
         if (str_ieq(tok, nlen, "x-gzip"))
             nlen = 4, tok = "gzip";
         for (i = 0; i < ENCODING_COUNT; i++)
             if (str_ieq(tok, nlen, codings[i].name))
                 q[i] = v;
     }
+}
+
+int encoding_rank(const struct str *lines, int nlines, unsigned available,
+                  unsigned out[ENCODING_COUNT])
+{
+    int q[ENCODING_COUNT], q_star = -1, i, j, n = 0;
+
+    if (nlines == 0 || available == 0)
+        return 0;
+    for (i = 0; i < ENCODING_COUNT; i++)
+        q[i] = -1;
+    /* RFC 9110 §5.3: several field lines of a list are one list */
+    for (i = 0; i < nlines; i++)
+        line_q(lines[i], q, &q_star);
     /* a coding not named takes the q of "*", else it is not acceptable */
     for (i = 0; i < ENCODING_COUNT; i++) {
         if (q[i] < 0)
@@ -98,11 +108,11 @@ int encoding_rank(const char *value, size_t len, unsigned available,
     return n;
 }
 
-unsigned encoding_choose(const char *value, size_t len, unsigned available)
+unsigned encoding_choose(const struct str *lines, int nlines, unsigned available)
 {
     unsigned ranked[ENCODING_COUNT];
 
-    return encoding_rank(value, len, available, ranked) > 0 ? ranked[0] : ENCODING_IDENTITY;
+    return encoding_rank(lines, nlines, available, ranked) > 0 ? ranked[0] : ENCODING_IDENTITY;
 }
 
 const char *encoding_name(unsigned coding)

@@ -20,16 +20,24 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from portico_test import (COMPRESSOR_NAME, Client, Skip, add_case, check,  # noqa: E402
-                          check_validators, children, curl, each_worker, eq, exchange, expect,
-                          expect_304, head_equal, mkdtemp, new_root, only_worker,
-                          parse_byteranges, proc_ids, process_name, replace_file, req, run,
-                          serving_worker, set_mtime, set_script_timeout, skip_all,
-                          start_server, test, wait_until, worker_pids, write_file)
+                          check_validators, children, cpu_ticks, curl, each_worker, eq,
+                          exchange, expect, expect_304, head_equal, mkdtemp, new_root,
+                          only_worker, parse_byteranges, proc_ids, process_name,
+                          process_state, replace_file, req, run, serving_worker, set_mtime,
+                          set_script_timeout, skip_all, start_server, test, wait_until,
+                          worker_pids, write_file)
 
 try:
     import brotli
     import zstandard
 except ImportError as e:
+    # Debian's modules are for Debian's python3: run under it when this one (a
+    # pyenv or venv python3 first in PATH) lacks them
+    DEBIAN_PYTHON = '/usr/bin/python3'
+    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
+            os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get('PORTICO_REEXEC'):
+        os.environ['PORTICO_REEXEC'] = '1'
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON] + sys.argv)
     skip_all('decoding needs the brotli and zstandard modules (python3-brotli, '
              'python3-zstandard; scripts/install-deps installs them): %s' % e)
 
@@ -70,7 +78,6 @@ PLAIN_EXT = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif', 'mp4', 'mp3', 'webm', 
              'zip', 'zst', 'br', 'xz', 'woff', 'woff2', 'svgz', 'bin', 'xyz', None]
 
 
-
 def plain_name(ext):
     return 'plain/f.' + ext if ext else 'plain/README'
 
@@ -104,31 +111,42 @@ FILES = {
     'unwritable-small.js': text('unwritable small', 6000),
     'unwritable-big.js': text('unwritable big', 60000),
     'race.txt': text('race', 200000),
+    'slow.txt': text('slow', 500000),
 }
 FILES['sib.js.gz'] = gzip.compress(FILES['sib.js'], mtime=0)
 for ext in COMPRESSIBLE_EXT:
     FILES['ext/f.' + ext] = text('extension ' + ext, 3000)
 for ext in PLAIN_EXT:   # (plain/f.gz and f.br are no siblings: there is no plain/f)
     FILES[plain_name(ext)] = text('not compressed ' + str(ext), 3000)
-PARENT, ROOT = new_root(FILES)
+_, ROOT = new_root(FILES)
 for name in FILES:
     set_mtime(os.path.join(ROOT, name), T0)
 set_mtime(os.path.join(ROOT, 'sib.js.gz'), T0 + 10)
 
-srv = start_server(ROOT, workers=1)     # one worker: its stages are seen in order
+SERVERS = {}      # port -> Server, for the compressor's state in failure messages
+
+
+def start(*args, **kw):
+    s = start_server(*args, **kw)
+    SERVERS[s.port] = s
+    return s
+
+
+srv = start(ROOT, workers=1)     # one worker: its stages are seen in order
 P = srv.port
-srv_off = start_server(ROOT, '--compress', 'off', workers=1)
-srv_min = start_server(ROOT, '--compress-min', '4k', workers=1)
+srv_off = start(ROOT, '--compress', 'off', workers=1)
+srv_min = start(ROOT, '--compress-min', '4k', workers=1)
 
 
 # --------------------------------------------------------------------------
 # helpers
 
 def fetch(target, value=None, method='GET', port=P, extra=()):
-    """One request on a fresh connection; VALUE is the Accept-Encoding (None: no header)."""
+    """One request on a fresh connection; VALUE is the Accept-Encoding (None: no header;
+    a list: one field line each)."""
     hs = list(extra)
-    if value is not None:
-        hs.append(('Accept-Encoding', value))
+    for v in (value if isinstance(value, list) else [] if value is None else [value]):
+        hs.append(('Accept-Encoding', v))
     return exchange(port, req(method, target, headers=hs), method)
 
 
@@ -161,14 +179,14 @@ def itag_of(name, port=P):
     return check_validators(fetch('/' + name, None, port=port))
 
 
-def expect_rep(r, name, coding, vary=True, stage='any', itag=None, ctype=None, status=200):
+def expect_rep(r, name, coding, vary=True, stage='any', itag=None, ctype=None):
     """R is the whole of file NAME in CODING (None: identity): Content-Encoding,
     Vary: Accept-Encoding iff VARY, a body that decodes to exactly the file,
     Content-Length the length sent, the Content-Type of the file, and an ETag that
     is the identity one with the coding's fast or final level (STAGE: 'fast',
     'final' or 'any') inserted."""
-    content = FILES.get(name) if isinstance(name, str) else name
-    expect(r, status, content_encoding=coding, ctype=ctype)
+    content = FILES[name]
+    expect(r, 200, content_encoding=coding, ctype=ctype)
     eq(varies(r), vary, 'Vary: Accept-Encoding present (Vary: %r)' % r.get_all('vary'))
     eq(r.get('content-length'), str(len(r.body)), 'Content-Length')
     if coding is None:
@@ -210,8 +228,8 @@ def wait_final(name, coding='br', port=P, timeout=FINAL_WAIT, itag=None):
         expect_rep(r, name, r.get('content-encoding') and coding, itag=itag)
         if is_final(r, coding):
             return r
-        check(time.monotonic() < deadline, 'no %s variant of %s after %.0f s; last %r'
-              % (coding, name, timeout, r))
+        check(time.monotonic() < deadline, 'no %s variant of %s after %.0f s (%s); last %r'
+              % (coding, name, timeout, compressor_note(port), r))
         time.sleep(0.05)
 
 
@@ -240,11 +258,35 @@ def variants_of(d, path):
     return [n for n in listing(d) if n.startswith(s)]
 
 
-def wait_cache_file(d, name, timeout=FINAL_WAIT):
+def wait_cache_file(d, name, timeout=FINAL_WAIT, port=P):
     path = os.path.join(d, name)
     check(wait_until(lambda: os.path.exists(path), timeout),
-          'no %s in the cache after %.0f s (it holds %r)' % (name, timeout, listing(d)))
+          'no %s in the cache after %.0f s (%s; it holds %r)'
+          % (name, timeout, compressor_note(port), listing(d)))
     return path
+
+
+def compressor_note(port):
+    """The compressor's state, for a wait that timed out: it runs at idle
+    priority, so CPUs kept busy by others starve it (not a server bug)."""
+    s = SERVERS.get(port)
+    pid = s and s.compressor()
+    if not pid:
+        return 'no compressor process'
+    return ('compressor %d: state %s, %s CPU ticks; load average %.1f %.1f %.1f'
+            % ((pid, process_state(pid), cpu_ticks(pid)) + os.getloadavg()))
+
+
+def cache_bytes(d):
+    """Bytes in the variant files of cache directory D (what its bound counts)."""
+    total = 0
+    for n in listing(d):
+        if VARIANT_NAME.match(n):
+            try:
+                total += os.path.getsize(os.path.join(d, n))
+            except FileNotFoundError:
+                pass
+    return total
 
 
 def read(path):
@@ -294,6 +336,10 @@ NEGOTIATION = [
     ('zstd;q=1.0, br;q=0.999', 'zstd'),
     ('gzip ; q=0.8 , zstd ; q=0.9', 'zstd'),
     ('gzip;q=1, *;q=0.5', 'gzip'),
+    # RFC 9110 §5.3: several field lines are one list
+    (['gzip;q=0', 'zstd'], 'zstd'),
+    (['br;q=0.1', 'gzip'], 'gzip'),
+    (['br', 'br;q=0'], None),
 ]
 
 
@@ -423,8 +469,10 @@ def compressor_process():
           % (os.sched_getscheduler(pid), os.getpriority(os.PRIO_PROCESS, pid)))
     if os.geteuid() == 0:
         w = next(iter(srv.workers()))
+        uid = proc_ids(w)[0][0]
         eq(proc_ids(pid)[0], proc_ids(w)[0], 'uids of the compressor and a worker')
-        check(proc_ids(pid)[0][0] != 0, 'the compressor runs as root')
+        check(uid != 0, 'the compressor runs as root')
+        eq(os.stat(srv.cache_dir).st_uid, uid, 'owner of the cache directory the master made')
 
 
 @test('small file: inline fast level first (-br5), then the cache variant (-br11)')
@@ -467,7 +515,7 @@ def big_stages():
     eq(f.get('content-type'), 'text/css; charset=utf-8', 'Content-Type')
 
 
-@test('cache file names: dev-ino-size-mtime.nsec.codingLEVEL, no temporary left')
+@test('cache file names: dev-ino-size-mtime.nsec.codingLEVEL of the file version')
 def cache_names():
     wait_final('stage.js', 'br')
     names = listing(srv.cache_dir)
@@ -479,6 +527,27 @@ def cache_names():
     want = stem(root('stage.js')) + '.br11'
     check(want in names, '%s not in %r' % (want, names))
     check(os.path.getsize(os.path.join(srv.cache_dir, want)) > 0, 'empty variant of stage.js')
+
+
+@test('a variant is written under a temporary name, then renamed into place')
+def temporary_then_rename():
+    name = 'slow.txt'         # big enough for brotli 11 to take a while
+    final = stem(root(name)) + '.br11'
+    expect_rep(fetch('/' + name, 'br'), name, None)
+    seen_tmp = False
+    deadline = time.monotonic() + 2 * FINAL_WAIT
+    while True:
+        names = listing(srv.cache_dir)
+        if final in names:
+            break
+        seen_tmp = seen_tmp or any(n.startswith(TMP_PREFIX) for n in names)
+        check(time.monotonic() < deadline, 'no %s after %.0f s (%s)'
+              % (final, 2 * FINAL_WAIT, compressor_note(P)))
+        time.sleep(0.005)
+    check(seen_tmp, 'no %s* file seen while the variant was made' % TMP_PREFIX)
+    expect_rep(wait_final(name, 'br'), name, 'br')
+    check(wait_until(lambda: not [n for n in listing(srv.cache_dir) if n.startswith(TMP_PREFIX)],
+                     FINAL_WAIT), 'temporary files left: %r' % listing(srv.cache_dir))
 
 
 @test('an incompressible .txt: an empty cache file ("not worth it"), sent as it is')
@@ -719,12 +788,12 @@ def curl_compressed():
 @test('a second server with the same --compress-cache serves -br11 on its first request')
 def persistent():
     cache = os.path.join(mkdtemp(), 'cache')
-    a = start_server(ROOT, '--compress-cache', cache, workers=1)
+    a = start(ROOT, '--compress-cache', cache, workers=1)
     for name in ('persist.txt', 'persist-big.txt'):
         wait_final(name, 'br', port=a.port)
     a.stop()
     names = listing(cache)
-    b = start_server(ROOT, '--compress-cache', cache, workers=1)
+    b = start(ROOT, '--compress-cache', cache, workers=1)
     for name in ('persist.txt', 'persist-big.txt'):
         expect_rep(fetch('/' + name, 'br', port=b.port), name, 'br', stage='final',
                    itag=itag_of(name, port=b.port))
@@ -745,15 +814,15 @@ def eviction():
     files = {nm: hexfile(size) for nm in names}
     _, evroot = new_root(files)
     FILES.update(files)
-    ev = start_server(evroot, '--compress-cache-size', '1m', workers=1)
+    ev = start(evroot, '--compress-cache-size', '1m', workers=1)
     made = 0
     for nm in names:
         expect_rep(fetch('/' + nm, 'br', port=ev.port), nm, None)
         made += len(wait_final(nm, 'br', port=ev.port).body)
-        # the compressor's index is what it counts: its files only
-        total = sum(os.path.getsize(os.path.join(ev.cache_dir, x))
-                    for x in listing(ev.cache_dir) if VARIANT_NAME.match(x))
-        check(total <= bound, 'the cache holds %d bytes > %d after %s' % (total, bound, nm))
+        # a new variant is renamed into place, then the oldest go: a moment later
+        check(wait_until(lambda: cache_bytes(ev.cache_dir) <= bound, FINAL_WAIT),
+              'the cache holds %d bytes > %d after %s (%s)'
+              % (cache_bytes(ev.cache_dir), bound, nm, compressor_note(ev.port)))
     check(made > bound + size // 2, 'test premise: variants of %d bytes in all' % made)
     present = [bool(variants_of(ev.cache_dir, os.path.join(evroot, nm))) for nm in names]
     check(not present[0], 'the least recently used variant is still there: %r' % present)
@@ -767,6 +836,30 @@ def eviction():
         expect_rep(r, nm, None)
 
 
+@test('--compress-cache-size 1m: a variant requested again outlives older unused ones')
+def eviction_by_use():
+    n, size = 9, 300 * 1024
+    names = ['lru%d.txt' % i for i in range(n)]
+    files = {nm: hexfile(size) for nm in names}
+    _, lruroot = new_root(files)
+    FILES.update(files)
+    ev = start(lruroot, '--compress-cache-size', '1m', workers=1)
+    for nm in names[:6]:                # 6 x ~150 KiB: under the bound
+        wait_final(nm, 'br', port=ev.port)
+    time.sleep(1.1)                     # uses are told apart by the second
+    for _ in range(3):                  # lru0 is now the most recently used
+        expect_rep(fetch('/lru0.txt', 'br', port=ev.port), 'lru0.txt', 'br', stage='final')
+    for nm in names[6:]:                # these push the older ones out
+        wait_final(nm, 'br', port=ev.port)
+    check(wait_until(lambda: cache_bytes(ev.cache_dir) <= 1 << 20, FINAL_WAIT),
+          'the cache holds %d bytes > 1 MiB' % cache_bytes(ev.cache_dir))
+    present = [bool(variants_of(ev.cache_dir, os.path.join(lruroot, nm))) for nm in names]
+    check(not all(present), 'nothing was evicted: %r' % present)
+    check(present[0], 'the variant requested last among the first six was evicted before '
+          'older unused ones (present: %r)' % present)
+    check(not present[1], 'the least recently used variant is still there: %r' % present)
+
+
 # --------------------------------------------------------------------------
 # a cache directory the workers cannot write
 
@@ -777,7 +870,10 @@ def unwritable():
     d = os.path.join(mkdtemp(), 'root-owned')
     os.mkdir(d)
     os.chmod(d, 0o755)
-    s = start_server(ROOT, '--compress-cache', d, workers=1)
+    s = start(ROOT, '--compress-cache', d, workers=1)
+    itag_of('unwritable-small.js', port=s.port)     # a worker that served has its user
+    if proc_ids(next(iter(s.wait_workers(1))))[0][0] == 0:
+        raise Skip('the workers run as root here (no www-data or nobody): they write anywhere')
     check(wait_until(lambda: d.encode() in s.stderr(), 5),
           'no warning naming %s on stderr (%r)' % (d, s.stderr()))
     for name, coding in (('unwritable-small.js', 'br'), ('unwritable-big.js', None)):
@@ -812,7 +908,7 @@ def pin_connection(s, pid):
 
 @test('two workers ask for one variant at once: one cache file, no temporary, same ETag')
 def race():
-    s = start_server(ROOT, workers=2)
+    s = start(ROOT, workers=2)
     check(wait_until(s.compressor, 5), 'no compressor')
     a, b = worker_pids(s, 2)
     name = 'race.txt'
@@ -831,8 +927,8 @@ def race():
         got = each_worker(s, '/' + name, headers=[('Accept-Encoding', 'br')])
         if all(is_final(r, 'br') for _, r in got):
             break
-        check(time.monotonic() < deadline, 'not every worker has the variant: %r'
-              % [(p, r.get('etag')) for p, r in got])
+        check(time.monotonic() < deadline, 'not every worker has the variant (%s): %r'
+              % (compressor_note(s.port), [(p, r.get('etag')) for p, r in got]))
         time.sleep(0.1)
     for pid, r in got:
         expect_rep(r, name, 'br', itag=itag_of(name, port=s.port), stage='final')

@@ -115,14 +115,34 @@ static const struct {
     {"br;q=2, gzip", ALL, "gzip"}, /* an invalid qvalue: that element is ignored */
     {"zstd, gzip", ENCODING_BR | ENCODING_GZIP, "gzip"},
     {"x-gzip;q=0.5, br;q=0.4", ALL, "gzip br"},
+    /* RFC 9110 §5.3: field lines of a list are one list, the last mention wins */
+    {"gzip;q=0\nzstd", ALL, "zstd"},
+    {"br;q=0.1\ngzip", ALL, "gzip br"},
+    {"br\nbr;q=0", ALL, ""},
+    {"\n*", ALL, "br zstd gzip"},
 };
+
+/* The field lines of a value written with '\n' between them. */
+static int split_lines(const char *ae, struct str *lines)
+{
+    int n = 0;
+
+    while (ae != NULL && n < 4) {
+        const char *nl = strchr(ae, '\n');
+        lines[n].p = ae;
+        lines[n++].len = nl ? (size_t)(nl - ae) : strlen(ae);
+        ae = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
 
 START_TEST(rank_table)
 {
     const char *ae = rank_cases[_i].ae;
+    struct str lines[4];
     unsigned out[ENCODING_COUNT];
     char got[32] = "";
-    int n = encoding_rank(ae, ae ? strlen(ae) : 0, rank_cases[_i].avail, out), i;
+    int n = encoding_rank(lines, split_lines(ae, lines), rank_cases[_i].avail, out), i;
 
     for (i = 0; i < n; i++)
         snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
@@ -135,8 +155,9 @@ END_TEST
 START_TEST(encoding_table)
 {
     const char *ae = enc_cases[_i].ae;
+    struct str line = {ae, ae ? strlen(ae) : 0};
 
-    ck_assert_msg(encoding_choose(ae, ae ? strlen(ae) : 0, enc_cases[_i].avail) ==
+    ck_assert_msg(encoding_choose(&line, ae != NULL, enc_cases[_i].avail) ==
                       enc_cases[_i].want,
                   "%s", ae ? ae : "(none)");
 }
