@@ -140,14 +140,19 @@ int codec_compress(unsigned coding, int level, const void *in, size_t len, unsig
     if (coding == ENCODING_GZIP)
         make = gzip;
 #endif
+    *out = NULL;
+    if (make == NULL)
+        return -1;
+    if (len < 16)
+        return 1; /* a coding's header and trailer alone are about that long */
     /* a result worth sending is smaller than the input: room for that much only */
-    if (make == NULL || len < 16 || (*out = malloc(len)) == NULL)
+    if ((*out = malloc(len)) == NULL)
         return -1;
     n = make(level, in, len, *out, len - 1);
     if (n == 0) {
         free(*out);
         *out = NULL;
-        return -1;
+        return 1;
     }
     *out_len = n;
     return 0;

@@ -4,7 +4,6 @@
  * It deletes only names it made (variant names and its own temporary files). */
 #include "build-config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,31 +17,23 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "portico/cachedir.h"
 #include "portico/codec.h"
 #include "portico/compressor.h"
 #include "portico/encoding.h"
 #include "portico/log.h"
 #include "portico/variant.h"
 
-#define TMP_PREFIX  ".tmp-portico-"
 #define TMP_MAX_AGE 600 /* seconds: older temporary files were left by a stopped compressor */
 #define TOUCH_EVERY 60  /* seconds between updates of a used file's time on disk */
+#define FULL_PAUSE  60  /* seconds without making anything after the disk was full */
 
-struct cached {
-    char name[VARIANT_NAME_MAX];
-    uint64_t size;
-    struct timespec used;
-    time_t touched; /* when its file's time was last set to the time of a use */
-};
-
-struct cache {
-    int dirfd;
+struct compressor {
+    struct cachedir dir;
     const char *path;
-    uint64_t limit, total;
-    struct cached *v;
-    size_t n, cap;
     unsigned warned; /* a warning given once: by kind */
     unsigned tmp_seq;
+    time_t full_until; /* the disk was full: nothing is made before then */
 };
 
 enum { WARN_WRITE = 1, WARN_FULL = 2 };
@@ -83,6 +74,23 @@ static int make_dirs(char *path)
     return errno == EEXIST ? 0 : -1;
 }
 
+/* Whoever may write the directory chooses the bytes sent for every file: only the
+ * workers' user (or root), and no one else. */
+static int trusted(struct compress_cache *cc, uid_t uid)
+{
+    struct stat st;
+
+    if (fstat(cc->dirfd, &st) == 0 && (st.st_uid == uid || st.st_uid == 0) &&
+        !(st.st_mode & (S_IWGRP | S_IWOTH)))
+        return 0;
+    log_warnx("compression cache %s: not used, since others may write there (only small files "
+              "are compressed; make it the workers' user's, mode 755, or set "
+              "--compress-cache DIR)", cc->path);
+    close(cc->dirfd);
+    cc->dirfd = -1;
+    return -1;
+}
+
 static int open_dir(const struct settings *s, uid_t uid, gid_t gid, int drop,
                     struct compress_cache *cc)
 {
@@ -103,7 +111,7 @@ static int open_dir(const struct settings *s, uid_t uid, gid_t gid, int drop,
     /* the compressor runs as the workers' user: the directory must be theirs */
     if (drop && (made || s->compress_cache == NULL) && fchown(cc->dirfd, uid, gid) < 0)
         log_warn("compression cache %s: chown", cc->path);
-    return 0;
+    return trusted(cc, drop ? uid : geteuid());
 }
 
 int compressor_open(const struct settings *s, uid_t uid, gid_t gid, int drop,
@@ -113,6 +121,12 @@ int compressor_open(const struct settings *s, uid_t uid, gid_t gid, int drop,
     cc->dirfd = cc->jobs[0] = cc->jobs[1] = -1;
     if (!cc->on)
         return 0;
+    if (s->chroot) {
+        /* a directory outside the chroot, open in the workers, would be a way out */
+        log_warnx("--chroot: compressed files are not kept on disk; only small files are "
+                  "compressed (--compress off silences this)");
+        return 0;
+    }
     if (open_dir(s, uid, gid, drop, cc) < 0)
         return 0; /* inline compression of small files still works */
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cc->jobs) < 0) {
@@ -135,134 +149,18 @@ void compressor_close(struct compress_cache *cc)
     cc->dirfd = cc->jobs[0] = cc->jobs[1] = -1;
 }
 
-/* ---- the index of the directory, for the size bound */
-
-/* hex-hex-hex-hex.NNNNNNNNN.codingLEVEL, as variant_name writes them */
-static int is_variant_name(const char *s)
-{
-    static const char *const codings[] = {"br", "zstd", "gzip"};
-    size_t i, n;
-    int part;
-
-    for (part = 0; part < 4; part++) {
-        n = strspn(s, "0123456789abcdef");
-        if (n == 0 || s[n] != (part < 3 ? '-' : '.'))
-            return 0;
-        s += n + 1;
-    }
-    if (strspn(s, "0123456789") != 9 || s[9] != '.')
-        return 0;
-    s += 10;
-    for (i = 0; i < 3; i++) {
-        n = strlen(codings[i]);
-        if (strncmp(s, codings[i], n) == 0 && s[n] != '\0' &&
-            strspn(s + n, "0123456789") == strlen(s + n))
-            return 1;
-    }
-    return 0;
-}
-
-static struct cached *find(struct cache *c, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < c->n; i++)
-        if (strcmp(c->v[i].name, name) == 0)
-            return &c->v[i];
-    return NULL;
-}
-
-static void note(struct cache *c, const char *name, uint64_t size, struct timespec used)
-{
-    struct cached *e = find(c, name);
-
-    if (e == NULL) {
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct cached *v = realloc(c->v, cap * sizeof(*v));
-            if (v == NULL)
-                return; /* not indexed: never evicted, which errs on keeping */
-            c->v = v;
-            c->cap = cap;
-        }
-        e = &c->v[c->n++];
-        snprintf(e->name, sizeof(e->name), "%s", name);
-        e->size = 0;
-    }
-    c->total = c->total - e->size + size;
-    e->size = size;
-    e->used = used;
-    e->touched = used.tv_sec;
-}
-
-static int older(const void *a, const void *b)
-{
-    const struct timespec *x = &((const struct cached *)a)->used;
-    const struct timespec *y = &((const struct cached *)b)->used;
-
-    if (x->tv_sec != y->tv_sec)
-        return x->tv_sec < y->tv_sec ? -1 : 1;
-    return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
-}
-
-/* Past the bound: the least recently used go until a tenth of it is free. */
-static void evict(struct cache *c, uint64_t bound)
-{
-    size_t i, kept = 0;
-
-    if (c->total <= bound)
-        return;
-    qsort(c->v, c->n, sizeof(*c->v), older);
-    for (i = 0; i < c->n; i++) {
-        if (c->total > bound - bound / 10 && (unlinkat(c->dirfd, c->v[i].name, 0) == 0 ||
-                                              errno == ENOENT)) {
-            c->total -= c->v[i].size;
-            continue;
-        }
-        c->v[kept++] = c->v[i];
-    }
-    c->n = kept;
-}
-
-/* What the directory holds now; temporary files a stopped compressor left go. */
-static void scan(struct cache *c)
-{
-    int fd = dup(c->dirfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    struct dirent *de;
-    struct stat st;
-    time_t now = time(NULL);
-
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (fstatat(c->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (strncmp(de->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0) {
-            if (now - st.st_mtime > TMP_MAX_AGE)
-                unlinkat(c->dirfd, de->d_name, 0);
-        } else if (is_variant_name(de->d_name)) {
-            note(c, de->d_name, (uint64_t)st.st_size, st.st_mtim);
-        }
-    }
-    closedir(d);
-    evict(c, c->limit);
-}
-
 /* ---- making a variant */
 
-static void warn_once(struct cache *c, unsigned kind, const char *what)
+static void warn_once(struct compressor *c, unsigned kind, int err)
 {
     if (c->warned & kind)
         return;
     c->warned |= kind;
-    log_warnx("compression cache %s: %s; files over 16 KiB are sent uncompressed (%s)", c->path,
-             what, kind == WARN_FULL ? "free some space, or lower --compress-cache-size"
-                                     : "let the workers' user write there, or set "
-                                       "--compress-cache DIR");
+    log_warnx("compression cache %s: %s; files over %u KiB are sent uncompressed (%s)", c->path,
+              strerror(err), VARIANT_INLINE_MAX >> 10,
+              kind == WARN_FULL ? "free some space, or lower --compress-cache-size"
+              : err == ENOENT   ? "it was removed: reload portico (SIGHUP) to make it again"
+                                : "let the workers' user write there, or set --compress-cache DIR");
 }
 
 /* The whole file, if it is still the version st describes when read. */
@@ -279,8 +177,8 @@ static unsigned char *read_version(int fd, const struct stat *st)
         got += (size_t)n;
     }
     if (buf == NULL || got != (size_t)st->st_size || fstat(fd, &again) < 0 ||
-        again.st_size != st->st_size || again.st_mtim.tv_sec != st->st_mtim.tv_sec ||
-        again.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
+        again.st_size != st->st_size || again.st_ctim.tv_sec != st->st_ctim.tv_sec ||
+        again.st_ctim.tv_nsec != st->st_ctim.tv_nsec) {
         free(buf);
         return NULL;
     }
@@ -301,97 +199,115 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
-/* Compresses in into the temporary file; an empty file says "not worth it". */
-static int fill(struct cache *c, int tmp, unsigned coding, const unsigned char *in, size_t len)
+/* Compresses in into the temporary file, on disk before it gets its name (a crash
+ * must not leave an empty file under it, which would say "not worth it"). The
+ * file stays empty when the result would not shrink the file, or would not fit a
+ * half of the cache. Returns its length, or -1. */
+static long fill(struct compressor *c, int tmp, unsigned coding, const unsigned char *in,
+                 size_t len)
 {
     unsigned char *out = NULL;
     size_t n = 0;
-    int r;
+    int r = codec_compress(coding, codec_level(coding, 1), in, len, &out, &n);
 
-    if (codec_compress(coding, codec_level(coding, 1), in, len, &out, &n) < 0)
+    if (r < 0)
+        return -1; /* out of memory: nothing says the file is not worth it */
+    if (r > 0 || n > c->dir.limit / 2)
         n = 0;
-    r = write_all(tmp, out, n);
+    r = write_all(tmp, out, n) < 0 || fdatasync(tmp) < 0 ? -1 : 0;
     free(out);
     if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
-        warn_once(c, WARN_FULL, strerror(errno));
-        evict(c, c->total / 2); /* room for the next one */
+        warn_once(c, WARN_FULL, errno);
+        c->full_until = time(NULL) + FULL_PAUSE; /* no retry storm on a full disk */
     } else if (r < 0) {
-        warn_once(c, WARN_WRITE, strerror(errno));
+        warn_once(c, WARN_WRITE, errno);
     }
-    return r < 0 ? -1 : (int)n;
+    return r < 0 ? -1 : (long)n;
+}
+
+/* The variant name for the file open on fd, if it is worth making now. */
+static int wanted(struct compressor *c, unsigned coding, int fd, struct stat *st, char *name)
+{
+    struct stat there;
+
+    return fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+           (uint64_t)st->st_size <= VARIANT_MAX_FILE && (codec_available() & coding) &&
+           time(NULL) >= c->full_until &&
+           variant_name(name, st->st_dev, st->st_ino, (uint64_t)st->st_size, st->st_ctim,
+                        coding, codec_level(coding, 1)) != 0 &&
+           /* not made already, by this compressor or another instance's */
+           fstatat(c->dir.dirfd, name, &there, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
 /* The temporary file goes first: without room or rights, nothing is compressed. */
-static void make(struct cache *c, unsigned coding, int fd)
+static void make_variant(struct compressor *c, unsigned coding, int fd)
 {
     char name[VARIANT_NAME_MAX], tmp[64];
-    unsigned char *in = NULL;
+    unsigned char *in;
     struct stat st;
-    int out = -1, n;
+    long n;
+    int out;
 
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > VARIANT_MAX_FILE ||
-        !(codec_available() & coding) ||
-        variant_name(name, st.st_dev, st.st_ino, (uint64_t)st.st_size, st.st_mtim.tv_sec,
-                     st.st_mtim.tv_nsec, coding, codec_level(coding, 1)) == 0 ||
-        faccessat(c->dirfd, name, F_OK, 0) == 0)
-        return; /* made already, by this compressor or another instance's */
-    snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%u", (long)getpid(), c->tmp_seq++);
-    out = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (!wanted(c, coding, fd, &st, name))
+        return;
+    snprintf(tmp, sizeof(tmp), CACHEDIR_TMP_PREFIX "%ld-%u", (long)getpid(), c->tmp_seq++);
+    out = openat(c->dir.dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (out < 0) {
-        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, strerror(errno));
+        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, errno);
         return;
     }
     in = read_version(fd, &st);
     n = in != NULL ? fill(c, out, coding, in, (size_t)st.st_size) : -1;
-    if (n >= 0) /* room first: the directory stays within its bound */
-        evict(c, c->limit > (uint64_t)n ? c->limit - (uint64_t)n : 0);
-    if (n < 0 || renameat(c->dirfd, tmp, c->dirfd, name) < 0) {
-        unlinkat(c->dirfd, tmp, 0);
+    if (n >= 0) /* room first, never for this one: the directory stays within its bound */
+        cachedir_evict(&c->dir, c->dir.limit - (uint64_t)n);
+    if (n < 0 || renameat(c->dir.dirfd, tmp, c->dir.dirfd, name) < 0) {
+        unlinkat(c->dir.dirfd, tmp, 0);
     } else {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        note(c, name, (uint64_t)n, now);
+        cachedir_note(&c->dir, name, (uint64_t)n, now);
     }
     free(in);
     close(out);
 }
 
 /* Says at once, not at the first request, when the directory cannot be written. */
-static void probe(struct cache *c)
+static void probe(struct compressor *c)
 {
     char tmp[64];
     int fd;
 
-    snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-probe", (long)getpid());
-    fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    snprintf(tmp, sizeof(tmp), CACHEDIR_TMP_PREFIX "%ld-probe", (long)getpid());
+    fd = openat(c->dir.dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
-        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, strerror(errno));
+        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, errno);
         return;
     }
     close(fd);
-    unlinkat(c->dirfd, tmp, 0);
+    unlinkat(c->dir.dirfd, tmp, 0);
 }
 
 /* A worker sent the variant (reported at most once a second per worker): it is
  * recently used, here at once and, within a minute, in the file's time for the
  * next start. */
-static void used(struct cache *c, const char *name)
+static void used(struct compressor *c, const char *name)
 {
     struct cached *e;
     struct timespec now;
 
-    if (!is_variant_name(name) || (e = find(c, name)) == NULL)
+    if (!variant_name_valid(name) || (e = cachedir_find(&c->dir, name)) == NULL)
         return;
     clock_gettime(CLOCK_REALTIME, &now);
     e->used = now;
     if (now.tv_sec - e->touched >= TOUCH_EVERY) {
         e->touched = now.tv_sec;
-        utimensat(c->dirfd, name, NULL, 0);
+        utimensat(c->dir.dirfd, name, NULL, AT_SYMLINK_NOFOLLOW);
     }
 }
 
-/* One datagram: the job, and for VARIANT_MAKE the file's descriptor. Returns 0 at
- * the end (every worker gone), 1 after a message, -1 on error. */
+/* One datagram: the job, and for VARIANT_MAKE the file's descriptor. Returns 1
+ * after a message (or a signal), -1 on error, 0 for an empty datagram, which no one
+ * sends: a datagram socket never ends, and the master's signal stops this process. */
 static int next_job(int sock, struct variant_job *job, int *fd)
 {
     union {
@@ -448,7 +364,7 @@ static void lower_priority(void)
 
 int compressor_run(const struct settings *s, const struct compress_cache *cc)
 {
-    struct cache c = {.dirfd = cc->dirfd, .path = cc->path, .limit = s->compress_cache_size};
+    struct compressor c = {.path = cc->path};
     struct variant_job job;
     sigset_t none;
     int fd, r;
@@ -459,7 +375,7 @@ int compressor_run(const struct settings *s, const struct compress_cache *cc)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     close(cc->jobs[1]); /* the end of the socket the workers write */
-    scan(&c);
+    cachedir_scan(&c.dir, cc->dirfd, s->compress_cache_size, TMP_MAX_AGE);
     probe(&c);
     while ((r = next_job(cc->jobs[0], &job, &fd)) != 0) {
         if (r < 0) {
@@ -467,7 +383,7 @@ int compressor_run(const struct settings *s, const struct compress_cache *cc)
             return 1;
         }
         if (job.kind == VARIANT_MAKE && fd >= 0)
-            make(&c, job.coding, fd);
+            make_variant(&c, job.coding, fd);
         else if (job.kind == VARIANT_USED)
             used(&c, job.name);
         if (fd >= 0)

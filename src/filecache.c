@@ -91,7 +91,8 @@ void filecache_release(struct fc_file *f)
 static int same_version(const struct fc_file *f, const struct stat *st)
 {
     return f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size &&
-           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec;
+           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec &&
+           f->ctime.tv_sec == st->st_ctim.tv_sec && f->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 static void set_version(struct fc_file *f, const struct stat *st)
@@ -99,6 +100,7 @@ static void set_version(struct fc_file *f, const struct stat *st)
     f->size = (uint64_t)st->st_size;
     f->mtime = st->st_mtim.tv_sec;
     f->mtime_nsec = st->st_mtim.tv_nsec;
+    f->ctime = st->st_ctim;
     f->dev = st->st_dev;
     f->ino = st->st_ino;
     f->etag_len = etag_format(f->etag, (uint64_t)st->st_ino, f->size, (int64_t)f->mtime,
@@ -200,10 +202,8 @@ static void drop_made(struct fc_entry *e)
     int i;
 
     for (i = 0; i < ENCODING_COUNT; i++)
-        filecache_set_slot(e, &e->made[i], NULL);
-    e->made_final = e->made_asked = e->made_quick = 0;
-    e->made_tried_ms = e->made_asked_ms = 0;
-    memset(e->made_used_ms, 0, sizeof(e->made_used_ms));
+        filecache_set_slot(e, &e->made.file[i], NULL);
+    memset(&e->made, 0, sizeof(e->made));
 }
 
 /* Puts in *slot the version of the file open on fd (st its fstat), unless the one

@@ -252,7 +252,7 @@ static void close_foreign_fds(const struct generation *g, int ctl, int compresso
     if (g->cc.jobs[0] >= 0)
         keep[n++] = g->cc.jobs[compressor ? 0 : 1];
     keep[n++] = ctl;
-    if (log_access_fd() > STDERR_FILENO)
+    if (log_access_fd() > STDERR_FILENO && !compressor)
         keep[n++] = log_access_fd();
     for (i = 1; i < n; i++) /* a handful: insertion sort */
         for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
@@ -320,13 +320,15 @@ static void spawn(struct generation *g, int i)
     g->slots[i].respawn_at_ms = 0;
 }
 
+/* The compressor has nothing in flight worth waiting for (a half-written temporary
+ * file goes at the next start): it is killed at once, and not waited for. */
 static void signal_generation(struct generation *g, int sig)
 {
     int i;
 
     for (i = 0; i < g->nslots; i++)
         if (g->slots[i].pid > 0)
-            kill(g->slots[i].pid, sig);
+            kill(g->slots[i].pid, i < g->s.workers ? sig : SIGKILL);
 }
 
 /* Bounds how long a stopping generation may take before it is killed. */
@@ -382,11 +384,12 @@ static void reap(struct master *m)
     }
 }
 
+/* Its workers still running. */
 static int alive(const struct generation *g)
 {
     int i, n = 0;
 
-    for (i = 0; i < g->nslots; i++)
+    for (i = 0; i < g->s.workers; i++)
         n += g->slots[i].pid != 0;
     return n;
 }
@@ -469,7 +472,7 @@ static void reopen_logs(struct master *m)
     if (open_access_log(g) < 0 || (fd = log_access_fd()) <= STDERR_FILENO)
         return;
     for (j = 0; j < m->ngen; j++)
-        for (i = 0; i < m->gen[j]->nslots; i++)
+        for (i = 0; i < m->gen[j]->s.workers; i++)
             if (m->gen[j]->slots[i].pid > 0 && worker_send_fd(m->gen[j]->slots[i].ctl, fd) < 0)
                 log_warn("passing the reopened log to worker %ld",
                          (long)m->gen[j]->slots[i].pid);

@@ -117,7 +117,9 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->status = HTTP_OK;
     resp->length = f->size;
     resp->complete_length = f->size;
-    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, mtime, ctx->now)) {
+    /* a variant's date is no strong validator: only its ETag names its bytes */
+    if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, mtime,
+                                             f->date_weak ? 0 : ctx->now)) {
         switch (range_parse(rq->range.p, rq->range.len, f->size, resp->ranges, &n)) {
         case RANGE_OK:
             resp->status = HTTP_PARTIAL_CONTENT;

@@ -38,15 +38,39 @@ struct variants *variant_new(int dirfd, int jobfd, uint64_t min_size)
     return v;
 }
 
-size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, time_t mtime, long nsec,
+size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, struct timespec ctime,
                     unsigned coding, int level)
 {
     const char *name = encoding_name(coding);
     int n = snprintf(out, VARIANT_NAME_MAX, "%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64
-                     ".%09ld.%s%d", (uint64_t)dev, (uint64_t)ino, size, (uint64_t)mtime, nsec,
-                     name ? name : "none", level);
+                     ".%09ld.%s%d", (uint64_t)dev, (uint64_t)ino, size, (uint64_t)ctime.tv_sec,
+                     ctime.tv_nsec, name ? name : "none", level);
 
-    return n > 0 && n < VARIANT_NAME_MAX ? (size_t)n : 0;
+    return name != NULL && n > 0 && n < VARIANT_NAME_MAX ? (size_t)n : 0;
+}
+
+int variant_name_valid(const char *s)
+{
+    unsigned bit;
+    size_t n;
+    int part;
+
+    for (part = 0; part < 4; part++) {
+        n = strspn(s, "0123456789abcdef");
+        if (n == 0 || s[n] != (part < 3 ? '-' : '.'))
+            return 0;
+        s += n + 1;
+    }
+    if (strspn(s, "0123456789") != 9 || s[9] != '.')
+        return 0;
+    s += 10;
+    for (bit = 1; bit < 1u << ENCODING_COUNT; bit <<= 1) {
+        n = strlen(encoding_name(bit));
+        if (strncmp(s, encoding_name(bit), n) == 0 && s[n] != '\0' &&
+            strspn(s + n, "0123456789") == strlen(s + n))
+            return 1;
+    }
+    return 0;
 }
 
 int variant_applies(const struct variants *v, const struct fc_entry *e)
@@ -55,16 +79,20 @@ int variant_applies(const struct variants *v, const struct fc_entry *e)
            e->file->size <= VARIANT_MAX_FILE;
 }
 
-/* A strong tag per coding and level: the bytes of "br5" and "br11" differ. */
+/* A strong tag per version, coding and level: the file's tag, its change time (a
+ * rewrite may keep size and mtime), then "br5" or "br11", whose bytes differ. */
 static void derive_validators(struct fc_file *made, const struct fc_file *f, unsigned coding,
                               int level)
 {
-    int n = snprintf(made->etag, sizeof(made->etag), "%.*s-%s%d\"", (int)f->etag_len - 1,
-                     f->etag, encoding_name(coding), level);
+    int n = snprintf(made->etag, sizeof(made->etag), "%.*s-%" PRIx64 "%08lx-%s%d\"",
+                     (int)f->etag_len - 1, f->etag, (uint64_t)f->ctime.tv_sec,
+                     (unsigned long)f->ctime.tv_nsec, encoding_name(coding), level);
 
     made->etag_len = n > 0 && (size_t)n < sizeof(made->etag) ? (size_t)n : 0;
+    made->date_weak = 1;
     made->mtime = f->mtime;
     made->mtime_nsec = f->mtime_nsec;
+    made->ctime = f->ctime;
     memcpy(made->last_modified, f->last_modified, sizeof(made->last_modified));
     made->dev = f->dev;
     made->ino = f->ino;
@@ -72,7 +100,7 @@ static void derive_validators(struct fc_file *made, const struct fc_file *f, uns
 
 static size_t name_of(const struct fc_file *f, unsigned coding, int level, char *out)
 {
-    return variant_name(out, f->dev, f->ino, f->size, f->mtime, f->mtime_nsec, coding, level);
+    return variant_name(out, f->dev, f->ino, f->size, f->ctime, coding, level);
 }
 
 /* Tells the compressor, without waiting: a full queue drops the message, and the
@@ -106,10 +134,10 @@ static void report_use(struct variants *v, struct fc_entry *e, unsigned coding, 
 {
     struct variant_job job = {VARIANT_USED, (unsigned char)coding, 0, ""};
 
-    if (v->jobfd < 0 || (e->made_used_ms[i] != 0 && now_ms - e->made_used_ms[i] <
+    if (v->jobfd < 0 || (e->made.used_ms[i] != 0 && now_ms - e->made.used_ms[i] <
                                                       VARIANT_USED_EVERY_MS))
         return;
-    e->made_used_ms[i] = now_ms ? now_ms : 1;
+    e->made.used_ms[i] = now_ms ? now_ms : 1;
     job.level = (unsigned char)codec_level(coding, 1);
     if (name_of(e->file, coding, job.level, job.name) != 0)
         send_job(v, &job, -1);
@@ -131,7 +159,8 @@ static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, i
     fd = openat(v->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+    /* only what the compressor (this user) wrote: not a file planted by another */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
         (st.st_size > 0 && (made = filecache_file_new(st.st_size <= FC_INLINE_MAX
                                                           ? (size_t)st.st_size : 0)) == NULL)) {
         close(fd);
@@ -146,8 +175,8 @@ static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, i
     } else {
         close(fd);
     }
-    filecache_set_slot(e, &e->made[i], made);
-    e->made_final |= 1u << i;
+    filecache_set_slot(e, &e->made.file[i], made);
+    e->made.final |= 1u << i;
     return 1;
 }
 
@@ -164,8 +193,8 @@ static unsigned char *read_small(const struct fc_file *f)
         return buf;
     }
     if (pread(f->fd, buf, f->size, 0) != (ssize_t)f->size || fstat(f->fd, &st) < 0 ||
-        (uint64_t)st.st_size != f->size || st.st_mtim.tv_sec != f->mtime ||
-        st.st_mtim.tv_nsec != f->mtime_nsec) {
+        (uint64_t)st.st_size != f->size || st.st_ctim.tv_sec != f->ctime.tv_sec ||
+        st.st_ctim.tv_nsec != f->ctime.tv_nsec) {
         free(buf);
         return NULL;
     }
@@ -183,7 +212,7 @@ static void make_quick(struct fc_entry *e, unsigned coding, int i)
     size_t n = 0;
     int fd = -1;
 
-    if (in == NULL || codec_compress(coding, level, in, f->size, &out, &n) < 0 ||
+    if (in == NULL || codec_compress(coding, level, in, f->size, &out, &n) != 0 ||
         (made = filecache_file_new(n <= FC_INLINE_MAX ? n : 0)) == NULL ||
         (fd = memfd_create("portico-variant", MFD_CLOEXEC)) < 0 ||
         write(fd, out, n) != (ssize_t)n) {
@@ -199,7 +228,7 @@ static void make_quick(struct fc_entry *e, unsigned coding, int i)
         memcpy(made->mem, out, n);
         made->data = made->mem;
     }
-    filecache_set_slot(e, &e->made[i], made);
+    filecache_set_slot(e, &e->made.file[i], made);
 out:
     free(in);
     free(out);
@@ -213,23 +242,23 @@ static void look_for(struct variants *v, struct fc_entry *e, unsigned coding, in
     int i = encoding_index(coding);
     struct variant_job job = {VARIANT_MAKE, (unsigned char)coding, 0, ""};
 
-    if (e->made_final & (1u << i))
+    if (e->made.final & (1u << i))
         return;
-    if (v->dirfd >= 0 && (e->made_tried_ms == 0 || now_ms - e->made_tried_ms >= VARIANT_RETRY_MS)) {
-        e->made_tried_ms = now_ms ? now_ms : 1;
+    if (v->dirfd >= 0 && (e->made.tried_ms == 0 || now_ms - e->made.tried_ms >= VARIANT_RETRY_MS)) {
+        e->made.tried_ms = now_ms ? now_ms : 1;
         if (open_final(v, e, coding, i))
             return;
         /* asked again after a while: a full queue may have dropped the message */
         if (!head && v->jobfd >= 0 &&
-            (!(e->made_asked & (1u << i)) || now_ms - e->made_asked_ms >= VARIANT_ASK_AGAIN_MS)) {
+            (!(e->made.asked & (1u << i)) || now_ms - e->made.asked_ms >= VARIANT_ASK_AGAIN_MS)) {
             job.level = (unsigned char)codec_level(coding, 1);
             send_job(v, &job, e->file->fd);
-            e->made_asked |= 1u << i;
-            e->made_asked_ms = now_ms;
+            e->made.asked |= 1u << i;
+            e->made.asked_ms = now_ms;
         }
     }
-    if (!head && !(e->made_quick & (1u << i)) && e->file->size <= VARIANT_INLINE_MAX) {
-        e->made_quick |= 1u << i; /* once: a file that does not shrink is not tried again */
+    if (!head && !(e->made.quick & (1u << i)) && e->file->size <= VARIANT_INLINE_MAX) {
+        e->made.quick |= 1u << i; /* once: a file that does not shrink is not tried again */
         make_quick(e, coding, i);
     }
 }
@@ -247,11 +276,11 @@ struct fc_file *variant_pick(struct variants *v, struct fc_entry *e,
     /* the client's first choice, else the best of what is ready */
     for (i = 0; i < n; i++) {
         int k = encoding_index(ranked[i]);
-        if (e->made[k] != NULL) {
-            if (e->made_final & (1u << k))
+        if (e->made.file[k] != NULL) {
+            if (e->made.final & (1u << k))
                 report_use(v, e, ranked[i], k, now_ms);
             *coding = ranked[i];
-            return e->made[k];
+            return e->made.file[k];
         }
     }
     return NULL;

@@ -396,8 +396,9 @@ static void expire_timers(struct worker *w)
     timer_run_expired(&w->q_accept, w->env.now_ms);
 }
 
-/* Cached files hold descriptors (up to three an entry, with the pre-compressed
- * siblings): leave the connections theirs. */
+/* Cached files hold descriptors (an entry's file with its two pre-compressed
+ * siblings, or with its compressed variants, one per coding): leave the
+ * connections theirs. */
 static unsigned cache_entries(const struct settings *s)
 {
     struct rlimit rl;
@@ -407,7 +408,7 @@ static unsigned cache_entries(const struct settings *s)
         return s->file_cache_entries;
     spare = rl.rlim_cur > (rlim_t)s->max_connections + 64 ? rl.rlim_cur - s->max_connections - 64
                                                          : 0;
-    spare /= 3;
+    spare /= s->compress ? 1 + ENCODING_COUNT : 3;
     if (spare < 16)
         spare = 16;
     return spare < s->file_cache_entries ? (unsigned)spare : s->file_cache_entries;

@@ -11,8 +11,8 @@ unsigned codec_available(void);
  * libdeflate or 9 with zlib), or one fast enough for the event loop (high == 0). */
 int codec_level(unsigned coding, int high);
 /* Compresses len bytes of in at level into *out (malloc'd, the caller frees it):
- * 0, or -1 when the coding is not built in, memory ran out, or the result would be
- * no smaller than the input. */
+ * 0; 1 when the result would be no smaller than the input (not worth it); -1 when
+ * the coding is not built in or memory ran out. */
 int codec_compress(unsigned coding, int level, const void *in, size_t len, unsigned char **out,
                    size_t *out_len);
 /* What configure found, for --version and start-up: "gzip (libdeflate) brotli zstd". */

@@ -22,13 +22,14 @@ struct compress_cache {
 /* In the master, before a generation forks: opens (and makes) the cache directory,
  * giving it to uid/gid when the master is root and made it or it is the default
  * one, and makes the workers' socket to the compressor. A directory that cannot be
- * had is one warning, not a failure; -1 only when out of resources. */
+ * had, that others may write, or a chroot (the directory would be a way out of it)
+ * is one warning and no disk cache, not a failure; -1 only when out of resources. */
 int compressor_open(const struct settings *s, uid_t uid, gid_t gid, int drop,
                     struct compress_cache *cc);
 void compressor_close(struct compress_cache *cc);
-/* The compressor process's life, after privileges are dropped: returns when its
- * socket closes; a stop signal ends it at once (a half-written file is a temporary
- * one, removed at the next start). */
+/* The compressor process's life, after privileges are dropped, until a signal ends
+ * it (the master kills it with its generation; a half-written file is a temporary
+ * one, removed at the next start). Returns only on an error. */
 int compressor_run(const struct settings *s, const struct compress_cache *cc);
 
 #endif

@@ -11,7 +11,7 @@
 #include "portico/status.h"
 #include "portico/str.h"
 
-#define ETAG_MAX 72 /* a compressed variant's tag adds its coding and level */
+#define ETAG_MAX 96 /* a compressed variant's tag adds the change time, coding and level */
 
 /* A strong entity tag from a file's identity and version: inode, size and the
  * modification time to the nanosecond, so it is the same in every worker and

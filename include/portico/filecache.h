@@ -30,9 +30,14 @@ struct fc_file {
     unsigned changed;
     struct fc_entry *owner;  /* the entry that holds it, or NULL */
     struct watch_link link;  /* to its inode's watch */
+    /* a compressed variant made here: its Last-Modified (the file's) does not name
+     * these bytes, which a better compression or another build may change, so an
+     * If-Range by date never matches it */
+    unsigned date_weak;
     uint64_t size;
     time_t mtime;
     long mtime_nsec;
+    struct timespec ctime; /* changes with every write: what a variant is named by */
     dev_t dev;
     ino_t ino;
     size_t etag_len;
@@ -51,6 +56,18 @@ struct fc_file {
 
 enum fc_type { FC_FILE, FC_DIR };
 
+/* The compressed variants of an entry's file, and what variant.c knows of them:
+ * the cache only lets them go with the version they were made from. */
+struct fc_made {
+    struct fc_file *file[ENCODING_COUNT]; /* by encoding_index, or NULL */
+    unsigned final;     /* by index: file[i] is the cache directory's last word */
+    unsigned asked;     /* by index: the compressor was asked for it ... */
+    uint64_t asked_ms;  /* ... at this time */
+    unsigned quick;     /* by index: a quick inline variant was tried */
+    uint64_t tried_ms;  /* when the cache directory was last looked in */
+    uint64_t used_ms[ENCODING_COUNT]; /* when the compressor last heard of a use */
+};
+
 struct fc_entry {
     struct fc_entry *hnext;
     struct fc_entry *prev, *next; /* least recently used at the tail */
@@ -66,15 +83,7 @@ struct fc_entry {
     struct watch_link real_link; /* via_link: to the directory where the path led */
     struct fc_file *file;     /* FC_FILE: the identity representation */
     struct fc_file *gz, *br;  /* pre-compressed siblings not older than file, or NULL */
-    /* compressed variants of file (variant.c), by encoding_index: dropped with the
-     * version they were made from */
-    struct fc_file *made[ENCODING_COUNT];
-    unsigned made_final;      /* by index: made[i] is the cache's last word on it */
-    unsigned made_asked;      /* by index: the compressor was asked for it ... */
-    uint64_t made_asked_ms;   /* ... at this time */
-    unsigned made_quick;      /* by index: a quick inline variant was tried */
-    uint64_t made_tried_ms;   /* when the cache directory was last looked in */
-    uint64_t made_used_ms[ENCODING_COUNT]; /* when the compressor last heard of a use */
+    struct fc_made made;      /* compressed variants of file */
     unsigned compressible : 1; /* a text type: worth compressing */
     const char *content_type;
     size_t keylen;
@@ -96,7 +105,7 @@ int filecache_get(struct filecache *fc, const char *path, size_t len, uint64_t n
 struct fc_file *filecache_ref(struct fc_file *f);
 /* A new file record of e's, refs 1, fd -1, with room for a small file's bytes. */
 struct fc_file *filecache_file_new(size_t room);
-/* Puts f (or NULL) in one of e's slots (e->made[i]), letting go of what was there. */
+/* Puts f (or NULL) in one of e's slots (e->made.file[i]), letting go of what was there. */
 void filecache_set_slot(struct fc_entry *e, struct fc_file **slot, struct fc_file *f);
 void filecache_release(struct fc_file *f);
 

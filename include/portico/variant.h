@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "portico/cond.h"
 #include "portico/filecache.h"
@@ -24,7 +25,7 @@
 #define VARIANT_USED_EVERY_MS 1000
 /* How long before a worker asks the compressor again for a variant still missing. */
 #define VARIANT_ASK_AGAIN_MS 30000
-/* Room for a cache file's name: dev-ino-size-mtime.nsec.codingLEVEL */
+/* Room for a cache file's name: dev-ino-size-ctime.nsec.codingLEVEL */
 #define VARIANT_NAME_MAX 96
 
 /* A message to the compressor, as one datagram; MAKE carries the file's descriptor. */
@@ -48,8 +49,12 @@ int variant_applies(const struct variants *v, const struct fc_entry *e);
 struct fc_file *variant_pick(struct variants *v, struct fc_entry *e,
                              const struct str_list *accept_encoding, int head, uint64_t now_ms,
                              unsigned *coding);
-/* The cache file's name for f's version in coding at level; its length, or 0. */
-size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, time_t mtime, long nsec,
+/* The cache file's name for a file's version in coding at level: by its device,
+ * inode, size and change time (which every write moves, and no one can set back);
+ * its length, or 0. */
+size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, struct timespec ctime,
                     unsigned coding, int level);
+/* 1 when name is one variant_name makes: the only names the cache ever deletes. */
+int variant_name_valid(const char *name);
 
 #endif

@@ -26,7 +26,8 @@ int encoding_parse_q(const char *s, size_t len)
     return q > 1000 ? -1 : q;
 }
 
-/* The codings we know, in the order that breaks a tie of q (smallest output first). */
+/* The codings we know, in the order that breaks a tie of q (smallest output first);
+ * gzip last (settle() knows its place). */
 static const struct {
     unsigned bit;
     const char *name;
@@ -54,8 +55,14 @@ static int element_q(const char *tok, size_t tlen, size_t *nlen)
     return encoding_parse_q(a + 2, (size_t)(e - a - 2));
 }
 
-/* Notes the q of each element of one field line in q[] (by the table's order). */
-static void line_q(struct str line, int q[ENCODING_COUNT], int *q_star)
+/* What a list says: the q of each coding we know (by the table's order), of the
+ * alias x-gzip, of identity and of "*"; -1 where it says nothing. */
+struct said {
+    int q[ENCODING_COUNT], x_gzip, identity, star;
+};
+
+/* Notes the q of each element of one field line; a later mention wins. */
+static void line_q(struct str line, struct said *w)
 {
     const char *p = line.p, *tok;
     size_t tlen, nlen;
@@ -66,39 +73,50 @@ static void line_q(struct str line, int q[ENCODING_COUNT], int *q_star)
         if (v < 0)
             continue;
         if (str_ieq(tok, nlen, "*"))
-            *q_star = v;
-        if (str_ieq(tok, nlen, "x-gzip"))
-            nlen = 4, tok = "gzip";
+            w->star = v;
+        else if (str_ieq(tok, nlen, "identity"))
+            w->identity = v;
+        else if (str_ieq(tok, nlen, "x-gzip"))
+            w->x_gzip = v;
         for (i = 0; i < ENCODING_COUNT; i++)
             if (str_ieq(tok, nlen, codings[i].name))
-                q[i] = v;
+                w->q[i] = v;
+    }
+}
+
+/* The q each coding gets: its own (gzip: the better of gzip and x-gzip), else that
+ * of "*", else 0; and 0 below an identity the client named as better. */
+static void settle(struct said *w, unsigned available)
+{
+    int i;
+
+    if (w->x_gzip > w->q[2])
+        w->q[2] = w->x_gzip;
+    for (i = 0; i < ENCODING_COUNT; i++) {
+        if (w->q[i] < 0)
+            w->q[i] = w->star < 0 ? 0 : w->star;
+        if (!(available & codings[i].bit) || w->q[i] < w->identity)
+            w->q[i] = 0;
     }
 }
 
 int encoding_rank(const struct str *lines, int nlines, unsigned available,
                   unsigned out[ENCODING_COUNT])
 {
-    int q[ENCODING_COUNT], q_star = -1, i, j, n = 0;
+    struct said w = {{-1, -1, -1}, -1, -1, -1};
+    int i, j, n = 0;
 
     if (nlines == 0 || available == 0)
         return 0;
-    for (i = 0; i < ENCODING_COUNT; i++)
-        q[i] = -1;
     /* RFC 9110 §5.3: several field lines of a list are one list */
     for (i = 0; i < nlines; i++)
-        line_q(lines[i], q, &q_star);
-    /* a coding not named takes the q of "*", else it is not acceptable */
-    for (i = 0; i < ENCODING_COUNT; i++) {
-        if (q[i] < 0)
-            q[i] = q_star < 0 ? 0 : q_star;
-        if (!(available & codings[i].bit))
-            q[i] = 0;
-    }
+        line_q(lines[i], &w);
+    settle(&w, available);
     /* insertion by q: a stable sort keeps the tie order of the table */
     for (i = 0; i < ENCODING_COUNT; i++) {
-        if (q[i] == 0)
+        if (w.q[i] == 0)
             continue;
-        for (j = n; j > 0 && q[out[j - 1] >> 8] < q[i]; j--)
+        for (j = n; j > 0 && w.q[out[j - 1] >> 8] < w.q[i]; j--)
             out[j] = out[j - 1];
         out[j] = (unsigned)i << 8 | codings[i].bit;
         n++;

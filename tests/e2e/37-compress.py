@@ -101,6 +101,8 @@ FILES = {
     'replace-small.txt': text('replace small v1', 8000),
     'replace-big.txt': text('replace big v1', 60000),
     'inplace.txt': text('in place v1', 8000),
+    'inplace-same.txt': text('in place, same size and mtime v1', 8000),
+    'ifrange-date.js': text('if-range by date', 9000),
     'persist.txt': text('persist', 8000),
     'persist-big.txt': text('persist big', 50000),
     'persist-other.txt': text('persist other', 8000),
@@ -170,8 +172,12 @@ def level_of(etag):
     return (m.group(1), m.group(2)) if m else None
 
 
-def variant_tag(itag, coding, level):
-    return '%s-%s%s"' % (itag[:-1], coding, level)
+def variant_tag(itag, coding, level, name):
+    """The variant's ETag: the identity one, then the file's change time (st_ctime:
+    a rewrite may keep size and mtime) in hex, seconds then nanoseconds (8 digits),
+    then coding and level."""
+    ns = os.stat(root(name)).st_ctime_ns
+    return '%s-%x%08x-%s%s"' % (itag[:-1], ns // 10**9, ns % 10**9, coding, level)
 
 
 def itag_of(name, port=P):
@@ -209,7 +215,7 @@ def expect_rep(r, name, coding, vary=True, stage='any', itag=None, ctype=None):
         else:
             levels = {'fast': FAST, 'final': FINAL,
                       'any': {c: FAST[c] + FINAL[c] for c in FAST}}[stage][coding]
-            ok = [variant_tag(itag, coding, lv) for lv in levels]
+            ok = [variant_tag(itag, coding, lv, name) for lv in levels]
             check(tag in ok, 'ETag %s is not one of %s' % (tag, ok))
     return r
 
@@ -235,10 +241,10 @@ def wait_final(name, coding='br', port=P, timeout=FINAL_WAIT, itag=None):
 
 def stem(path):
     """The cache's name for the version of PATH, without the coding:
-    dev-ino-size-mtime.nsec in hex (the nanoseconds in decimal)."""
+    dev-ino-size-ctime.nsec in hex (the nanoseconds in decimal)."""
     st = os.stat(path)
-    return '%x-%x-%x-%x.%09d' % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns // 10**9,
-                                 st.st_mtime_ns % 10**9)
+    return '%x-%x-%x-%x.%09d' % (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns // 10**9,
+                                 st.st_ctime_ns % 10**9)
 
 
 VARIANT_NAME = re.compile(r'^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+\.\d{9}\.(br|zstd|gzip)\d+$')
@@ -480,7 +486,7 @@ def small_stages():
     name = 'stage.js'
     itag = itag_of(name)
     r = expect_rep(fetch('/' + name, 'br'), name, 'br', itag=itag)
-    eq(r.get('etag'), variant_tag(itag, 'br', '5'), 'ETag of the first br response')
+    eq(r.get('etag'), variant_tag(itag, 'br', '5', name), 'ETag of the first br response')
     f = wait_final(name, 'br', itag=itag)
     expect_rep(f, name, 'br', itag=itag, stage='final')
     cached = wait_cache_file(srv.cache_dir, stem(root(name)) + '.br11')
@@ -515,7 +521,7 @@ def big_stages():
     eq(f.get('content-type'), 'text/css; charset=utf-8', 'Content-Type')
 
 
-@test('cache file names: dev-ino-size-mtime.nsec.codingLEVEL of the file version')
+@test('cache file names: dev-ino-size-ctime.nsec.codingLEVEL of the file version')
 def cache_names():
     wait_final('stage.js', 'br')
     names = listing(srv.cache_dir)
@@ -709,11 +715,13 @@ def head_no_compression():
 
 def replaced_case(name, how):
     old = FILES[name]
-    new = text(name + ' v2 NEW', len(old) + (0 if how == 'in place' else 1234))
+    # cp -p, rsync -t, tar: the same size and mtime, other bytes (only ctime moves)
+    same = how == 'in place, same size and mtime'
+    new = text(name + ' v2 NEW', len(old) + (0 if how.startswith('in place') else 1234))
     itag0 = itag_of(name)
     old_final = wait_final(name, 'br', itag=itag0)
-    if how == 'in place':
-        write_file(root(name), new, mtime=T0 + 100)
+    if how.startswith('in place'):
+        write_file(root(name), new, mtime=T0 if same else T0 + 100)
     else:
         replace_file(root(name), new, mtime=T0 + 100)
     FILES[name] = new
@@ -724,8 +732,9 @@ def replaced_case(name, how):
         check(r.body != old_final.body, 'the old variant sent after the file changed')
         expect_rep(r, name, r.get('content-encoding') and 'br')
         tag = r.get('etag')
-        check(tag not in (itag0, old_final.get('etag')), 'the old ETag %s after the file '
-              'changed' % tag)
+        # (the identity ETag is the file's inode, size and mtime: the same here)
+        check(tag != old_final.get('etag') and (same or tag != itag0), 'the old ETag %s after '
+              'the file changed' % tag)
         seen.append(tag)
         if is_final(r, 'br'):
             break
@@ -733,15 +742,34 @@ def replaced_case(name, how):
               % (FINAL_WAIT, seen[-5:]))
         time.sleep(0.05)
     itag1 = itag_of(name)
-    check(itag1 != itag0, 'same identity ETag for the new version')
-    eq(r.get('etag'), variant_tag(itag1, 'br', '11'), 'ETag of the new variant')
+    check(same or itag1 != itag0, 'same identity ETag for the new version')
+    eq(r.get('etag'), variant_tag(itag1, 'br', '11', name), 'ETag of the new variant')
     eq(len(variants_of(srv.cache_dir, root(name))), 1, 'cache files of the new version')
 
 
 for n, how in [('replace-small.txt', 'renamed over'), ('replace-big.txt', 'renamed over'),
-               ('inplace.txt', 'in place')]:
-    add_case('%s %s (new mtime): next responses decode to the new bytes, new ETag'
+               ('inplace.txt', 'in place'),
+               ('inplace-same.txt', 'in place, same size and mtime')]:
+    add_case('%s %s: next responses decode to the new bytes, new variant ETag'
              % (n, how), replaced_case, n, how)
+
+
+@test('If-Range by date never joins two compressions: a variant\'s date is no strong '
+      'validator (200 whole); by its ETag, 206')
+def if_range_date():
+    name = 'ifrange-date.js'
+    itag = itag_of(name)
+    for stage in ('first', 'final'):
+        r = fetch('/' + name, 'br') if stage == 'first' else wait_final(name, 'br', itag=itag)
+        expect_rep(r, name, 'br', itag=itag)
+        lm = r.get('last-modified')
+        check(lm is not None, 'no Last-Modified on the %s br response' % stage)
+        by_date = fetch('/' + name, 'br', extra=[('Range', 'bytes=100-'), ('If-Range', lm)])
+        expect_rep(by_date, name, 'br', itag=itag)   # 200, the whole variant
+        by_tag = fetch('/' + name, 'br', extra=[('Range', 'bytes=100-'),
+                                                ('If-Range', by_date.get('etag'))])
+        expect(by_tag, 206, content_encoding='br')
+        check(by_tag.body == by_date.body[100:], 'the 206 is not the rest of the variant')
 
 
 # --------------------------------------------------------------------------
@@ -890,6 +918,27 @@ def unwritable():
     check(d in lines[0] and '--compress-cache' in lines[0],
           'the warning does not name the directory and the fix: %r' % lines[0])
     check(s.alive() and s.compressor(), 'master or compressor gone')
+
+
+@test('a cache directory others may write is not used: one warning, nothing read from it')
+def untrusted():
+    d = os.path.join(mkdtemp(), 'open-to-all')
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    name = 'unwritable-small.js'
+    # a variant planted under the name the cache would look for
+    with open(os.path.join(d, stem(root(name)) + '.br11'), 'wb') as f:
+        f.write(brotli.compress(b'alert("planted");'))
+    s = start(ROOT, '--compress-cache', d, workers=1)
+    check(wait_until(lambda: b'others may write' in s.stderr(), 5),
+          'no warning about %s (%r)' % (d, s.stderr()))
+    for _ in range(3):
+        r = fetch('/' + name, 'br', port=s.port)
+        expect_rep(r, name, 'br', stage='fast', itag=itag_of(name, port=s.port))
+    time.sleep(QUIET_WAIT)
+    expect_rep(fetch('/' + name, 'br', port=s.port), name, 'br', stage='fast',
+               itag=itag_of(name, port=s.port))
+    eq(len(listing(d)), 1, 'files in the directory (only the planted one)')
 
 
 # --------------------------------------------------------------------------

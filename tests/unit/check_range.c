@@ -120,6 +120,15 @@ static const struct {
     {"br;q=0.1\ngzip", ALL, "gzip br"},
     {"br\nbr;q=0", ALL, ""},
     {"\n*", ALL, "br zstd gzip"},
+    /* identity named as better than a coding: that coding is not wanted */
+    {"identity, br;q=0.1", ALL, ""},
+    {"identity;q=0.5, br, gzip;q=0.4", ALL, "br"},
+    {"identity;q=0.5, *", ALL, "br zstd gzip"},
+    /* x-gzip is gzip: the better of the two */
+    {"gzip, x-gzip;q=0", ALL, "gzip"},
+    {"gzip;q=0, x-gzip", ALL, "gzip"},
+    {"br;q=1.", ALL, "br"},
+    {"br;q=0.", ALL, ""},
 };
 
 /* The field lines of a value written with '\n' between them. */
