@@ -64,11 +64,12 @@ static size_t decode(unsigned coding, const unsigned char *in, size_t len, unsig
 /* text that compresses, of a given length */
 static unsigned char *text(size_t len)
 {
+    static const char line[] = "function f(x) { return x * 2; }\n";
     unsigned char *p = malloc(len);
     size_t i;
 
     for (i = 0; i < len; i++)
-        p[i] = (unsigned char)("function f(x) { return x * 2; }\n"[i % 34] + (i / 997) % 3);
+        p[i] = (unsigned char)(line[i % (sizeof(line) - 1)] + (i / 997) % 3);
     return p;
 }
 
