@@ -338,10 +338,10 @@ static void on_quit(int sig)
     _exit(0);
 }
 
-/* Below every worker: nice 19 and the lowest best-effort disk priority. Not
+/* Below every worker: nice 19 and the lowest best-effort disk priority (not
  * SCHED_IDLE, nor the idle I/O class: on a machine that is never idle those never
- * run, and a variant would never be made. */
-static void lower_priority(void)
+ * run, and a variant would never be made); and its signals. */
+static void become_compressor(void)
 {
     struct sigaction sa;
 
@@ -350,11 +350,11 @@ static void lower_priority(void)
     (void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
                   2 << 13 | 7 /* IOPRIO_CLASS_BE, its lowest level */);
 #endif
+    /* SIGTERM and SIGINT end it as they are; SIGQUIT (a drain, to a worker) too,
+     * without a core dump; reloads and logs are the master's business */
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_quit;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_quit;
     sigaction(SIGQUIT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGHUP, &sa, NULL);
@@ -371,7 +371,7 @@ int compressor_run(const struct settings *s, const struct compress_cache *cc)
 
     log_set_ident(1);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    lower_priority();
+    become_compressor();
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     close(cc->jobs[1]); /* the end of the socket the workers write */
