@@ -16,6 +16,34 @@
 #include "portico/path.h"
 #include "portico/range.h"
 #include "portico/settings.h"
+#include "portico/variant.h"
+
+/* The input as Accept-Encoding field lines (split at '\n'): what is ranked is
+ * available, once each, and the first is what encoding_choose picks. */
+static void fuzz_codings(const char *s, size_t size)
+{
+    struct str lines[4];
+    unsigned out[ENCODING_COUNT], seen = 0, all = ENCODING_GZIP | ENCODING_BR | ENCODING_ZSTD;
+    int n = 0, k, i;
+
+    while (n < 4) {
+        const char *nl = memchr(s, '\n', size);
+        lines[n].p = s;
+        lines[n++].len = nl ? (size_t)(nl - s) : size;
+        if (nl == NULL)
+            break;
+        size -= (size_t)(nl + 1 - s);
+        s = nl + 1;
+    }
+    k = encoding_rank(lines, n, all & ~ENCODING_ZSTD, out);
+    for (i = 0; i < k; i++) {
+        if ((out[i] & ~(all & ~ENCODING_ZSTD)) || (seen & out[i]))
+            abort(); /* a coding not available, or twice */
+        seen |= out[i];
+    }
+    if (encoding_choose(lines, n, all & ~ENCODING_ZSTD) != (k > 0 ? out[0] : ENCODING_IDENTITY))
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,7 +66,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char back[HTTPDATE_LEN + 1];
         httpdate_format(t, back); /* any date we accept formats back */
     }
-    encoding_choose(s, size, ENCODING_GZIP | ENCODING_BR);
+    fuzz_codings(s, size);
+    if (size < sizeof(path)) { /* a name in the compression cache's directory */
+        memcpy(path, s, size);
+        path[size] = '\0';
+        variant_name_valid(path);
+    }
     etag_list_match(s, size, "\"abc\"", 5, 1);
     if (path_normalize(s, size, out, sizeof(out)) >= 0) {
         size_t len = strlen(out);
