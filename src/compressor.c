@@ -374,7 +374,6 @@ int compressor_run(const struct settings *s, const struct compress_cache *cc)
     become_compressor();
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    close(cc->jobs[1]); /* the end of the socket the workers write */
     cachedir_scan(&c.dir, cc->dirfd, s->compress_cache_size, TMP_MAX_AGE);
     probe(&c);
     while ((r = next_job(cc->jobs[0], &job, &fd)) != 0) {

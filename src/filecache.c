@@ -267,6 +267,8 @@ static void refresh_siblings(struct filecache *fc, struct fc_entry *e)
     refresh_sibling(fc, e, &e->gz, path, e->keylen + 3);
     memcpy(path + e->keylen, ".br", 4);
     refresh_sibling(fc, e, &e->br, path, e->keylen + 3);
+    if (e->gz != NULL || e->br != NULL)
+        drop_made(e); /* a sibling is served instead */
 }
 
 static void unlink_lru(struct filecache *fc, struct fc_entry *e)
@@ -333,6 +335,7 @@ static int reopen(struct filecache *fc, struct fc_entry *e, char *real, long *re
         close(fd); /* directories are looked into rarely: no fd kept */
         e->type = FC_DIR;
         filecache_set_slot(e, &e->file, NULL);
+        drop_made(e);
     } else if (S_ISREG(st.st_mode)) {
         e->type = FC_FILE;
         if (put_version(fc, e, &e->file, fd, &st, e->key, e->keylen) != 0)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "portico/codec.h"
 #include "portico/log.h"
 #include "portico/master.h"
 #include "portico/settings.h"
@@ -182,7 +183,7 @@ static int parse_args(int argc, char **argv, struct config_arg *cli, int max,
             usage(stdout);
             exit(0);
         } else if (strcmp(d->name, "version") == 0) {
-            printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+            printf("%s %s\ncompression: %s\n", PACKAGE_NAME, PACKAGE_VERSION, codec_describe());
             exit(0);
         }
     }

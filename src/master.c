@@ -224,6 +224,10 @@ static void generation_free(struct master *m, struct generation *g)
         if (!shared)
             close(g->ls.l[i].fd);
     }
+    /* a compressor killed with its generation may be reaped after it is gone */
+    for (i = 0; i < g->nslots; i++)
+        if (g->slots[i].ctl > 0)
+            close(g->slots[i].ctl);
     close_roots(g);
     compressor_close(&g->cc);
     tls_server_free(g->tls);

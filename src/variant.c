@@ -234,28 +234,39 @@ out:
     free(out);
 }
 
-/* Brings e's variant in coding along: from the cache directory when it is there,
- * else asks the compressor for it and, for a small file, makes a quick one. */
+/* Asks the compressor for e's variant in coding; again after a while, since a full
+ * queue may have dropped the message (the compressor makes nothing twice). */
+static void ask(struct variants *v, struct fc_entry *e, unsigned coding, int i, uint64_t now_ms)
+{
+    struct variant_job job = {VARIANT_MAKE, (unsigned char)coding, 0, ""};
+
+    if (v->jobfd < 0 ||
+        ((e->made.asked & (1u << i)) && now_ms - e->made.asked_ms < VARIANT_ASK_AGAIN_MS))
+        return;
+    job.level = (unsigned char)codec_level(coding, 1);
+    send_job(v, &job, e->file->fd);
+    e->made.asked |= 1u << i;
+    e->made.asked_ms = now_ms;
+}
+
+/* Brings e's variant in coding along: from the cache directory when it is there
+ * (looked for at most every VARIANT_RETRY_MS), else asks the compressor for it and,
+ * for a small file, makes a quick one. HEAD does neither. */
 static void look_for(struct variants *v, struct fc_entry *e, unsigned coding, int head,
                      uint64_t now_ms)
 {
     int i = encoding_index(coding);
-    struct variant_job job = {VARIANT_MAKE, (unsigned char)coding, 0, ""};
 
     if (e->made.final & (1u << i))
         return;
-    if (v->dirfd >= 0 && (e->made.tried_ms == 0 || now_ms - e->made.tried_ms >= VARIANT_RETRY_MS)) {
-        e->made.tried_ms = now_ms ? now_ms : 1;
-        if (open_final(v, e, coding, i))
-            return;
-        /* asked again after a while: a full queue may have dropped the message */
-        if (!head && v->jobfd >= 0 &&
-            (!(e->made.asked & (1u << i)) || now_ms - e->made.asked_ms >= VARIANT_ASK_AGAIN_MS)) {
-            job.level = (unsigned char)codec_level(coding, 1);
-            send_job(v, &job, e->file->fd);
-            e->made.asked |= 1u << i;
-            e->made.asked_ms = now_ms;
+    if (v->dirfd >= 0) {
+        if (e->made.tried_ms == 0 || now_ms - e->made.tried_ms >= VARIANT_RETRY_MS) {
+            e->made.tried_ms = now_ms ? now_ms : 1;
+            if (open_final(v, e, coding, i))
+                return;
         }
+        if (!head)
+            ask(v, e, coding, i, now_ms);
     }
     if (!head && !(e->made.quick & (1u << i)) && e->file->size <= VARIANT_INLINE_MAX) {
         e->made.quick |= 1u << i; /* once: a file that does not shrink is not tried again */

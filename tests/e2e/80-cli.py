@@ -43,13 +43,14 @@ def help_case(flag):
 def version_case(flag):
     code, out, err = run_cli([flag])
     eq(code, 0, 'exit code')
-    check(re.fullmatch(rb'portico \d+\.\d+\.\d+\n', out), 'version output %r' % out)
+    check(re.fullmatch(rb'portico \d+\.\d+\.\d+\ncompression: (none|(gzip \((libdeflate|zlib)\) ?)?'
+                       rb'(brotli ?)?(zstd)?)\n', out), 'version output %r' % out)
 
 
 for f in ['-h', '--help']:
     add_case('%s prints usage to stdout, exit 0' % f, help_case, f)
 for f in ['-V', '--version']:
-    add_case('%s prints "portico X.Y.Z", exit 0' % f, version_case, f)
+    add_case('%s prints "portico X.Y.Z" and the codings built in, exit 0' % f, version_case, f)
 
 # ---- usage errors: exit 2 ---------------------------------------------------
 

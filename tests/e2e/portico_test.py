@@ -261,8 +261,9 @@ class Server:
         if keepalive_timeout is not None:
             cmd += ['--keepalive-timeout', str(keepalive_timeout)]
         cmd += list(extra)
-        if not {'--compress-cache', '-c', '--config'} & set(extra):
-            # a cache of compressed files of its own: the master makes it (for the
+        if '--compress-cache' not in extra:
+            # a cache of compressed files of its own, never the system's (a command-line
+            # option wins over a configuration file's): the master makes it (for the
             # workers' user) in a directory of this test's
             self.cache_dir = os.path.join(mkdtemp(), 'cache')
             cmd += ['--compress-cache', self.cache_dir]
@@ -437,6 +438,14 @@ def children(pid):
 
 
 COMPRESSOR_NAME = 'portico-zip'  # the compressor's /proc/PID/comm
+
+
+def codings():
+    """The content codings the binary was built with ('br', 'zstd', 'gzip'), from the
+    compression line of portico --version."""
+    out = subprocess.run([BIN, '--version'], capture_output=True, timeout=10).stdout
+    line = next((x for x in out.decode().splitlines() if x.startswith('compression:')), '')
+    return {c for w, c in (('gzip', 'gzip'), ('brotli', 'br'), ('zstd', 'zstd')) if w in line}
 
 
 def process_name(pid):

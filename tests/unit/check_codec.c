@@ -35,8 +35,15 @@ static size_t decode(unsigned coding, const unsigned char *in, size_t len, unsig
 #endif
 #if HAVE_ZSTD
     if (coding == ENCODING_ZSTD) {
-        n = ZSTD_decompress(out, want, in, len);
-        n = ZSTD_isError(n) ? (size_t)-1 : n;
+        /* as a browser decodes: no window above 8 MiB (RFC 8878 §3.1.1.1.2) */
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        ZSTD_inBuffer src = {in, len, 0};
+        ZSTD_outBuffer dst = {out, want, 0};
+        size_t r = ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 23);
+        if (!ZSTD_isError(r))
+            r = ZSTD_decompressStream(d, &dst, &src);
+        n = !ZSTD_isError(r) && r == 0 ? dst.pos : (size_t)-1;
+        ZSTD_freeDCtx(d);
     }
 #endif
 #if HAVE_LIBDEFLATE
@@ -81,7 +88,7 @@ static const struct {
     {ENCODING_BR, 0, 300},       {ENCODING_BR, 1, 300},       {ENCODING_BR, 1, 200000},
     {ENCODING_ZSTD, 0, 300},     {ENCODING_ZSTD, 1, 300},     {ENCODING_ZSTD, 1, 200000},
     {ENCODING_GZIP, 0, 300},     {ENCODING_GZIP, 1, 300},     {ENCODING_GZIP, 1, 200000},
-    {ENCODING_BR, 0, 5u << 20},  {ENCODING_ZSTD, 0, 9u << 20}, /* past zstd's 8 MiB window */
+    {ENCODING_BR, 0, 5u << 20},  {ENCODING_ZSTD, 1, 9u << 20}, /* past 8 MiB: a window's worth */
 };
 
 START_TEST(round_trip)
@@ -116,6 +123,8 @@ START_TEST(refused)
     size_t i, n = 0;
     unsigned coding = 1u << _i;
 
+    if (!(codec_available() & coding))
+        return; /* not built in: codec_compress says -1, as for any unknown coding */
     for (i = 0; i < sizeof(noise); i++)
         noise[i] = (unsigned char)(rand() >> 7);
     ck_assert_int_eq(codec_compress(coding, codec_level(coding, 1), noise, sizeof(noise), &out,
