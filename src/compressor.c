@@ -21,6 +21,7 @@
 #include "portico/codec.h"
 #include "portico/compressor.h"
 #include "portico/encoding.h"
+#include "portico/fdpass.h"
 #include "portico/log.h"
 #include "portico/variant.h"
 
@@ -310,25 +311,12 @@ static void used(struct compressor *c, const char *name)
  * sends: a datagram socket never ends, and the master's signal stops this process. */
 static int next_job(int sock, struct variant_job *job, int *fd)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {job, sizeof(*job) - 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                         .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *cm;
     ssize_t n;
 
     memset(job, 0, sizeof(*job));
-    *fd = -1;
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    n = fdpass_recv(sock, job, sizeof(*job) - 1, fd, 0); /* the name stays terminated */
     if (n <= 0)
         return n == 0 ? 0 : errno == EINTR ? 1 : -1;
-    for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(cm), sizeof(int));
     return 1;
 }
 

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "portico/codec.h"
 #include "portico/encoding.h"
+#include "portico/fdpass.h"
 #include "portico/variant.h"
 
 struct variants {
@@ -107,24 +107,8 @@ static size_t name_of(const struct fc_file *f, unsigned coding, int level, char 
  * next look into the directory asks again. */
 static void send_job(struct variants *v, const struct variant_job *job, int fd)
 {
-    struct iovec iov = {(void *)job, offsetof(struct variant_job, name) + strlen(job->name) + 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-    if (fd >= 0) {
-        struct cmsghdr *c;
-        msg.msg_control = u.buf;
-        msg.msg_controllen = sizeof(u.buf);
-        c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    (void)sendmsg(v->jobfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)fdpass_send(v->jobfd, job, offsetof(struct variant_job, name) + strlen(job->name) + 1,
+                      fd);
 }
 
 /* Tells the compressor that e's variant in coding was sent: at most once a second,

@@ -18,6 +18,7 @@
 #include "portico/compressor.h"
 #include "portico/cors.h"
 #include "portico/event.h"
+#include "portico/fdpass.h"
 #include "portico/headers.h"
 #include "portico/http.h"
 #include "portico/log.h"
@@ -100,50 +101,20 @@ static void on_stop_signal(int sig)
 
 int worker_send_fd(int ctl, int fd)
 {
-    char c = 'L', cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {&c, 1};
-    struct msghdr msg;
-    struct cmsghdr *cm;
-
-    memset(&msg, 0, sizeof(msg));
-    memset(cbuf, 0, sizeof(cbuf));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof(cbuf);
-    cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(ctl, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -1 : 0;
+    return fdpass_send(ctl, "L", 1, fd);
 }
 
 /* A message from the master: a reopened access log to write to from now on. */
 static void on_control(struct event_handler *h, unsigned events)
 {
     struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, ctl_h));
-    char c, cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {&c, 1};
-    struct msghdr msg;
-    struct cmsghdr *cm;
+    char c;
+    int fd;
 
     (void)events;
-    for (;;) {
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf;
-        msg.msg_controllen = sizeof(cbuf);
-        if (recvmsg(w->ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-            return;
-        cm = CMSG_FIRSTHDR(&msg);
-        if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    while (fdpass_recv(w->ctl, &c, 1, &fd, MSG_DONTWAIT) > 0)
+        if (fd >= 0)
             log_access_use_fd(fd);
-        }
-    }
 }
 
 /* Files changed: the cache drops what they were before any request is served. */
