@@ -164,28 +164,6 @@ static void warn_once(struct compressor *c, unsigned kind, int err)
                                 : "let the workers' user write there, or set --compress-cache DIR");
 }
 
-/* The whole file, if it is still the version st describes when read. */
-static unsigned char *read_version(int fd, const struct stat *st)
-{
-    unsigned char *buf = malloc(st->st_size > 0 ? (size_t)st->st_size : 1);
-    size_t got = 0;
-    struct stat again;
-
-    while (buf != NULL && got < (size_t)st->st_size) {
-        ssize_t n = pread(fd, buf + got, (size_t)st->st_size - got, (off_t)got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    if (buf == NULL || got != (size_t)st->st_size || fstat(fd, &again) < 0 ||
-        again.st_size != st->st_size || again.st_ctim.tv_sec != st->st_ctim.tv_sec ||
-        again.st_ctim.tv_nsec != st->st_ctim.tv_nsec) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 static int write_all(int fd, const unsigned char *p, size_t len)
 {
     while (len > 0) {
@@ -257,7 +235,7 @@ static void make_variant(struct compressor *c, unsigned coding, int fd)
         warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, errno);
         return;
     }
-    in = read_version(fd, &st);
+    in = variant_read(fd, (uint64_t)st.st_size, st.st_ctim);
     n = in != NULL ? fill(c, out, coding, in, (size_t)st.st_size) : -1;
     if (n >= 0) /* room first, never for this one: the directory stays within its bound */
         cachedir_evict(&c->dir, c->dir.limit - (uint64_t)n);

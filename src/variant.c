@@ -164,24 +164,35 @@ static int open_final(struct variants *v, struct fc_entry *e, unsigned coding, i
     return 1;
 }
 
-/* The whole of a small file, if it is still the version f describes. */
-static unsigned char *read_small(const struct fc_file *f)
+unsigned char *variant_read(int fd, uint64_t size, struct timespec ctime)
 {
-    unsigned char *buf = malloc(f->size);
+    unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
+    size_t got = 0;
     struct stat st;
 
-    if (buf == NULL)
-        return NULL;
-    if (f->data != NULL) {
-        memcpy(buf, f->data, f->size);
-        return buf;
+    while (buf != NULL && got < size) {
+        ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
     }
-    if (pread(f->fd, buf, f->size, 0) != (ssize_t)f->size || fstat(f->fd, &st) < 0 ||
-        (uint64_t)st.st_size != f->size || st.st_ctim.tv_sec != f->ctime.tv_sec ||
-        st.st_ctim.tv_nsec != f->ctime.tv_nsec) {
+    if (buf == NULL || got != size || fstat(fd, &st) < 0 || (uint64_t)st.st_size != size ||
+        st.st_ctim.tv_sec != ctime.tv_sec || st.st_ctim.tv_nsec != ctime.tv_nsec) {
         free(buf);
         return NULL;
     }
+    return buf;
+}
+
+/* The whole of a small file, if it is still the version f describes. */
+static unsigned char *read_small(const struct fc_file *f)
+{
+    unsigned char *buf;
+
+    if (f->data == NULL)
+        return variant_read(f->fd, f->size, f->ctime);
+    if ((buf = malloc(f->size)) != NULL)
+        memcpy(buf, f->data, f->size);
     return buf;
 }
 

@@ -55,6 +55,9 @@ struct fc_file *variant_pick(struct variants *v, struct fc_entry *e,
  * its length, or 0. */
 size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, struct timespec ctime,
                     unsigned coding, int level);
+/* The size bytes of the file open on fd, malloc'd, if they are still the version
+ * of that change time when read; else NULL. */
+unsigned char *variant_read(int fd, uint64_t size, struct timespec ctime);
 /* 1 when name is one variant_name makes: the only names the cache ever deletes. */
 int variant_name_valid(const char *name);
 
