@@ -28,6 +28,7 @@
 #define TMP_MAX_AGE 600 /* seconds: older temporary files were left by a stopped compressor */
 #define TOUCH_EVERY 60  /* seconds between updates of a used file's time on disk */
 #define FULL_PAUSE  60  /* seconds without making anything after the disk was full */
+#define TMP_NAME_MAX 64
 
 struct compressor {
     struct cachedir dir;
@@ -218,23 +219,30 @@ static int wanted(struct compressor *c, unsigned coding, int fd, struct stat *st
            fstatat(c->dir.dirfd, name, &there, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
+/* A new temporary file in the directory, its name put in tmp: the descriptor, or -1
+ * after the one warning of its kind. */
+static int open_tmp(struct compressor *c, char tmp[TMP_NAME_MAX])
+{
+    int fd;
+
+    snprintf(tmp, TMP_NAME_MAX, CACHEDIR_TMP_PREFIX "%ld-%u", (long)getpid(), c->tmp_seq++);
+    fd = openat(c->dir.dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, errno);
+    return fd;
+}
+
 /* The temporary file goes first: without room or rights, nothing is compressed. */
 static void make_variant(struct compressor *c, unsigned coding, int fd)
 {
-    char name[VARIANT_NAME_MAX], tmp[64];
+    char name[VARIANT_NAME_MAX], tmp[TMP_NAME_MAX];
     unsigned char *in;
     struct stat st;
     long n;
     int out;
 
-    if (!wanted(c, coding, fd, &st, name))
+    if (!wanted(c, coding, fd, &st, name) || (out = open_tmp(c, tmp)) < 0)
         return;
-    snprintf(tmp, sizeof(tmp), CACHEDIR_TMP_PREFIX "%ld-%u", (long)getpid(), c->tmp_seq++);
-    out = openat(c->dir.dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (out < 0) {
-        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, errno);
-        return;
-    }
     in = variant_read(fd, (uint64_t)st.st_size, st.st_ctim);
     n = in != NULL ? fill(c, out, coding, in, (size_t)st.st_size) : -1;
     if (n >= 0) /* room first, never for this one: the directory stays within its bound */
@@ -253,17 +261,13 @@ static void make_variant(struct compressor *c, unsigned coding, int fd)
 /* Says at once, not at the first request, when the directory cannot be written. */
 static void probe(struct compressor *c)
 {
-    char tmp[64];
-    int fd;
+    char tmp[TMP_NAME_MAX];
+    int fd = open_tmp(c, tmp);
 
-    snprintf(tmp, sizeof(tmp), CACHEDIR_TMP_PREFIX "%ld-probe", (long)getpid());
-    fd = openat(c->dir.dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        warn_once(c, errno == ENOSPC ? WARN_FULL : WARN_WRITE, errno);
-        return;
+    if (fd >= 0) {
+        close(fd);
+        unlinkat(c->dir.dirfd, tmp, 0);
     }
-    close(fd);
-    unlinkat(c->dir.dirfd, tmp, 0);
 }
 
 /* A worker sent the variant (reported at most once a second per worker): it is
