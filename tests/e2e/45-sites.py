@@ -207,7 +207,4 @@ def reload_sites():
         s.stop()
 
 
-try:
-    run()
-finally:
-    SERVER.stop()
+run()

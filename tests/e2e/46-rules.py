@@ -281,7 +281,4 @@ for _a, _n in BAD_FLAGS:
     add_case('a bad flag is one line: %r' % ' '.join(_a), bad_flag, _a, _n)
 
 
-try:
-    run()
-finally:
-    SERVER.stop()
+run()

@@ -152,7 +152,4 @@ def flags():
             s.stop()
 
 
-try:
-    run()
-finally:
-    SERVER.stop()
+run()

@@ -97,7 +97,4 @@ def site_cert_turns_tls_on():
         s.stop()
 
 
-try:
-    run()
-finally:
-    SERVER.stop()
+run()
