@@ -13,20 +13,12 @@
 #include <unistd.h>
 
 #include "portico/cachedir.h"
-
-static uint32_t hash_name(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
+#include "portico/str.h"
 
 /* The slot of name: where it is, or the empty one where it would go. */
 static size_t slot_of(const struct cachedir *c, const char *name)
 {
-    size_t i = hash_name(name) & (c->nslots - 1);
+    size_t i = str_hash(STR_HASH_INIT, name, strlen(name)) & (c->nslots - 1);
 
     while (c->slots[i] != 0 && strcmp(c->v[c->slots[i] - 1].name, name) != 0)
         i = (i + 1) & (c->nslots - 1);

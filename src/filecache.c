@@ -15,6 +15,7 @@
 #include "portico/beneath.h"
 #include "portico/filecache.h"
 #include "portico/mime.h"
+#include "portico/str.h"
 
 #define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
@@ -63,12 +64,7 @@ struct filecache *filecache_new(int rootfd, unsigned max_entries, uint64_t reval
 
 static uint32_t hash_path(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    size_t i;
-
-    for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    return str_hash(STR_HASH_INIT, s, len);
 }
 
 struct fc_file *filecache_ref(struct fc_file *f)

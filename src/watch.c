@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "portico/log.h"
+#include "portico/str.h"
 #include "portico/watch.h"
 
 /* A directory: names created, removed, renamed or chmod-ed in it, and the directory
@@ -28,8 +29,6 @@
 #define FILE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 #define SELF_GONE (IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)
 #define FS_SEEN   8
-#define FNV_INIT  2166136261u
-#define FNV_PRIME 16777619u
 #define KPATH_MAX (PATH_MAX + 32)
 #define DELETED   " (deleted)" /* what /proc appends to the path of an unlinked file */
 
@@ -92,15 +91,6 @@ const char *watch_fs_name(long f_type)
 int watch_fs_reports_changes(long f_type)
 {
     return watch_fs_name(f_type) == NULL;
-}
-
-static uint32_t hash_more(uint32_t h, const char *s, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
-    return h;
 }
 
 /* Where the kernel finds the root: /proc/self/fd/N, or the working directory. */
@@ -387,9 +377,9 @@ static struct watch_node *dir_new(struct watcher *w, struct watch_node *parent, 
  * root down, so a path that does not exist stops at its first missing part). */
 static struct watch_node *dir_get(struct watcher *w, const char *path, size_t len, int *made)
 {
-    struct watch_node *n = find_dir(w, path, len, hash_more(FNV_INIT, path, len));
+    struct watch_node *n = find_dir(w, path, len, str_hash(STR_HASH_INIT, path, len));
     struct watch_node *parent = NULL;
-    uint32_t h = FNV_INIT;
+    uint32_t h = STR_HASH_INIT;
     size_t end = 0;
 
     if (n != NULL)
@@ -410,7 +400,7 @@ static struct watch_node *dir_get(struct watcher *w, const char *path, size_t le
             return n;
         parent = n;
         do
-            h = (h ^ (unsigned char)path[end]) * FNV_PRIME;
+            h = str_hash(h, path + end, 1);
         while (++end < len && path[end] != '/');
     }
 }
@@ -546,7 +536,7 @@ static void name_event(struct watcher *w, struct watch_node *dir, const char *na
     memcpy(path, dir->path, dir->len);
     path[dir->len] = '/';
     memcpy(path + dir->len + 1, name, nlen);
-    child = find_dir(w, path, len, hash_more(FNV_INIT, path, len));
+    child = find_dir(w, path, len, str_hash(STR_HASH_INIT, path, len));
     if (child != NULL)
         kill_dir(child, 1);
     for (c = w->clients; c != NULL; c = c->next)
@@ -561,7 +551,7 @@ static void dispatch(struct watcher *w, const struct inotify_event *ev)
         /* events were lost: nothing watched can be trusted, not even the bytes of
          * a file being sent */
         unsigned i;
-        struct watch_node *root = find_dir(w, "", 0, FNV_INIT);
+        struct watch_node *root = find_dir(w, "", 0, STR_HASH_INIT);
         if (root != NULL)
             kill_dir(root, 1);
         for (i = 0; i <= w->mask; i++)

@@ -12,6 +12,19 @@ struct str {
     size_t len;
 };
 
+#define STR_HASH_INIT 2166136261u
+
+/* FNV-1a over len more bytes of s, from h (STR_HASH_INIT to begin): the hash of the
+ * tables of paths and names. Inline: the file cache hashes each request's path. */
+static inline uint32_t str_hash(uint32_t h, const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
 /* 1 when the span s equals lit, ignoring ASCII case; lit must be lower-case. Inline,
  * so that the literal's length is known where it is called: a header name costs
  * one comparison of lengths and a byte loop, not a call. */
