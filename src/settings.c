@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "portico/netaddr.h"
 #include "portico/path.h"
 #include "portico/settings.h"
 #include "portico/str.h"
@@ -82,6 +83,56 @@ static int check_origins(const char *value, char *err, size_t errlen)
     return 0;
 }
 
+/* trusted-proxy, metrics-allow: an address or a network */
+static int check_net(const char *value, char *err, size_t errlen)
+{
+    struct netaddr_net net;
+
+    if (netaddr_parse_net(value, &net) < 0) {
+        snprintf(err, errlen, "'%s' is no address or network, such as 10.0.0.0/8, 192.0.2.7 "
+                              "or 2001:db8::/32 (with no host bits below the prefix)", value);
+        return -1;
+    }
+    return 0;
+}
+
+/* health, metrics: a path of their own, as a client sends it */
+static int check_endpoint(const char *value, char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; value[i] > ' ' && value[i] < 0x7f && value[i] != '?' && value[i] != '%'; i++)
+        ;
+    if (value[0] != '/' || value[i] != '\0' || strstr(value, "/.") != NULL) {
+        snprintf(err, errlen, "'%s' is no plain path such as /healthz", value);
+        return -1;
+    }
+    return 0;
+}
+
+/* a setting that takes one of the words in choices ("off|on|http|https") */
+static int check_choice(const char *value, const char *choices, char *err, size_t errlen)
+{
+    const char *p = choices;
+    size_t n = strlen(value);
+
+    for (; p != NULL; p = strchr(p, '|'), p = p ? p + 1 : NULL)
+        if (strncmp(p, value, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+            return 0;
+    snprintf(err, errlen, "invalid value '%s': expected %s", value, choices);
+    return -1;
+}
+
+static int check_proxy_protocol(const char *value, char *err, size_t errlen)
+{
+    return check_choice(value, "off|on|http|https", err, errlen);
+}
+
+static int check_log_format(const char *value, char *err, size_t errlen)
+{
+    return check_choice(value, "combined|json", err, errlen);
+}
+
 /* One table for the command line and the configuration file: a setting has one
  * name, one parser, one range and one default wherever it is given. */
 #define F(member) offsetof(struct settings, member)
@@ -112,7 +163,11 @@ const struct setting_def config_table[] = {
      .help = "no access log unless --access-log is given"},
     {.name = "access-log", .type = SETTING_STRING, .flags = BOTH, .field = F(access_log),
      .what = "access log", .arg = "FILE",
-     .help = "Combined Log Format access log ('-' stdout, 'off')"},
+     .help = "access log ('-' stdout, 'off')"},
+    {.name = "log-format", .type = SETTING_STRING, .flags = BOTH, .field = F(log_format),
+     .dflt = "combined", .what = "log format", .arg = "combined|json", .check = check_log_format,
+     .help = "access-log lines: the Combined Log Format, or one JSON object a line "
+             "(default {default})"},
     /* nginx-like timeouts, shorter where an idle socket is the only thing waiting */
     {.name = "header-timeout", .type = SETTING_UINT, .flags = BOTH, .field = F(header_timeout),
      .min = 1, .max = 86400, .dflt = "10", .what = "header timeout", .arg = "SEC",
@@ -221,6 +276,34 @@ const struct setting_def config_table[] = {
      .help = "confine workers to the document root"},
     {.name = "pid-file", .type = SETTING_STRING, .flags = BOTH, .field = F(pid_file),
      .what = "file", .arg = "FILE", .help = "write the master's PID there"},
+    {.name = "proxy-protocol", .type = SETTING_STRING, .flags = BOTH, .field = F(proxy_protocol),
+     .dflt = "off", .bare = "on", .what = "proxy-protocol", .arg = "on|http|https|off",
+     .check = check_proxy_protocol, .heading = "Behind a load balancer",
+     .help = "connections to the listeners named (on: both) start with a PROXY protocol "
+             "header (v1 or v2) from a trusted proxy, which names the client"},
+    {.name = "trusted-proxy", .type = SETTING_LIST, .flags = BOTH, .field = F(trusted_proxy),
+     .count = F(ntrusted_proxy), .max = SETTINGS_MAX_NETS, .what = "trusted proxy",
+     .arg = "CIDR", .check = check_net,
+     .help = "a balancer's address or network: its PROXY headers and X-Forwarded-For name the "
+             "client; repeatable"},
+    {.name = "health", .type = SETTING_STRING, .flags = BOTH, .field = F(health),
+     .what = "health path", .arg = "PATH", .check = check_endpoint,
+     .help = "answer PATH on every host with 200 while serving, 503 while draining"},
+    {.name = "drain-time", .type = SETTING_UINT, .flags = BOTH, .field = F(drain_time),
+     .max = 3600, .dflt = "5", .what = "drain time", .arg = "SEC",
+     .help = "with --health, a graceful stop (SIGQUIT) answers health checks with 503 for SEC "
+             "while serving on, then closes its listeners (default {default})"},
+    {.name = "metrics", .type = SETTING_STRING, .flags = BOTH, .field = F(metrics),
+     .what = "metrics path", .arg = "PATH", .check = check_endpoint,
+     .help = "answer PATH on every host with Prometheus metrics"},
+    {.name = "metrics-allow", .type = SETTING_LIST, .flags = BOTH, .field = F(metrics_allow),
+     .count = F(nmetrics_allow), .max = SETTINGS_MAX_NETS, .what = "network", .arg = "CIDR",
+     .check = check_net,
+     .help = "who may read the metrics (default: this machine and the trusted proxies); "
+             "repeatable"},
+    {.name = "max-connections-per-ip", .type = SETTING_UINT, .flags = BOTH,
+     .field = F(max_conns_per_ip), .max = 1000000, .what = "connection limit", .arg = "N",
+     .help = "connections one client address may hold, across all workers (default: no limit)"},
     {.name = "help", .short_opt = 'h', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
      .heading = "", .help = "show this help and exit"},
     {.name = "version", .short_opt = 'V', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,

@@ -1,4 +1,4 @@
-/* Error log (stderr, with levels) and access log (Combined Log Format). */
+/* Error log (stderr, with levels) and access log (Combined Log Format, or JSON lines). */
 #ifndef PORTICO_LOG_H
 #define PORTICO_LOG_H
 
@@ -18,9 +18,16 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* What one access-log line says; strings are spans, not NUL-terminated. */
 struct log_access_entry {
-    const char *client; /* numeric address */
+    const char *client; /* numeric address: the real client's, behind a trusted proxy */
     const char *request_line;
     size_t request_line_len;
+    const char *method; /* its name, NUL-terminated, or NULL when there was no request line */
+    const char *target; /* the request target as sent (path and query) */
+    size_t target_len;
+    const char *host;   /* the Host header, or NULL */
+    size_t host_len;
+    const char *tls;    /* the TLS version ("TLSv1.3"), or NULL for plain HTTP */
+    uint64_t duration_us; /* from the first byte of the request to the last of the response */
     const char *referer;
     size_t referer_len;
     const char *user_agent;
@@ -34,6 +41,8 @@ struct log_access_entry {
 
 /* Opens the access log: "-" is stdout, NULL or "off" disables it. */
 int log_access_open(const char *path);
+/* Lines from now on: 0 the Combined Log Format, 1 one JSON object a line. */
+void log_access_set_json(int json);
 int log_access_enabled(void);
 /* The access log's descriptor (-1 when off), and taking over a new one (a reopened
  * file handed over by the master; the old one is closed). */

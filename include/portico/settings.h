@@ -14,6 +14,7 @@
 #define SETTINGS_MAX_CORS        8  /* cors lines of a site */
 #define SETTINGS_MAX_NAMES       16 /* host names of a [site] */
 #define SETTINGS_MAX_SITES       64
+#define SETTINGS_MAX_NETS        32 /* trusted-proxy, metrics-allow lines */
 
 struct config_section;
 
@@ -53,6 +54,17 @@ struct settings {
     const char *user;          /* who workers run as when started as root */
     int chroot;                /* workers chroot to the document root */
     const char *pid_file;
+    /* behind a load balancer */
+    const char *proxy_protocol; /* which listeners expect a PROXY header: off, on, http, https */
+    const char *trusted_proxy[SETTINGS_MAX_NETS]; /* networks whose PROXY and X-Forwarded-For count */
+    int ntrusted_proxy;
+    const char *health;        /* the health check's path, or NULL */
+    unsigned drain_time;       /* seconds health says 503 before a graceful stop closes listeners */
+    const char *metrics;       /* the Prometheus endpoint's path, or NULL */
+    const char *metrics_allow[SETTINGS_MAX_NETS]; /* who may read it; none: loopback, trusted */
+    int nmetrics_allow;
+    const char *log_format;    /* combined or json */
+    unsigned max_conns_per_ip; /* per instance; 0: no limit */
     /* a site's rules: header, redirect, fallback, auth lines in order (the default
      * site's are the global lines, which every [site] inherits before its own) */
     struct rule_list rules;

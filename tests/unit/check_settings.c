@@ -260,6 +260,10 @@ static const char *sample(const struct setting_def *d)
 
     if (strcmp(d->name, "cors") == 0)
         return "https://app.example";
+    if (d->check != NULL && d->type == SETTING_LIST)
+        return "10.0.0.0/8"; /* trusted-proxy, metrics-allow */
+    if (d->type == SETTING_STRING && d->dflt != NULL)
+        return d->dflt;
     if (d->type == SETTING_RULE && d->rule == RULE_AUTH)
         return htpasswd_file();
     switch (d->type) {

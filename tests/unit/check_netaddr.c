@@ -1,0 +1,7 @@
+/* STUB: being written. */
+#include "suites.h"
+
+Suite *netaddr_suite(void)
+{
+    return suite_create("netaddr");
+}

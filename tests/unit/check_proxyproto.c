@@ -1,0 +1,7 @@
+/* STUB: being written. */
+#include "suites.h"
+
+Suite *proxyproto_suite(void)
+{
+    return suite_create("proxyproto");
+}
