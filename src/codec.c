@@ -60,6 +60,36 @@ const char *codec_describe(void)
     return text[0] != '\0' ? text : "none";
 }
 
+const char *codec_version(unsigned coding)
+{
+    static char br[16];
+
+    switch (coding) {
+#if HAVE_BROTLI
+    case ENCODING_BR:
+        if (br[0] == '\0') {
+            uint32_t v = BrotliEncoderVersion(); /* 0xMMMmmmPPP, 12 bits each */
+            snprintf(br, sizeof(br), "%u.%u.%u", (unsigned)(v >> 24), (unsigned)(v >> 12) & 0xfff,
+                     (unsigned)v & 0xfff);
+        }
+        return br;
+#endif
+#if HAVE_ZSTD
+    case ENCODING_ZSTD:
+        return ZSTD_versionString();
+#endif
+#if HAVE_LIBDEFLATE
+    case ENCODING_GZIP:
+        return LIBDEFLATE_VERSION_STRING;
+#elif HAVE_ZLIB
+    case ENCODING_GZIP:
+        return zlibVersion();
+#endif
+    default:
+        return "0";
+    }
+}
+
 #if HAVE_BROTLI
 static size_t brotli(int level, const void *in, size_t len, unsigned char *out, size_t cap)
 {

@@ -9,9 +9,9 @@
 #include "portico/cond.h"
 #include "portico/httpdate.h"
 
-size_t etag_format(char *out, uint64_t ino, uint64_t size, int64_t mtime_sec, long mtime_nsec)
+size_t etag_format(char *out, uint64_t size, int64_t mtime_sec, long mtime_nsec)
 {
-    int n = snprintf(out, ETAG_MAX, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "%08lx\"", ino, size,
+    int n = snprintf(out, ETAG_MAX, "\"%" PRIx64 "-%" PRIx64 "%08lx\"", size,
                      (uint64_t)mtime_sec, (unsigned long)mtime_nsec);
 
     return n > 0 && n < ETAG_MAX ? (size_t)n : 0;

@@ -99,8 +99,7 @@ static void set_version(struct fc_file *f, const struct stat *st)
     f->ctime = st->st_ctim;
     f->dev = st->st_dev;
     f->ino = st->st_ino;
-    f->etag_len = etag_format(f->etag, (uint64_t)st->st_ino, f->size, (int64_t)f->mtime,
-                              f->mtime_nsec);
+    f->etag_len = etag_format(f->etag, f->size, (int64_t)f->mtime, f->mtime_nsec);
     httpdate_format(f->mtime, f->last_modified);
 }
 

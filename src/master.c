@@ -1,11 +1,10 @@
-/* The master: opens the listeners (listener.c), forks the workers and supervises them —
- * respawn with back-off, reload on SIGHUP as a new generation of workers, log
- * reopening, graceful and fast stop, privilege drop. Signal handlers only set
- * flags; the loop sleeps in ppoll with them unblocked. It never serves a request. */
+/* The master: makes a generation of workers (generation.c) and supervises it —
+ * respawn with back-off, reload on SIGHUP as a new generation, log reopening, the
+ * drain of a graceful stop, fast stop. Signal handlers only set flags; the loop
+ * sleeps in ppoll with them unblocked. It never serves a request. */
 #include "build-config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -23,10 +21,8 @@
 #include <unistd.h>
 
 #include "portico/authrule.h"
-#include "portico/beneath.h"
-#include "portico/compressor.h"
 #include "portico/event.h"
-#include "portico/listener.h"
+#include "portico/generation.h"
 #include "portico/log.h"
 #include "portico/master.h"
 #include "portico/privilege.h"
@@ -37,31 +33,6 @@
 #define MAX_GENERATIONS 8
 #define MAX_BACKOFF_MS  10000
 #define STABLE_AFTER_MS 2000 /* a worker that lived this long did not crash-loop */
-
-struct slot {
-    pid_t pid;
-    int ctl;            /* the master's end of the worker's control socket */
-    uint64_t started_ms;
-    uint64_t respawn_at_ms;
-    unsigned failures;
-};
-
-/* Everything one set of workers was started with. A reload makes a new one; the
- * old one drains and is freed when its last worker has exited. */
-struct generation {
-    struct settings s;
-    int req_port, req_tls_port; /* as asked for, before port 0 became a real port */
-    struct tls_server *tls;
-    int *rootfds; /* each site's document root, by site number; sites share equal ones */
-    int nroots;
-    struct listener_set ls;
-    struct privilege priv; /* who the workers run as */
-    struct compress_cache cc; /* its compressor, in the slot after the workers' */
-    struct slot *slots;
-    int nslots;
-    int stopping;
-    uint64_t kill_at_ms;
-};
 
 struct master {
     const struct config_source *src;
@@ -109,243 +80,8 @@ static void url_host(const struct settings *s, char *out, size_t len)
 }
 
 
-/* A file access log must open before anything is committed to it. */
-static int access_log_openable(const char *path)
-{
-    int fd;
-
-    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
-        return 0;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        log_error("cannot open the access log %s", path);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
-static int open_listeners(struct generation *g, const struct generation *prev)
-{
-    struct listen_request ask = {&g->s, g->req_port, g->req_tls_port}, prev_ask;
-
-    if (prev != NULL) {
-        prev_ask.s = &prev->s;
-        prev_ask.port = prev->req_port;
-        prev_ask.tls_port = prev->req_tls_port;
-    }
-    return listeners_open(&g->ls, &g->s, &ask, prev ? &prev->ls : NULL, &prev_ask);
-}
-
-/* Opens each site's root: sites with the same root share its descriptor. */
-static int open_roots(struct generation *g)
-{
-    const char *paths[1 + SETTINGS_MAX_SITES];
-    int i;
-
-    g->nroots = 1 + g->s.nsites;
-    if ((g->rootfds = malloc((size_t)g->nroots * sizeof(int))) == NULL) {
-        log_error("malloc");
-        return -1;
-    }
-    for (i = 0; i < g->nroots; i++)
-        paths[i] = site_settings(&g->s, i)->root_abs;
-    if ((i = beneath_open_roots(paths, g->nroots, g->rootfds)) >= 0) {
-        log_error("document root %s", paths[i]);
-        return -1;
-    }
-    return 0;
-}
-
-static void close_roots(struct generation *g)
-{
-    if (g->rootfds != NULL)
-        beneath_close_roots(g->rootfds, g->nroots);
-    free(g->rootfds);
-    g->rootfds = NULL;
-    g->nroots = 0;
-}
-
-/* Everything that can fail for a generation, before any of its workers forks;
- * the TLS material comes last, so that a failure elsewhere rotates no keys and
- * rewrites no saved certificate. */
-static struct generation *generation_new(const struct settings *s, const struct generation *prev)
-{
-    struct generation *g = calloc(1, sizeof(*g));
-    int i;
-
-    if (g == NULL) {
-        log_error("calloc");
-        return NULL;
-    }
-    g->cc.dirfd = g->cc.jobs[0] = g->cc.jobs[1] = -1;
-    g->s = *s;
-    g->req_port = s->port;
-    g->req_tls_port = s->tls_port;
-    if (g->s.workers <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        g->s.workers = n > 0 ? (int)n : 1;
-    }
-    if (privilege_resolve(&g->s, &g->priv) < 0 || access_log_openable(g->s.access_log) < 0 ||
-        open_roots(g) < 0 || open_listeners(g, prev) < 0 ||
-        compressor_open(&g->s, g->priv.uid, g->priv.gid, g->priv.drop, &g->cc) < 0)
-        goto fail;
-    g->nslots = g->s.workers + (g->cc.jobs[0] >= 0);
-    g->slots = calloc((size_t)g->nslots, sizeof(*g->slots));
-    if (g->slots == NULL) {
-        log_error("calloc");
-        goto fail;
-    }
-    if (g->s.tls && (g->tls = tls_server_new(&g->s, prev ? prev->tls : NULL)) == NULL)
-        goto fail;
-    return g;
-fail:
-    /* listeners bound for this generation alone go; shared ones stay */
-    for (i = 0; i < g->ls.n; i++)
-        if (prev == NULL || !listeners_have(&prev->ls, g->ls.l[i].fd))
-            close(g->ls.l[i].fd);
-    close_roots(g);
-    compressor_close(&g->cc);
-    free(g->slots);
-    free(g);
-    return NULL;
-}
-
-/* Releases a generation whose workers are gone; listeners still in use stay. */
-static void generation_free(struct master *m, struct generation *g)
-{
-    int i, j;
-
-    for (i = 0; i < g->ls.n; i++) {
-        int shared = 0;
-        for (j = 0; j < m->ngen; j++)
-            if (m->gen[j] != g && listeners_have(&m->gen[j]->ls, g->ls.l[i].fd))
-                shared = 1;
-        if (!shared)
-            close(g->ls.l[i].fd);
-    }
-    /* a compressor killed with its generation may be reaped after it is gone */
-    for (i = 0; i < g->nslots; i++)
-        if (g->slots[i].ctl > 0)
-            close(g->slots[i].ctl);
-    close_roots(g);
-    compressor_close(&g->cc);
-    tls_server_free(g->tls);
-    if (m->ngen == 0 || m->gen[0] != g)
-        config_free(&g->s);
-    free(g->slots);
-    free(g);
-}
-
 static struct master the_master;
 
-/* In a new worker: every descriptor but its own generation's listeners and root,
- * its end of the compressor's socket and cache directory, its control socket, the
- * access log and stdio goes (old listeners, other workers' control sockets, another
- * root a chroot would not hide). The compressor keeps no listener and no root. */
-static void close_foreign_fds(const struct generation *g, int ctl, int compressor)
-{
-    int keep[LISTENERS_MAX + SETTINGS_MAX_SITES + 6], n = 0, i, j, lo = 3;
-
-    for (i = 0; i < g->ls.n && !compressor; i++)
-        keep[n++] = g->ls.l[i].fd;
-    for (i = 0; i < g->nroots && !compressor; i++)
-        keep[n++] = g->rootfds[i];
-    if (g->cc.dirfd >= 0)
-        keep[n++] = g->cc.dirfd;
-    if (g->cc.jobs[0] >= 0)
-        keep[n++] = g->cc.jobs[compressor ? 0 : 1];
-    keep[n++] = ctl;
-    if (log_access_fd() > STDERR_FILENO && !compressor)
-        keep[n++] = log_access_fd();
-    for (i = 1; i < n; i++) /* a handful: insertion sort */
-        for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    for (i = 0; i < n; i++) {
-        if (keep[i] > lo)
-            close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-        if (keep[i] >= lo)
-            lo = keep[i] + 1;
-    }
-    close_range((unsigned)lo, ~0u, 0);
-}
-
-/* fork(), the child named name (in ps and /proc/PID/comm) from its first moment. */
-static pid_t fork_named(const char *name)
-{
-    char mine[17] = "";
-    pid_t pid;
-
-    if (name == NULL || prctl(PR_GET_NAME, mine) < 0 || prctl(PR_SET_NAME, name) < 0)
-        return fork();
-    pid = fork();
-    if (pid != 0)
-        prctl(PR_SET_NAME, mine);
-    return pid;
-}
-
-static void spawn(struct generation *g, int i)
-{
-    int sv[2];
-    pid_t pid;
-
-    /* a control socket: the master hands a reopened access log over it */
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        log_error("socketpair");
-        g->slots[i].respawn_at_ms = event_now_ms() + 1000;
-        return;
-    }
-    fflush(NULL);
-    pid = fork_named(i == g->s.workers ? COMPRESSOR_NAME : NULL);
-    if (pid < 0) {
-        log_error("fork");
-        close(sv[0]);
-        close(sv[1]);
-        g->slots[i].respawn_at_ms = event_now_ms() + 1000;
-        return;
-    }
-    if (pid == 0) {
-        close_foreign_fds(g, sv[1], i == g->s.workers);
-        if (privilege_drop(&g->s, &g->priv) < 0)
-            _exit(1);
-        if (i == g->s.workers)
-            _exit(compressor_run(&g->s, &g->cc));
-        _exit(worker_run(&g->s, &g->ls, g->rootfds, g->tls, &g->cc, sv[1]));
-    }
-    close(sv[1]);
-    if (g->slots[i].ctl > 0)
-        close(g->slots[i].ctl);
-    g->slots[i].ctl = sv[0];
-    g->slots[i].pid = pid;
-    g->slots[i].started_ms = event_now_ms();
-    g->slots[i].respawn_at_ms = 0;
-}
-
-/* The compressor has nothing in flight worth waiting for (a half-written temporary
- * file goes at the next start): it is killed at once, and not waited for. */
-static void signal_generation(struct generation *g, int sig)
-{
-    int i;
-
-    for (i = 0; i < g->nslots; i++)
-        if (g->slots[i].pid > 0)
-            kill(g->slots[i].pid, i < g->s.workers ? sig : SIGKILL);
-}
-
-/* Bounds how long a stopping generation may take before it is killed. */
-static void stop_generation(struct generation *g, int sig)
-{
-    unsigned bound = g->s.shutdown_timeout;
-
-    if (sig == SIGQUIT) /* graceful: idle connections get a moment more */
-        bound += 2;
-    g->stopping = 1;
-    g->kill_at_ms = event_now_ms() + (uint64_t)bound * 1000 + 2000;
-    signal_generation(g, sig);
-}
 
 static void reap(struct master *m)
 {
@@ -386,16 +122,6 @@ static void reap(struct master *m)
             }
         }
     }
-}
-
-/* Its workers still running. */
-static int alive(const struct generation *g)
-{
-    int i, n = 0;
-
-    for (i = 0; i < g->s.workers; i++)
-        n += g->slots[i].pid != 0;
-    return n;
 }
 
 /* systemd's notification protocol (sd_notify), in the few lines it takes. */
@@ -510,11 +236,11 @@ static void reload(struct master *m)
     authrule_warn_plain(&g->s);
     /* the new workers accept on the shared listeners before the old ones stop */
     for (i = 0; i < g->nslots; i++)
-        spawn(g, i);
+        generation_spawn(g, i);
     memmove(&m->gen[1], &m->gen[0], sizeof(m->gen[0]) * (size_t)m->ngen);
     m->gen[0] = g;
     m->ngen++;
-    stop_generation(m->gen[1], SIGQUIT);
+    generation_stop(m->gen[1], SIGQUIT);
     log_info("reloaded: %d new worker%s serving %s", g->s.workers, g->s.workers == 1 ? "" : "s",
              g->s.root_abs);
     notify("READY=1");
@@ -551,7 +277,7 @@ static int supervise(struct master *m, const sigset_t *waitmask)
                     notify("STOPPING=1");
                 for (j = 0; j < m->ngen; j++)
                     if (!m->gen[j]->stopping || sig == SIGTERM)
-                        stop_generation(m->gen[j], sig);
+                        generation_stop(m->gen[j], sig);
             }
             stopping = got_term ? 2 : (stopping ? stopping : 1);
             got_term = got_quit = 0;
@@ -570,15 +296,15 @@ static int supervise(struct master *m, const sigset_t *waitmask)
         /* drained generations go; a generation that overstays is killed */
         for (j = m->ngen - 1; j >= 0; j--) {
             struct generation *g = m->gen[j];
-            if (g->stopping && alive(g) == 0) {
+            if (g->stopping && generation_alive(g) == 0) {
                 memmove(&m->gen[j], &m->gen[j + 1], sizeof(m->gen[0]) * (size_t)(m->ngen - j - 1));
                 m->ngen--;
-                generation_free(m, g);
+                generation_free(g, m->gen, m->ngen);
                 continue;
             }
             if (g->stopping && now >= g->kill_at_ms) {
                 log_warnx("workers did not finish in time; killing them");
-                signal_generation(g, SIGKILL);
+                generation_signal(g, SIGKILL);
                 g->kill_at_ms = now + 1000;
             }
             if (g->stopping && (next == 0 || g->kill_at_ms < next))
@@ -593,7 +319,7 @@ static int supervise(struct master *m, const sigset_t *waitmask)
                 if (sl->pid != 0 || sl->respawn_at_ms == 0)
                     continue;
                 if (sl->respawn_at_ms <= now)
-                    spawn(g, i);
+                    generation_spawn(g, i);
                 if (sl->respawn_at_ms != 0 && (next == 0 || sl->respawn_at_ms < next))
                     next = sl->respawn_at_ms;
             }
@@ -649,7 +375,7 @@ int master_run(struct settings *s, const struct config_source *src)
         return 1;
     }
     if (open_access_log(g) < 0) {
-        generation_free(m, g); /* the settings' strings go with it */
+        generation_free(g, m->gen, m->ngen); /* the settings' strings go with it */
         return 1;
     }
     m->gen[0] = g;
@@ -673,7 +399,7 @@ int master_run(struct settings *s, const struct config_source *src)
     /* the settings' strings go with their generation; the pid file outlives it */
     pid_file = g->s.pid_file ? strdup(g->s.pid_file) : NULL;
     for (i = 0; i < (size_t)g->nslots; i++)
-        spawn(g, (int)i);
+        generation_spawn(g, (int)i);
     notify("READY=1");
     rc = supervise(m, &waitmask);
     if (pid_file != NULL)

@@ -79,14 +79,14 @@ int variant_applies(const struct variants *v, const struct fc_entry *e)
            e->file->size <= VARIANT_MAX_FILE;
 }
 
-/* A strong tag per version, coding and level: the file's tag, its change time (a
- * rewrite may keep size and mtime), then "br5" or "br11", whose bytes differ. */
+/* A strong tag per version, coding, level and library: the file's tag, then
+ * "br11-1.0.9". Nothing of it is local to this machine (no inode, no change time),
+ * so copies of a tree on several machines running the same build agree. */
 static void derive_validators(struct fc_file *made, const struct fc_file *f, unsigned coding,
                               int level)
 {
-    int n = snprintf(made->etag, sizeof(made->etag), "%.*s-%" PRIx64 "%08lx-%s%d\"",
-                     (int)f->etag_len - 1, f->etag, (uint64_t)f->ctime.tv_sec,
-                     (unsigned long)f->ctime.tv_nsec, encoding_name(coding), level);
+    int n = snprintf(made->etag, sizeof(made->etag), "%.*s-%s%d-%s\"", (int)f->etag_len - 1,
+                     f->etag, encoding_name(coding), level, codec_version(coding));
 
     made->etag_len = n > 0 && (size_t)n < sizeof(made->etag) ? (size_t)n : 0;
     made->date_weak = 1;

@@ -15,6 +15,10 @@ int codec_level(unsigned coding, int high);
  * the coding is not built in or memory ran out. */
 int codec_compress(unsigned coding, int level, const void *in, size_t len, unsigned char **out,
                    size_t *out_len);
+/* The version of the library that makes a coding ("1.0.9"): the same file and level
+ * give the same bytes with the same version, so a validator that names it agrees
+ * across machines running the same build, and differs where the bytes may. */
+const char *codec_version(unsigned coding);
 /* What configure found, for --version and start-up: "gzip (libdeflate) brotli zstd". */
 const char *codec_describe(void);
 

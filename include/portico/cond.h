@@ -11,12 +11,13 @@
 #include "portico/status.h"
 #include "portico/str.h"
 
-#define ETAG_MAX 96 /* a compressed variant's tag adds the change time, coding and level */
+#define ETAG_MAX 96 /* a compressed variant's tag adds the coding, level and library */
 
-/* A strong entity tag from a file's identity and version: inode, size and the
- * modification time to the nanosecond, so it is the same in every worker and
- * after a restart, and changes whenever the file does. Returns its length. */
-size_t etag_format(char *out, uint64_t ino, uint64_t size, int64_t mtime_sec, long mtime_nsec);
+/* A strong entity tag from a file's version: its size and modification time to the
+ * nanosecond, so it is the same in every worker, after a restart, and on every
+ * machine holding a copy made with its times (cp -a, rsync -a); no inode, which
+ * differs from copy to copy. Returns its length. */
+size_t etag_format(char *out, uint64_t size, int64_t mtime_sec, long mtime_nsec);
 
 /* 1 when the list value of If-Match / If-None-Match names etag ("*" names any).
  * Weak comparison ignores the W/ prefixes; strong comparison never matches a weak tag. */

@@ -9,21 +9,19 @@
 START_TEST(etag_shape)
 {
     char a[ETAG_MAX], b[ETAG_MAX];
-    size_t n = etag_format(a, 0x1234, 1024, 1700000000, 123456789);
+    size_t n = etag_format(a, 1024, 1700000000, 123456789);
 
     ck_assert_uint_eq(n, strlen(a));
     ck_assert(a[0] == '"' && a[n - 1] == '"');
     ck_assert(strchr(a + 1, '"') == a + n - 1);
-    /* the same identity gives the same tag; any change gives another */
-    etag_format(b, 0x1234, 1024, 1700000000, 123456789);
+    /* the same version gives the same tag, on any machine; any change gives another */
+    etag_format(b, 1024, 1700000000, 123456789);
     ck_assert_str_eq(a, b);
-    etag_format(b, 0x1234, 1024, 1700000000, 123456790);
+    etag_format(b, 1024, 1700000000, 123456790);
     ck_assert_str_ne(a, b);
-    etag_format(b, 0x1234, 1025, 1700000000, 123456789);
+    etag_format(b, 1025, 1700000000, 123456789);
     ck_assert_str_ne(a, b);
-    etag_format(b, 0x1235, 1024, 1700000000, 123456789);
-    ck_assert_str_ne(a, b);
-    etag_format(b, 0x1234, 1024, 1700000001, 123456789);
+    etag_format(b, 1024, 1700000001, 123456789);
     ck_assert_str_ne(a, b);
 }
 END_TEST
