@@ -41,25 +41,6 @@ int codec_level(unsigned coding, int high)
     }
 }
 
-#if HAVE_LIBDEFLATE
-#define GZIP_TEXT "gzip (libdeflate) "
-#elif HAVE_ZLIB
-#define GZIP_TEXT "gzip (zlib) "
-#else
-#define GZIP_TEXT ""
-#endif
-#define BR_TEXT   (HAVE_BROTLI ? "brotli " : "")
-#define ZSTD_TEXT (HAVE_ZSTD ? "zstd" : "")
-
-const char *codec_describe(void)
-{
-    static char text[48];
-
-    if (text[0] == '\0')
-        snprintf(text, sizeof(text), "%s%s%s", GZIP_TEXT, BR_TEXT, ZSTD_TEXT);
-    return text[0] != '\0' ? text : "none";
-}
-
 const char *codec_version(unsigned coding)
 {
     static char br[16];
@@ -88,6 +69,34 @@ const char *codec_version(unsigned coding)
     default:
         return "0";
     }
+}
+
+#if HAVE_LIBDEFLATE
+#define GZIP_LIBRARY "libdeflate"
+#else
+#define GZIP_LIBRARY "zlib"
+#endif
+
+const char *codec_describe(void)
+{
+    static char text[96];
+    unsigned have = codec_available();
+    int n = 0;
+
+    if (text[0] != '\0')
+        return text;
+    if ((have & ENCODING_GZIP) && n >= 0 && (size_t)n < sizeof(text))
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "gzip (%s %s) ", GZIP_LIBRARY,
+                      codec_version(ENCODING_GZIP));
+    if ((have & ENCODING_BR) && n >= 0 && (size_t)n < sizeof(text))
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "brotli %s ",
+                      codec_version(ENCODING_BR));
+    if ((have & ENCODING_ZSTD) && n >= 0 && (size_t)n < sizeof(text))
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "zstd %s ",
+                      codec_version(ENCODING_ZSTD));
+    if (n > 0 && (size_t)n <= sizeof(text))
+        text[n - 1] = '\0';
+    return text[0] != '\0' ? text : "none";
 }
 
 #if HAVE_BROTLI

@@ -7,9 +7,12 @@
 #include <arpa/inet.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "portico/conn.h"
 #include "portico/log.h"
+#include "portico/metrics.h"
+#include "portico/proxy.h"
 #include "portico/site.h"
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -30,6 +33,7 @@ static void exchange_start(struct conn *c)
     x->req = &c->a->parser.req;
     x->base = c->a->in + c->req_start;
     x->io = &c->io;
+    x->client = &c->peer.sa;
     x->secure = c->secure;
     x->site = c->env->settings;
     x->site_no = 0;
@@ -95,21 +99,32 @@ static void on_event(struct event_handler *h, unsigned events)
     conn_on_event((struct conn *)h, events);
 }
 
+/* The state after the PROXY header, if any. */
+static enum conn_state first_state(const struct conn *c)
+{
+    return c->io.ops->handshake != NULL ? CONN_HANDSHAKE : CONN_READ_HEAD;
+}
+
 int conn_start(struct conn *c, struct conn_env *env, const struct transport *io,
-               const struct sockaddr *peer, socklen_t len)
+               const struct sockaddr *peer, socklen_t len, int proxy)
 {
     memset(c, 0, sizeof(*c));
     c->h.on_event = on_event;
     c->env = env;
     c->io = *io;
+    c->ip_place = -1;
     timer_init(&c->timer, on_deadline);
     c->secure = io->ops->handshake != NULL;
-    c->state = io->ops->handshake != NULL ? CONN_HANDSHAKE : CONN_READ_HEAD;
+    c->state = proxy ? CONN_PROXY_HEADER : first_state(c);
     c->keep_alive = 1;
     if (len > sizeof(c->peer))
         len = sizeof(c->peer);
     memcpy(&c->peer, peer, len);
-    /* the handshake and the first request head share one deadline */
+    if (!proxy && env->admit != NULL && !env->admit(env, c)) {
+        conn_close(c);
+        return 0;
+    }
+    /* the PROXY header, the handshake and the first request head share one deadline */
     arm(c, CONN_T_HEADER);
     /* the request usually arrives with the handshake's last packet: try it now, and
      * have epoll watch only a connection that must wait (a whole Connection: close
@@ -134,11 +149,35 @@ void conn_close(struct conn *c)
 {
     if (c->state == CONN_CLOSED)
         return;
+    if (c->state == CONN_SEND && c->a != NULL)
+        metrics_response(-1, 0, c->a->send.bytes_sent); /* a response cut short */
     timer_cancel(&c->timer);
     release_block(c);
     c->io.ops->close(&c->io);
     c->state = CONN_CLOSED;
     c->env->closed(c->env, c);
+}
+
+/* A monotonic clock for durations: a vDSO call, no syscall. */
+static uint64_t clock_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* A request's first bytes are here: its duration starts (for the JSON log). */
+static void mark_begun(struct conn *c)
+{
+    if (c->env->timed)
+        c->a->begun_us = clock_us();
+}
+
+static void span_at(const char *base, const struct span *s, const char **p, size_t *len)
+{
+    *p = s->len ? base + s->off : NULL;
+    *len = s->len;
 }
 
 static void log_request(struct conn *c)
@@ -151,28 +190,24 @@ static void log_request(struct conn *c)
 
     if (!log_access_enabled())
         return;
-    if (c->peer.sa.sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &c->peer.v6.sin6_addr, addr, sizeof(addr));
-    else
-        inet_ntop(AF_INET, &c->peer.v4.sin_addr, addr, sizeof(addr));
+    netaddr_format(a->x.client, addr, sizeof(addr));
     memset(&e, 0, sizeof(e));
     e.client = addr;
     if (r->line_end > r->line_start) {
         e.request_line = base + r->line_start;
         e.request_line_len = r->line_end - r->line_start;
+        e.method = r->method_seen ? http_method_name(r->method) : NULL;
     }
-    if (r->referer.len) {
-        e.referer = base + r->referer.off;
-        e.referer_len = r->referer.len;
-    }
-    if (r->user_agent.len) {
-        e.user_agent = base + r->user_agent.off;
-        e.user_agent_len = r->user_agent.len;
-    }
+    span_at(base, &r->referer, &e.referer, &e.referer_len);
+    span_at(base, &r->user_agent, &e.user_agent, &e.user_agent_len);
+    span_at(base, &r->target, &e.target, &e.target_len);
+    span_at(base, &r->host, &e.host, &e.host_len);
+    e.tls = transport_version(&c->io);
     e.user = a->x.user;
     e.user_len = a->x.user_len;
     e.status = (int)a->resp.status;
     e.bytes = a->send.bytes_sent > a->head_len ? a->send.bytes_sent - a->head_len : 0;
+    e.duration_us = c->env->timed && a->begun_us ? clock_us() - a->begun_us : 0;
     e.when = c->env->now;
     log_access(&e);
 }
@@ -187,6 +222,8 @@ static void decide(struct conn *c)
     int i;
 
     x->base = a->in + c->req_start;
+    if (env->trusted != NULL)
+        x->client = proxy_request_client(r, x->base, &c->peer.sa, env->trusted, &x->client_room);
     response_init(&a->resp);
     a->resp.head_only = r->method == HTTP_HEAD;
     a->resp.status = site_route(x, env->settings);
@@ -194,7 +231,9 @@ static void decide(struct conn *c)
         if (env->handlers[i].handle != NULL &&
             env->handlers[i].handle(env->handlers[i].ctx, x, &a->resp))
             break;
-    if (a->resp.status == HTTP_INTERNAL_ERROR || a->resp.status == HTTP_SERVICE_UNAVAILABLE)
+    /* a failure is worth a line; a planned answer with its own body (draining) is not */
+    if ((a->resp.status == HTTP_INTERNAL_ERROR || a->resp.status == HTTP_SERVICE_UNAVAILABLE) &&
+        a->resp.body == NULL)
         log_warnx("%s %.*s: %d %s", http_method_name(r->method), (int)r->target.len,
                   x->base + r->target.off, (int)a->resp.status, http_reason(a->resp.status));
 }
@@ -329,8 +368,11 @@ static int may_close_at_once(const struct conn *c)
 static void finish_response(struct conn *c)
 {
     struct conn_env *env = c->env;
+    const struct request *r = &c->a->parser.req;
 
     log_request(c);
+    metrics_response(r->method_seen ? r->method : -1, (int)c->a->resp.status,
+                     c->a->send.bytes_sent);
     response_release(&c->a->resp);
     c->requests++;
     if (c->lowat_lifted)
@@ -356,6 +398,7 @@ static void finish_response(struct conn *c)
         env->idle(env);
     } else {
         c->state = CONN_READ_HEAD; /* a pipelined request begins */
+        mark_begun(c);
         arm(c, CONN_T_HEADER);
     }
 }
@@ -476,6 +519,7 @@ static int read_step(struct conn *c)
          * armed once with the head) */
         if (c->in_len == c->req_start) {
             c->state = CONN_READ_HEAD;
+            mark_begun(c);
             arm(c, CONN_T_HEADER);
         }
         c->in_len += (uint32_t)n;
@@ -500,6 +544,37 @@ static int step_read(struct conn *c)
     if (!c->io.readable)
         return 0;
     return read_step(c);
+}
+
+/* CONN_PROXY_HEADER: the balancer says who the client is (a LOCAL header, its own
+ * health check, names nobody: the peer stands), and whether it came over TLS. Bad
+ * bytes are closed on with nothing sent: no HTTP answer would reach a client. */
+static int step_proxy(struct conn *c)
+{
+    struct proxy_info info;
+
+    if (!c->io.readable)
+        return 0;
+    switch (proxy_read_header(&c->io, &info)) {
+    case IO_DONE:
+        break;
+    case IO_AGAIN:
+        return 0;
+    default:
+        conn_close(c);
+        return 0;
+    }
+    if (!info.local) {
+        memcpy(&c->peer, &info.src, sizeof(c->peer));
+        c->proxied = 1;
+    }
+    c->secure |= info.ssl;
+    c->state = first_state(c);
+    if (c->env->admit != NULL && !c->env->admit(c->env, c)) {
+        conn_close(c);
+        return 0;
+    }
+    return 1;
 }
 
 static int step_handshake(struct conn *c)
@@ -583,6 +658,9 @@ static void conn_run(struct conn *c)
 
     while (go) {
         switch (c->state) {
+        case CONN_PROXY_HEADER:
+            go = step_proxy(c);
+            break;
         case CONN_HANDSHAKE:
             go = step_handshake(c);
             break;
@@ -606,7 +684,6 @@ static void conn_run(struct conn *c)
         case CONN_LINGER:
             go = step_linger(c);
             break;
-        case CONN_PROXY_HEADER:
         case CONN_STREAM:
         case CONN_CLOSED:
             go = 0;
@@ -617,7 +694,7 @@ static void conn_run(struct conn *c)
 
 void conn_stop_if_idle(struct conn *c)
 {
-    if (c->state == CONN_HANDSHAKE || c->state == CONN_IDLE ||
+    if (c->state == CONN_PROXY_HEADER || c->state == CONN_HANDSHAKE || c->state == CONN_IDLE ||
         (c->state == CONN_READ_HEAD && (c->a == NULL || c->in_len == c->req_start)))
         conn_close(c);
 }

@@ -26,6 +26,18 @@ static void keep_line(struct request *r, struct span *lines, uint8_t *n, unsigne
         lines[(*n)++] = r->value;
 }
 
+/* The last four field lines of a list that proxies append to: the lines a trusted
+ * proxy added are the last ones; what a client sent before them may be forged. */
+static void keep_last_line(struct request *r, struct span *lines, uint8_t *n, unsigned bit)
+{
+    r->present |= bit;
+    if (*n == 4) {
+        memmove(lines, lines + 1, 3 * sizeof(*lines));
+        (*n)--;
+    }
+    lines[(*n)++] = r->value;
+}
+
 /* The fields of 13 bytes and more: conditionals, codings, Authorization, CORS. */
 static enum http_status use_long(struct request *r, const char *name, const char *value,
                                  size_t vlen)
@@ -40,6 +52,8 @@ static enum http_status use_long(struct request *r, const char *name, const char
     case 15:
         if (str_ieq(name, 15, "accept-encoding"))
             keep_line(r, r->accept_encoding, &r->n_accept_encoding, HTTP_HDR_ACCEPT_ENCODING);
+        else if (str_ieq(name, 15, "x-forwarded-for"))
+            keep_last_line(r, r->forwarded_for, &r->n_forwarded_for, HTTP_HDR_X_FORWARDED_FOR);
         break;
     case 17:
         if (str_ieq(name, 17, "if-modified-since")) {
@@ -117,6 +131,10 @@ enum http_status http_header_use(struct request *r, const char *name, const char
             keep_line(r, r->if_match, &r->n_if_match, HTTP_HDR_IF_MATCH);
         else if (str_ieq(name, 8, "if-range"))
             keep(r, &r->if_range, HTTP_HDR_IF_RANGE);
+        break;
+    case 9:
+        if (str_ieq(name, 9, "forwarded"))
+            keep_last_line(r, r->forwarded, &r->n_forwarded, HTTP_HDR_FORWARDED);
         break;
     case 10:
         if (str_ieq(name, 10, "connection"))

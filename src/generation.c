@@ -16,6 +16,7 @@
 #include "portico/event.h"
 #include "portico/generation.h"
 #include "portico/log.h"
+#include "portico/metrics.h"
 #include "portico/site.h"
 #include "portico/tls.h"
 #include "portico/worker.h"
@@ -107,6 +108,8 @@ struct generation *generation_new(const struct settings *s, const struct generat
         log_error("calloc");
         goto fail;
     }
+    for (i = 0; i < g->nslots; i++)
+        g->slots[i].metrics_slot = -1;
     if (g->s.tls && (g->tls = tls_server_new(&g->s, prev ? prev->tls : NULL)) == NULL)
         goto fail;
     return g;
@@ -196,6 +199,14 @@ static pid_t fork_named(const char *name)
     return pid;
 }
 
+static int run_worker(const struct generation *g, int i, int ctl)
+{
+    struct worker_start ws = {&g->s, &g->ls,          g->rootfds, g->tls, &g->cc,
+                              ctl,   g->metrics, g->slots[i].metrics_slot, g->iplimit};
+
+    return worker_run(&ws);
+}
+
 void generation_spawn(struct generation *g, int i)
 {
     int sv[2];
@@ -207,6 +218,8 @@ void generation_spawn(struct generation *g, int i)
         g->slots[i].respawn_at_ms = event_now_ms() + 1000;
         return;
     }
+    if (i < g->s.workers && g->slots[i].metrics_slot < 0)
+        g->slots[i].metrics_slot = metrics_slot_take(g->metrics);
     fflush(NULL);
     pid = fork_named(i == g->s.workers ? COMPRESSOR_NAME : NULL);
     if (pid < 0) {
@@ -222,7 +235,7 @@ void generation_spawn(struct generation *g, int i)
             _exit(1);
         if (i == g->s.workers)
             _exit(compressor_run(&g->s, &g->cc));
-        _exit(worker_run(&g->s, &g->ls, g->rootfds, g->tls, &g->cc, sv[1]));
+        _exit(run_worker(g, i, sv[1]));
     }
     close(sv[1]);
     if (g->slots[i].ctl > 0)

@@ -272,8 +272,18 @@ static int share(struct listener_set *set, const struct listen_request *ask,
     return port;
 }
 
-int listeners_open(struct listener_set *set, struct settings *s, const struct listen_request *ask,
-                   const struct listener_set *prev, const struct listen_request *prev_ask)
+/* Which listeners expect a PROXY header is the generation's own choice, also for a
+ * socket kept from the previous one. */
+static void mark_proxy(struct listener_set *set, const struct settings *s)
+{
+    int on = strcmp(s->proxy_protocol, "on") == 0, i;
+
+    for (i = 0; i < set->n; i++)
+        set->l[i].proxy = on || strcmp(s->proxy_protocol, set->l[i].tls ? "https" : "http") == 0;
+}
+
+static int open_kinds(struct listener_set *set, struct settings *s, const struct listen_request *ask,
+                      const struct listener_set *prev, const struct listen_request *prev_ask)
 {
     int port;
 
@@ -298,6 +308,15 @@ int listeners_open(struct listener_set *set, struct settings *s, const struct li
         return 0;
     }
     return bind_port(set, s, &s->tls_port, 1);
+}
+
+int listeners_open(struct listener_set *set, struct settings *s, const struct listen_request *ask,
+                   const struct listener_set *prev, const struct listen_request *prev_ask)
+{
+    if (open_kinds(set, s, ask, prev, prev_ask) < 0)
+        return -1;
+    mark_proxy(set, s);
+    return 0;
 }
 
 int listeners_have(const struct listener_set *set, int fd)

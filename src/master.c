@@ -23,8 +23,10 @@
 #include "portico/authrule.h"
 #include "portico/event.h"
 #include "portico/generation.h"
+#include "portico/iplimit.h"
 #include "portico/log.h"
 #include "portico/master.h"
+#include "portico/metrics.h"
 #include "portico/privilege.h"
 #include "portico/site.h"
 #include "portico/tls.h"
@@ -38,6 +40,9 @@ struct master {
     const struct config_source *src;
     struct generation *gen[MAX_GENERATIONS]; /* gen[0] serves; the rest drain */
     int ngen;
+    struct metrics *metrics; /* the instance's shared counts and drain flag, or NULL */
+    struct iplimit *iplimit; /* made with the first generation that limits per address */
+    uint64_t drain_until_ms; /* a graceful stop's drain: health says 503, listeners open */
 };
 
 static volatile sig_atomic_t got_term, got_quit, got_hup, got_usr1, got_child;
@@ -53,8 +58,6 @@ static void on_signal(int sig)
     }
 }
 
-/* Options every accepted connection inherits from its listener (Linux copies them),
- * set once here instead of two setsockopt calls per connection. */
 /* Connections and cached files both need descriptors: take what the hard limit allows. */
 static void raise_fd_limit(void)
 {
@@ -83,13 +86,37 @@ static void url_host(const struct settings *s, char *out, size_t len)
 static struct master the_master;
 
 
+/* A process of a serving generation died: say so, and start another, ever more
+ * slowly for one that dies young again and again. */
+static void restart_later(struct master *m, struct generation *g, int i, pid_t pid, int status)
+{
+    struct slot *sl = &g->slots[i];
+    uint64_t now = event_now_ms();
+
+    if (WIFSIGNALED(status))
+        log_warnx("%s %ld was killed by signal %d (%s); starting a new one",
+                  i < g->s.workers ? "worker" : "compressor", (long)pid, WTERMSIG(status),
+                  strsignal(WTERMSIG(status)));
+    else
+        log_warnx("%s %ld exited with status %d; starting a new one",
+                  i < g->s.workers ? "worker" : "compressor", (long)pid, WEXITSTATUS(status));
+    if (i < g->s.workers)
+        metrics_count_restart(m->metrics);
+    sl->failures = now - sl->started_ms < STABLE_AFTER_MS ? sl->failures + 1 : 0;
+    if (sl->failures == 0) {
+        sl->respawn_at_ms = now;
+    } else {
+        uint64_t delay = 100ull << (sl->failures < 8 ? sl->failures - 1 : 7);
+        sl->respawn_at_ms = now + (delay > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay);
+    }
+}
+
 static void reap(struct master *m)
 {
     pid_t pid;
     int status, i, j;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        uint64_t now = event_now_ms();
         for (j = 0; j < m->ngen; j++) {
             struct generation *g = m->gen[j];
             for (i = 0; i < g->nslots; i++) {
@@ -101,24 +128,11 @@ static void reap(struct master *m)
                     close(sl->ctl);
                     sl->ctl = 0;
                 }
-                if (g->stopping)
-                    continue;
-                if (WIFSIGNALED(status))
-                    log_warnx("%s %ld was killed by signal %d (%s); starting a new one",
-                              i < g->s.workers ? "worker" : "compressor", (long)pid,
-                              WTERMSIG(status), strsignal(WTERMSIG(status)));
-                else
-                    log_warnx("%s %ld exited with status %d; starting a new one",
-                              i < g->s.workers ? "worker" : "compressor", (long)pid,
-                              WEXITSTATUS(status));
-                /* a worker that dies young again and again is restarted ever more slowly */
-                sl->failures = now - sl->started_ms < STABLE_AFTER_MS ? sl->failures + 1 : 0;
-                if (sl->failures == 0) {
-                    sl->respawn_at_ms = now;
-                } else {
-                    uint64_t delay = 100ull << (sl->failures < 8 ? sl->failures - 1 : 7);
-                    sl->respawn_at_ms = now + (delay > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay);
-                }
+                /* its counts stay in the slot, for the next worker to count on from */
+                metrics_slot_release(m->metrics, sl->metrics_slot);
+                sl->metrics_slot = -1;
+                if (!g->stopping)
+                    restart_later(m, g, i, pid, status);
             }
         }
     }
@@ -209,6 +223,15 @@ static void reopen_logs(struct master *m)
     log_info("reopened the access log %s", g->s.access_log);
 }
 
+/* The instance's shared memory, for a new generation's workers. */
+static void share(struct master *m, struct generation *g)
+{
+    if (g->s.max_conns_per_ip > 0 && m->iplimit == NULL)
+        m->iplimit = iplimit_create();
+    g->metrics = m->metrics;
+    g->iplimit = m->iplimit;
+}
+
 /* SIGHUP: a new generation from the same sources, or the old one goes on. */
 static void reload(struct master *m)
 {
@@ -234,6 +257,8 @@ static void reload(struct master *m)
     }
     open_access_log(g);
     authrule_warn_plain(&g->s);
+    share(m, g);
+    metrics_count_reload(m->metrics);
     /* the new workers accept on the shared listeners before the old ones stop */
     for (i = 0; i < g->nslots; i++)
         generation_spawn(g, i);
@@ -261,6 +286,40 @@ static void write_pid_file(const struct settings *s)
         log_warn("pid file %s", s->pid_file);
 }
 
+static void stop_all(struct master *m, int sig)
+{
+    int j;
+
+    for (j = 0; j < m->ngen; j++)
+        if (!m->gen[j]->stopping || sig == SIGTERM)
+            generation_stop(m->gen[j], sig);
+}
+
+/* SIGTERM stops now; SIGQUIT gracefully, after the drain when a health check can
+ * tell the balancer (its workers serve on, health says 503). A fast stop may
+ * overtake a graceful one, not the other way round. */
+static void take_stop_signal(struct master *m, int *stopping)
+{
+    int sig = got_term ? SIGTERM : SIGQUIT;
+    const struct settings *s = &m->gen[0]->s;
+
+    got_term = got_quit = 0;
+    if (*stopping && sig == SIGQUIT)
+        return;
+    if (!*stopping)
+        notify("STOPPING=1");
+    *stopping = sig == SIGTERM ? 2 : 1;
+    m->drain_until_ms = 0;
+    if (sig == SIGQUIT && s->health && s->drain_time > 0 && m->metrics != NULL) {
+        metrics_set_draining(m->metrics);
+        m->drain_until_ms = event_now_ms() + (uint64_t)s->drain_time * 1000;
+        log_info("draining: %s answers 503 for %u s while requests are served, then the "
+                 "listeners close", s->health, s->drain_time);
+        return;
+    }
+    stop_all(m, sig);
+}
+
 static int supervise(struct master *m, const sigset_t *waitmask)
 {
     int stopping = 0, i, j;
@@ -269,19 +328,13 @@ static int supervise(struct master *m, const sigset_t *waitmask)
         uint64_t now = event_now_ms(), next = 0;
         struct timespec ts, *tsp = NULL;
 
-        if (got_term || got_quit) {
-            /* a fast stop may overtake a graceful one, not the other way round */
-            int sig = got_term ? SIGTERM : SIGQUIT;
-            if (!stopping || sig == SIGTERM) {
-                if (!stopping)
-                    notify("STOPPING=1");
-                for (j = 0; j < m->ngen; j++)
-                    if (!m->gen[j]->stopping || sig == SIGTERM)
-                        generation_stop(m->gen[j], sig);
-            }
-            stopping = got_term ? 2 : (stopping ? stopping : 1);
-            got_term = got_quit = 0;
+        if (got_term || got_quit)
+            take_stop_signal(m, &stopping);
+        if (m->drain_until_ms != 0 && now >= m->drain_until_ms) {
+            m->drain_until_ms = 0;
+            stop_all(m, SIGQUIT);
         }
+        next = m->drain_until_ms;
         if (got_hup) {
             got_hup = 0;
             if (!stopping)
@@ -312,7 +365,7 @@ static int supervise(struct master *m, const sigset_t *waitmask)
         }
         if (stopping && m->ngen == 0)
             return 0;
-        if (!stopping) {
+        if (!stopping || m->drain_until_ms != 0) {
             struct generation *g = m->gen[0];
             for (i = 0; i < g->nslots; i++) {
                 struct slot *sl = &g->slots[i];
@@ -380,6 +433,8 @@ int master_run(struct settings *s, const struct config_source *src)
     }
     m->gen[0] = g;
     m->ngen = 1;
+    m->metrics = metrics_create();
+    share(m, g);
 
     sigemptyset(&blocked);
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)

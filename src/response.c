@@ -309,7 +309,8 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
 {
     char bodymem[512], boundary[40];
     struct buf body;
-    int builtin = response_body_fd(r) < 0 && r->status >= 300 && r->status != HTTP_NOT_MODIFIED;
+    int builtin = response_body_fd(r) < 0 && r->body == NULL && r->status >= 300 &&
+                  r->status != HTTP_NOT_MODIFIED;
     int multipart = r->status == HTTP_PARTIAL_CONTENT && r->nranges > 1;
     uint64_t length;
 
@@ -319,6 +320,10 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         next_boundary(boundary, sizeof(boundary));
         length = put_multipart_type(out, r, boundary);
         put_validators(out, r);
+    } else if (r->body != NULL) {
+        put_header(out, "Content-Type", r->content_type);
+        put_validators(out, r);
+        length = r->body_len;
     } else if (builtin) {
         error_body(&body, r->status);
         put_header(out, "Content-Type", "text/html; charset=utf-8");
@@ -341,5 +346,7 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         return multipart_segments(out, r, boundary, seg);
     if (builtin)
         buf_append(out, body.data, body.len);
+    else if (r->body != NULL)
+        buf_append(out, r->body, r->body_len);
     return single_segment(out, r, length, seg);
 }

@@ -280,7 +280,7 @@ const struct setting_def config_table[] = {
      .dflt = "off", .bare = "on", .what = "proxy-protocol", .arg = "on|http|https|off",
      .check = check_proxy_protocol, .heading = "Behind a load balancer",
      .help = "connections to the listeners named (on: both) start with a PROXY protocol "
-             "header (v1 or v2) from a trusted proxy, which names the client"},
+             "header (v1 or v2) from a trusted proxy, which names the client (default {default})"},
     {.name = "trusted-proxy", .type = SETTING_LIST, .flags = BOTH, .field = F(trusted_proxy),
      .count = F(ntrusted_proxy), .max = SETTINGS_MAX_NETS, .what = "trusted proxy",
      .arg = "CIDR", .check = check_net,

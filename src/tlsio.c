@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "portico/metrics.h"
 #include "portico/tls.h"
 #include "portico/tlsbio.h"
 #include "portico/transport.h"
@@ -216,6 +217,11 @@ static const char *server_name(const struct transport *t)
     return SSL_get_servername(t->layer, TLSEXT_NAMETYPE_host_name);
 }
 
+static const char *version(const struct transport *t)
+{
+    return SSL_get_version(t->layer);
+}
+
 static const struct transport_ops tls_records = {
     .recv = tls_recv,
     .send = records_send,
@@ -225,6 +231,7 @@ static const struct transport_ops tls_records = {
     .rest = records_rest,
     .close = tls_close,
     .server_name = server_name,
+    .version = version,
     .gather = 1,
 };
 
@@ -237,6 +244,7 @@ static const struct transport_ops tls_kernel = {
     .rest = tls_rest,
     .close = tls_close,
     .server_name = server_name,
+    .version = version,
     .gather = 1,
 };
 
@@ -256,6 +264,7 @@ static enum io_result tls_handshake(struct transport *t)
 
     if (rc != 1)
         return result_of(t, rc);
+    metrics_handshake(SSL_session_reused(ssl));
     if (BIO_get_ktls_send(SSL_get_wbio(ssl)) == 1) {
         t->ops = &tls_kernel;
     } else {

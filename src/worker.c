@@ -17,11 +17,15 @@
 #include "portico/conn.h"
 #include "portico/compressor.h"
 #include "portico/cors.h"
+#include "portico/endpoints.h"
 #include "portico/event.h"
 #include "portico/fdpass.h"
 #include "portico/headers.h"
 #include "portico/http.h"
+#include "portico/iplimit.h"
 #include "portico/log.h"
+#include "portico/metrics.h"
+#include "portico/netaddr.h"
 #include "portico/pool.h"
 #include "portico/redirect.h"
 #include "portico/response.h"
@@ -67,6 +71,9 @@ struct worker {
     struct cors *cors; /* NULL: no site allows cross-origin reads */
     struct authrule *auth; /* NULL: no site has auth rules */
     struct variants *variants; /* NULL: compression is off */
+    struct endpoints *endpoints; /* NULL: no --health, no --metrics */
+    struct netaddr_set trusted;  /* --trusted-proxy */
+    struct iplimit *iplimit;     /* NULL: no --max-connections-per-ip */
     struct tls_server *tls;
     struct http_limits limits;
     struct handler handlers[HANDLERS_MAX];
@@ -142,6 +149,7 @@ static struct conn *conn_get(struct worker *w)
     else
         return NULL;
     w->nconns++;
+    metrics_set_open(w->nconns);
     return c;
 }
 
@@ -164,6 +172,8 @@ static void on_conn_closed(struct conn_env *env, struct conn *c)
     c->next_free = w->free_conns;
     w->free_conns = c;
     w->nconns--;
+    metrics_set_open(w->nconns);
+    iplimit_leave(w->iplimit, c->ip_place);
     on_conn_idle(env);
 }
 
@@ -222,13 +232,31 @@ static void resume_accepting(struct worker *w)
     }
 }
 
-/* Gives an accepted socket its transport (TLS on an HTTPS listener) and a slot. */
+/* --max-connections-per-ip, once the client is known. A trusted proxy's own
+ * connections are not limited: each carries many clients. */
+static int admit(struct conn_env *env, struct conn *c)
+{
+    struct worker *w = WORKER_OF_ENV(env);
+
+    if (!c->proxied && netaddr_set_has(&w->trusted, &c->peer.sa))
+        return 1;
+    c->ip_place = iplimit_enter(w->iplimit, &c->peer.sa, w->settings->max_conns_per_ip);
+    return c->ip_place != IPLIMIT_OVER;
+}
+
+/* Gives an accepted socket its transport (TLS on an HTTPS listener) and a slot. A
+ * PROXY listener's peer must be a trusted proxy: anyone else is closed on at once. */
 static void start_conn(struct worker *w, const struct listener *l, int fd,
                        const struct sockaddr *peer, socklen_t len)
 {
     struct transport io;
     struct conn *c;
 
+    metrics_accepted();
+    if (l->proxy && !netaddr_set_has(&w->trusted, peer)) {
+        close(fd);
+        return;
+    }
     transport_init(&io, fd);
     if (l->tls && tls_transport_start(&io, w->tls) < 0) {
         log_warnx("out of memory for a TLS connection; closing it");
@@ -240,7 +268,7 @@ static void start_conn(struct worker *w, const struct listener *l, int fd,
         io.ops->close(&io);
         return;
     }
-    if (conn_start(c, &w->env, &io, peer, len) && event_add_conn(w->loop, fd, &c->h) < 0) {
+    if (conn_start(c, &w->env, &io, peer, len, l->proxy) && event_add_conn(w->loop, fd, &c->h) < 0) {
         log_warn("epoll_ctl");
         conn_close(c);
     }
@@ -435,6 +463,8 @@ static void setup_handlers(struct worker *w, const struct settings *s)
 {
     int n = 0;
 
+    if (w->endpoints != NULL)
+        w->handlers[n++] = endpoints_handler(w->endpoints);
     if (site_any(s, uses_https_redirect))
         w->handlers[n++] = redirect_https_handler(s);
     if (site_any(s, uses_redirects))
@@ -529,9 +559,35 @@ static int setup_sites(struct worker *w, const struct settings *s, const int *ro
     return 0;
 }
 
-static int setup(struct worker *w, const struct settings *s, const struct listener_set *ls,
-                 const int *rootfds, const struct compress_cache *cc)
+/* Who the client is and what is counted: trusted proxies, the per-address limit,
+ * the shared counts, the endpoints for a balancer, the access log's form. */
+static int setup_balancer(struct worker *w, const struct worker_start *ws)
 {
+    const struct settings *s = ws->s;
+    int i;
+
+    for (i = 0; i < s->ntrusted_proxy; i++)
+        netaddr_set_add(&w->trusted, s->trusted_proxy[i]); /* checked when read */
+    w->env.trusted = s->ntrusted_proxy > 0 ? &w->trusted : NULL;
+    if (s->max_conns_per_ip > 0 && ws->iplimit != NULL) {
+        w->iplimit = ws->iplimit;
+        w->env.admit = admit;
+    }
+    metrics_use_slot(ws->metrics, s->metrics ? ws->metrics_slot : -1);
+    log_access_set_json(strcmp(s->log_format, "json") == 0);
+    w->env.timed = strcmp(s->log_format, "json") == 0 && log_access_enabled();
+    if ((s->health || s->metrics) &&
+        (w->endpoints = endpoints_new(s, ws->metrics, &w->env.now)) == NULL) {
+        log_error("worker set-up");
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(struct worker *w, const struct worker_start *ws)
+{
+    const struct settings *s = ws->s;
+
     w->settings = s;
     w->limits.max_header_size = s->max_header_size;
     w->limits.max_headers = s->max_headers;
@@ -550,11 +606,12 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
         log_error("worker set-up");
         return -1;
     }
-    if (cc->on && (w->variants = variant_new(cc->dirfd, cc->jobs[1], s->compress_min)) == NULL) {
+    if (ws->cc->on &&
+        (w->variants = variant_new(ws->cc->dirfd, ws->cc->jobs[1], s->compress_min)) == NULL) {
         log_error("worker set-up");
         return -1;
     }
-    if (setup_sites(w, s, rootfds) < 0)
+    if (setup_sites(w, s, ws->rootfds) < 0 || setup_balancer(w, ws) < 0)
         return -1;
     if ((site_any(s, uses_cors) && (w->cors = cors_new(s)) == NULL) ||
         (site_any(s, uses_auth) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
@@ -562,22 +619,15 @@ static int setup(struct worker *w, const struct settings *s, const struct listen
         return -1;
     }
     setup_handlers(w, s);
-    return setup_listeners(w, ls);
+    return setup_listeners(w, ws->ls);
 }
 
-int worker_run(const struct settings *s, const struct listener_set *ls, const int *rootfds,
-               struct tls_server *tls_server, const struct compress_cache *cc, int ctl)
+/* The stop signals stay blocked except inside epoll_pwait (waitmask), so none is lost;
+ * reloads and log reopening are the master's business. */
+static void setup_signals(sigset_t *waitmask)
 {
-    static struct worker w;
     struct sigaction sa;
-    sigset_t blocked, waitmask;
-    pid_t master = getppid();
-
-    log_set_ident(1);
-    /* die with the master rather than serve on as an orphan */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != master)
-        return 0;
+    sigset_t blocked;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;
@@ -587,25 +637,36 @@ int worker_run(const struct settings *s, const struct listener_set *ls, const in
     sigaction(SIGQUIT, &sa, NULL);
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
-    /* reloads and log reopening are the master's business */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* the stop signals stay blocked except inside epoll_pwait, so none is lost */
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGTERM);
     sigaddset(&blocked, SIGINT);
     sigaddset(&blocked, SIGQUIT);
     sigprocmask(SIG_SETMASK, &blocked, NULL);
-    sigemptyset(&waitmask);
+    sigemptyset(waitmask);
+}
 
-    w.tls = tls_server;
-    if (setup(&w, s, ls, rootfds, cc) < 0)
+int worker_run(const struct worker_start *ws)
+{
+    static struct worker w;
+    sigset_t waitmask;
+    pid_t master = getppid();
+
+    log_set_ident(1);
+    /* die with the master rather than serve on as an orphan */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        return 0;
+    setup_signals(&waitmask);
+    w.tls = ws->tls;
+    if (setup(&w, ws) < 0)
         return 1;
-    w.ctl = ctl;
+    w.ctl = ws->ctl;
     w.ctl_h.on_event = on_control;
-    if (ctl >= 0 && event_add_listener(w.loop, ctl, &w.ctl_h) < 0)
+    if (w.ctl >= 0 && event_add_listener(w.loop, w.ctl, &w.ctl_h) < 0)
         log_warn("epoll_ctl on the control socket");
     clock_tick(&w);
 

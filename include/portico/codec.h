@@ -19,7 +19,7 @@ int codec_compress(unsigned coding, int level, const void *in, size_t len, unsig
  * give the same bytes with the same version, so a validator that names it agrees
  * across machines running the same build, and differs where the bytes may. */
 const char *codec_version(unsigned coding);
-/* What configure found, for --version and start-up: "gzip (libdeflate) brotli zstd". */
+/* What this build has, for --version: "gzip (libdeflate 1.14) brotli 1.0.9 zstd 1.5.4". */
 const char *codec_describe(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include "portico/event.h"
 #include "portico/handler.h"
 #include "portico/http.h"
+#include "portico/netaddr.h"
 #include "portico/pool.h"
 #include "portico/response.h"
 #include "portico/send.h"
@@ -31,6 +32,7 @@ struct conn_active {
     struct buf out;
     size_t head_len;     /* of the response, for the access log's body byte count */
     uint64_t started_ms; /* when the response was composed */
+    uint64_t begun_us;   /* when the head was complete (env->timed only), for the log */
     struct outgoing send;
     struct exchange x;
     char in[CONN_IN_SIZE];
@@ -43,7 +45,7 @@ struct conn_active {
  * one run of the loop; the others wait for the transport or a deadline, and the
  * state alone says what its deadline's expiry means. */
 enum conn_state {
-    CONN_PROXY_HEADER, /* room for a PROXY protocol header before anything else (not yet entered) */
+    CONN_PROXY_HEADER, /* a PROXY protocol header comes before anything else; the header deadline runs */
     CONN_HANDSHAKE,    /* the transport's handshake (TLS); the header deadline runs */
     CONN_READ_HEAD,    /* a request head is awaited or arriving; on expiry: 408 if begun, else close */
     CONN_HANDLE,       /* transient: the head is complete; the handlers plan the response */
@@ -86,6 +88,11 @@ struct conn_env {
     uint64_t now_ms;
     time_t now;
     int stopping;                   /* answer with Connection: close, then close */
+    const struct netaddr_set *trusted; /* whose forwarding headers count; NULL: nobody's */
+    int timed;                      /* each request's duration is measured (the JSON log) */
+    /* The connection's client is known (after its PROXY header, if any): 0 refuses it,
+     * closed at once with nothing sent. NULL: every client is admitted. */
+    int (*admit)(struct conn_env *env, struct conn *c);
     /* The connection is closed and its slot may be reused. */
     void (*closed)(struct conn_env *env, struct conn *c);
     /* A connection went idle between requests (its slot could be reclaimed). */
@@ -102,6 +109,7 @@ struct conn {
     unsigned secure : 1;       /* speaks TLS (the listener's, unless plain text came) */
     unsigned lowat_lifted : 1; /* CONN_FAST_LOWAT for the response being sent */
     unsigned rested : 1;       /* idle, and the transport's busy-time buffers given back */
+    unsigned proxied : 1;      /* peer is the client a PROXY header named */
     uint32_t requests;         /* served on this connection */
     struct conn_active *a;     /* NULL while no request is in progress */
     uint32_t in_len, in_pos, req_start, head_end;
@@ -111,14 +119,16 @@ struct conn {
         struct sockaddr_in v4;
         struct sockaddr_in6 v6;
     } peer;
+    int ip_place;              /* where the worker counted its address (iplimit.h), or < 0 */
     struct conn *next_free;
 };
 
 /* Takes over an accepted connection with its transport (a TLS one starts with its
- * handshake) and serves what has already arrived. Returns 1 when it is open and
- * waits for the transport (register it for events), 0 when it is closed. */
+ * handshake, after a PROXY header when proxy is set) and serves what has already
+ * arrived. Returns 1 when it is open and waits for the transport (register it for
+ * events), 0 when it is closed. */
 int conn_start(struct conn *c, struct conn_env *env, const struct transport *io,
-               const struct sockaddr *peer, socklen_t len);
+               const struct sockaddr *peer, socklen_t len, int proxy);
 /* The transport became ready (EVENT_* bits). */
 void conn_on_event(struct conn *c, unsigned events);
 /* The worker is stopping: close the connection now if no request is under way. */

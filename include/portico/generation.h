@@ -18,6 +18,7 @@ struct slot {
     uint64_t started_ms;
     uint64_t respawn_at_ms;
     unsigned failures;
+    int metrics_slot;   /* where its worker counts (metrics.h), or -1 */
 };
 
 /* Everything one set of workers was started with. A reload makes a new one; the
@@ -35,6 +36,8 @@ struct generation {
     int nslots;
     int stopping;
     uint64_t kill_at_ms;
+    struct metrics *metrics;  /* the instance's, shared by every generation, or NULL */
+    struct iplimit *iplimit;  /* the same, when connections per address are limited */
 };
 /* Everything that can fail for a generation, before any of its workers forks
  * (logged); prev is the serving generation whose listeners it may keep, or NULL. */

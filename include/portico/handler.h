@@ -4,6 +4,8 @@
 #ifndef PORTICO_HANDLER_H
 #define PORTICO_HANDLER_H
 
+#include <sys/socket.h>
+
 #include "portico/http.h"
 #include "portico/response.h"
 #include "portico/settings.h"
@@ -22,6 +24,7 @@ struct exchange {
     const struct request *req;
     const char *base;               /* the request's first byte: spans are offsets from it */
     const struct transport *io;     /* for the connection's addresses; handlers never send */
+    const struct sockaddr *client;  /* the real client: the peer, or whom a trusted proxy names */
     const struct settings *site;    /* the site it is for (site.h), and that site's number */
     int site_no;
     unsigned secure : 1;            /* it came over TLS */
@@ -31,6 +34,7 @@ struct exchange {
     size_t path_len;                /* 0: no path (a request that failed before one) */
     char path[EXCHANGE_PATH_SIZE];  /* the decoded, normalised path */
     char location[EXCHANGE_LOCATION_SIZE];
+    struct sockaddr_storage client_room; /* a client named by X-Forwarded-For */
 };
 
 struct handler {

@@ -29,6 +29,8 @@ struct span {
 #define HTTP_HDR_AUTHORIZATION       0x400u
 #define HTTP_HDR_AC_REQUEST_METHOD   0x800u  /* Access-Control-Request-Method */
 #define HTTP_HDR_AC_REQUEST_HEADERS  0x1000u /* Access-Control-Request-Headers */
+#define HTTP_HDR_X_FORWARDED_FOR     0x2000u
+#define HTTP_HDR_FORWARDED           0x4000u
 
 #define HTTP_CONN_CLOSE      0x1u
 #define HTTP_CONN_KEEP_ALIVE 0x2u
@@ -59,6 +61,9 @@ struct request {
     struct span accept, origin, authorization, ac_request_method, ac_request_headers;
     struct span if_match[4], if_none_match[4], accept_encoding[4]; /* each field line of */
     uint8_t n_if_match, n_if_none_match, n_accept_encoding;       /* these lists */
+    /* the last field lines of the proxies' lists: the nearest proxy appends its own */
+    struct span forwarded_for[4], forwarded[4];
+    uint8_t n_forwarded_for, n_forwarded;
     unsigned present;
     struct span field, value; /* the header being parsed */
     uint32_t line_end;     /* offset just past the request line's last visible byte */

@@ -11,12 +11,13 @@
 #define LISTENERS_MAX 16
 
 /* One listening socket and what a connection accepted on it speaks. Properties a
- * listener may gain (a PROXY header first, the sites it serves) go here. */
+ * listener may gain (the sites it serves) go here. */
 struct listener {
     int fd;
     struct sockaddr_storage addr; /* the bound address */
     int port;
     unsigned tls : 1;             /* HTTPS: the connection starts with a TLS handshake */
+    unsigned proxy : 1;           /* a PROXY protocol header comes first, from a trusted proxy */
 };
 
 struct listener_set {

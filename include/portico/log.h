@@ -41,7 +41,8 @@ struct log_access_entry {
 
 /* Opens the access log: "-" is stdout, NULL or "off" disables it. */
 int log_access_open(const char *path);
-/* Lines from now on: 0 the Combined Log Format, 1 one JSON object a line. */
+/* Lines from now on: 0 the Combined Log Format, 1 one JSON object a line (a missing
+ * field is null; a value too long for the line is cut, never the line). */
 void log_access_set_json(int json);
 int log_access_enabled(void);
 /* The access log's descriptor (-1 when off), and taking over a new one (a reopened

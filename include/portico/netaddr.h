@@ -28,25 +28,29 @@ struct netaddr_set {
 int netaddr_parse_net(const char *text, struct netaddr_net *out);
 /* Parses text and adds it: 0, or -1 (not a network, or the set is full). */
 int netaddr_set_add(struct netaddr_set *s, const char *text);
-/* 1 when sa (AF_INET, AF_INET6, IPv4-mapped IPv6) is in one of the set's networks. */
+/* 1 when sa (AF_INET, AF_INET6, IPv4-mapped IPv6) is in one of the set's networks; 0 for
+ * other families and a NULL set. "0.0.0.0/0" takes in every IPv4 peer, "::/0" every peer. */
 int netaddr_set_has(const struct netaddr_set *s, const struct sockaddr *sa);
 /* 1 for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
 int netaddr_is_loopback(const struct sockaddr *sa);
 
 /* The real client behind trusted proxies. The field lines come in order (xff: each
- * X-Forwarded-For line, fwd: each Forwarded line); X-Forwarded-For is used when
- * present, else Forwarded's for= parameters. Walking the hops from the right, the
- * first address not in trusted is the client; when every hop is trusted, the
- * leftmost. An element that is no address ("unknown", "_hidden", junk) ends the
- * walk: the client is then the hop to its right, as far as it is known. Accepts
- * "1.2.3.4", "1.2.3.4:80", "2001:db8::1", "[2001:db8::1]:80" and Forwarded's
- * quoted forms. Returns 1 with *out set (port 0 when none was given), or 0 when the
- * headers name no usable address (the connection's peer stands). */
+ * X-Forwarded-For line, fwd: each Forwarded line; a line whose p is NULL is absent);
+ * X-Forwarded-For is used when any line of it is present, even an empty one, else
+ * Forwarded's for= parameters. Walking the hops from the right, the first address not
+ * in trusted (NULL: none) is the client; when every hop is trusted, the leftmost. An
+ * element that is no address ("unknown", "_hidden", junk, a Forwarded element without
+ * for= or with two) ends the walk: the client is then the hop to its right, as far as
+ * it is known. Only the rightmost 64 hops are looked at, as if junk lay beyond them.
+ * Accepts "1.2.3.4", "1.2.3.4:80", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:80"
+ * and Forwarded's quoted forms (with an obfuscated port "_x" read as 0). Returns 1
+ * with *out set (sockaddr_in or sockaddr_in6 as written, port in network order or 0),
+ * or 0, *out untouched, when the headers name no usable address (the peer stands). */
 int netaddr_forwarded_client(const struct str *xff, int nxff, const struct str *fwd, int nfwd,
                              const struct netaddr_set *trusted, struct sockaddr_storage *out);
 
 /* Writes sa's numeric address (no port; an IPv4-mapped IPv6 address as IPv4) into
- * out, which has room for INET6_ADDRSTRLEN. */
+ * out, which has room for INET6_ADDRSTRLEN; "" when it cannot. */
 void netaddr_format(const struct sockaddr *sa, char *out, size_t len);
 
 #endif

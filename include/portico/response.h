@@ -33,6 +33,8 @@ struct response {
     unsigned modified_now : 1;    /* mtime in the future: Last-Modified is the Date */
     struct fc_file *file;         /* the body, a reference from the file cache */
     int own_fd;                   /* or a body fd this response owns (a listing), or -1 */
+    const char *body;             /* or a short body that outlives the plan (a literal) */
+    size_t body_len;
     long hsts;                    /* Strict-Transport-Security max-age, or -1 */
     unsigned omit;                /* enum own_header (rules.h): lines not to write */
     int nextra;

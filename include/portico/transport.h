@@ -44,6 +44,8 @@ struct transport_ops {
     /* The host name the client named in its handshake (TLS SNI), or NULL. NULL: the
      * layer has none. */
     const char *(*server_name)(const struct transport *t);
+    /* The protocol version agreed ("TLSv1.3"), or NULL: the layer has none. */
+    const char *(*version)(const struct transport *t);
     /* 1: every send is framed (a TLS record), so small pieces are gathered first */
     unsigned gather;
 };
@@ -70,6 +72,11 @@ void transport_reset_on_close(struct transport *t);
 static inline const char *transport_server_name(const struct transport *t)
 {
     return t->ops->server_name ? t->ops->server_name(t) : NULL;
+}
+/* The TLS version in use ("TLSv1.3"), or NULL for plain TCP. */
+static inline const char *transport_version(const struct transport *t)
+{
+    return t->ops->version ? t->ops->version(t) : NULL;
 }
 /* The address the peer connected to, for a URL naming this server. */
 int transport_local_addr(const struct transport *t, char *out, size_t len);

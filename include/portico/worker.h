@@ -7,12 +7,25 @@
 
 struct tls_server;
 struct compress_cache;
+struct metrics;
+struct iplimit;
+
+/* What a worker is started with. */
+struct worker_start {
+    const struct settings *s;
+    const struct listener_set *ls;
+    const int *rootfds;               /* each site's document root, by site number (site.h) */
+    struct tls_server *tls;
+    const struct compress_cache *cc;  /* the compressor's socket and cache directory */
+    int ctl;                          /* the control socket from the master */
+    struct metrics *metrics;          /* the instance's shared counts and drain flag, or NULL */
+    int metrics_slot;                 /* this process's slot in them, or -1 */
+    struct iplimit *iplimit;          /* the per-address connection counts, or NULL */
+};
 
 /* Runs a worker on the given listeners until it is told to stop; returns the
- * process exit status. rootfds: each site's document root, by site number (site.h);
- * cc: the compressor's socket and cache directory (compressor.h). */
-int worker_run(const struct settings *s, const struct listener_set *ls, const int *rootfds,
-               struct tls_server *tls, const struct compress_cache *cc, int ctl);
+ * process exit status. */
+int worker_run(const struct worker_start *ws);
 /* The master's side of the control socket: hands a descriptor to a worker. */
 int worker_send_fd(int ctl, int fd);
 

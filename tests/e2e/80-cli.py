@@ -43,8 +43,9 @@ def help_case(flag):
 def version_case(flag):
     code, out, err = run_cli([flag])
     eq(code, 0, 'exit code')
-    check(re.fullmatch(rb'portico \d+\.\d+\.\d+\ncompression: (none|(gzip \((libdeflate|zlib)\) ?)?'
-                       rb'(brotli ?)?(zstd)?)\n', out), 'version output %r' % out)
+    check(re.fullmatch(rb'portico \d+\.\d+\.\d+\ncompression: (none|(gzip \((libdeflate|zlib) '
+                       rb'[\d.]+\) ?)?(brotli [\d.]+ ?)?(zstd [\d.]+)?)\n', out),
+          'version output %r' % out)
 
 
 for f in ['-h', '--help']:

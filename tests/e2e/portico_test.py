@@ -448,6 +448,15 @@ def codings():
     return {c for w, c in (('gzip', 'gzip'), ('brotli', 'br'), ('zstd', 'zstd')) if w in line}
 
 
+def codec_versions():
+    """{'br': '1.0.9', ...}: the library version each coding is made with, as the
+    compression line of portico --version names it (a variant's ETag ends with it)."""
+    out = subprocess.run([BIN, '--version'], capture_output=True, timeout=10).stdout.decode()
+    found = re.findall(r'(gzip) \((?:libdeflate|zlib) ([\d.]+)\)|(brotli|zstd) ([\d.]+)', out)
+    names = {'gzip': 'gzip', 'brotli': 'br', 'zstd': 'zstd'}
+    return {names[a or c]: b or d for a, b, c, d in found}
+
+
 def process_name(pid):
     try:
         with open('/proc/%d/comm' % pid) as f:

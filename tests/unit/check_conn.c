@@ -202,7 +202,7 @@ static int start(const struct transport_ops *ops, const char *const *reads)
 
     for (W.fake.nin = 0; reads[W.fake.nin] != NULL; W.fake.nin++)
         W.fake.in[W.fake.nin] = reads[W.fake.nin];
-    return conn_start(&W.c, &W.env, &io, (struct sockaddr *)&peer, sizeof(peer));
+    return conn_start(&W.c, &W.env, &io, (struct sockaddr *)&peer, sizeof(peer), 0);
 }
 
 static void more(const char *bytes, unsigned events)

@@ -1,0 +1,27 @@
+/* Who the client really is behind a load balancer: the PROXY header read off a
+ * connection before anything else, and X-Forwarded-For / Forwarded from trusted
+ * proxies. Parsing is proxyproto.c's and netaddr.c's; this reads and decides. */
+#ifndef PORTICO_PROXY_H
+#define PORTICO_PROXY_H
+
+#include <sys/socket.h>
+
+#include "portico/http.h"
+#include "portico/netaddr.h"
+#include "portico/proxyproto.h"
+#include "portico/transport.h"
+
+/* Reads the PROXY header at the start of the connection, taking its bytes and not
+ * one more (what follows is TLS or HTTP). IO_DONE with *info; IO_AGAIN while a valid
+ * beginning waits for the rest (a header split over packets); IO_ERROR when the bytes
+ * are no header (close, sending nothing); IO_EOF. */
+enum io_result proxy_read_header(struct transport *t, struct proxy_info *info);
+
+/* The client of a request: when peer is a trusted proxy and the request carries
+ * X-Forwarded-For or Forwarded, the address they name (in *room); else peer. */
+const struct sockaddr *proxy_request_client(const struct request *r, const char *base,
+                                            const struct sockaddr *peer,
+                                            const struct netaddr_set *trusted,
+                                            struct sockaddr_storage *room);
+
+#endif

@@ -1,0 +1,68 @@
+/* The client behind a load balancer. A PROXY header is peeked at, parsed whole, and
+ * only then taken off the socket by its exact length, so that a TLS handshake or a
+ * request behind it stays where its reader expects it; one split over packets is
+ * waited for under the header deadline. Forwarding headers count from trusted peers. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "portico/proxy.h"
+
+enum io_result proxy_read_header(struct transport *t, struct proxy_info *info)
+{
+    char buf[PROXY_HEADER_MAX];
+    ssize_t n;
+
+    do
+        n = recv(t->fd, buf, sizeof(buf), MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return IO_EOF;
+    if (n < 0) {
+        if (errno != EAGAIN)
+            return IO_ERROR;
+        t->readable = 0;
+        return IO_AGAIN;
+    }
+    switch (proxy_parse(buf, (size_t)n, info)) {
+    case PROXY_MORE:
+        /* the rest comes as new bytes, which wake the connection again */
+        t->readable = 0;
+        return IO_AGAIN;
+    case PROXY_DONE:
+        do
+            n = recv(t->fd, buf, info->len, 0);
+        while (n < 0 && errno == EINTR);
+        return n == (ssize_t)info->len ? IO_DONE : IO_ERROR;
+    default:
+        return IO_ERROR;
+    }
+}
+
+static void span_lines(const struct span *in, int n, const char *base, struct str *out)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        out[i].p = base + in[i].off;
+        out[i].len = in[i].len;
+    }
+}
+
+const struct sockaddr *proxy_request_client(const struct request *r, const char *base,
+                                            const struct sockaddr *peer,
+                                            const struct netaddr_set *trusted,
+                                            struct sockaddr_storage *room)
+{
+    struct str xff[4], fwd[4];
+
+    if (!(r->present & (HTTP_HDR_X_FORWARDED_FOR | HTTP_HDR_FORWARDED)) ||
+        !netaddr_set_has(trusted, peer))
+        return peer;
+    span_lines(r->forwarded_for, r->n_forwarded_for, base, xff);
+    span_lines(r->forwarded, r->n_forwarded, base, fwd);
+    if (!netaddr_forwarded_client(xff, r->n_forwarded_for, fwd, r->n_forwarded, trusted, room))
+        return peer;
+    return (const struct sockaddr *)room;
+}
