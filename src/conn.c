@@ -4,10 +4,8 @@
  * its transport; exactly one function, conn_close, releases what it holds. */
 #include "build-config.h"
 
-#include <arpa/inet.h>
 #include <stddef.h>
 #include <string.h>
-#include <time.h>
 
 #include "portico/conn.h"
 #include "portico/log.h"
@@ -158,58 +156,11 @@ void conn_close(struct conn *c)
     c->env->closed(c->env, c);
 }
 
-/* A monotonic clock for durations: a vDSO call, no syscall. */
-static uint64_t clock_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* A request's first bytes are here: its duration starts (for the JSON log). */
 static void mark_begun(struct conn *c)
 {
     if (c->env->timed)
-        c->a->begun_us = clock_us();
-}
-
-static void span_at(const char *base, const struct span *s, const char **p, size_t *len)
-{
-    *p = s->len ? base + s->off : NULL;
-    *len = s->len;
-}
-
-static void log_request(struct conn *c)
-{
-    struct conn_active *a = c->a;
-    struct log_access_entry e;
-    struct request *r = &a->parser.req;
-    const char *base = a->in + c->req_start;
-    char addr[INET6_ADDRSTRLEN];
-
-    if (!log_access_enabled())
-        return;
-    netaddr_format(a->x.client, addr, sizeof(addr));
-    memset(&e, 0, sizeof(e));
-    e.client = addr;
-    if (r->line_end > r->line_start) {
-        e.request_line = base + r->line_start;
-        e.request_line_len = r->line_end - r->line_start;
-        e.method = r->method_seen ? http_method_name(r->method) : NULL;
-    }
-    span_at(base, &r->referer, &e.referer, &e.referer_len);
-    span_at(base, &r->user_agent, &e.user_agent, &e.user_agent_len);
-    span_at(base, &r->target, &e.target, &e.target_len);
-    span_at(base, &r->host, &e.host, &e.host_len);
-    e.tls = transport_version(&c->io);
-    e.user = a->x.user;
-    e.user_len = a->x.user_len;
-    e.status = (int)a->resp.status;
-    e.bytes = a->send.bytes_sent > a->head_len ? a->send.bytes_sent - a->head_len : 0;
-    e.duration_us = c->env->timed && a->begun_us ? clock_us() - a->begun_us : 0;
-    e.when = c->env->now;
-    log_access(&e);
+        c->a->begun_us = conn_clock_us();
 }
 
 /* Asks the handlers, in order, for the plan of a complete, valid request head. */
@@ -370,7 +321,7 @@ static void finish_response(struct conn *c)
     struct conn_env *env = c->env;
     const struct request *r = &c->a->parser.req;
 
-    log_request(c);
+    conn_log_request(c);
     metrics_response(r->method_seen ? r->method : -1, (int)c->a->resp.status,
                      c->a->send.bytes_sent);
     response_release(&c->a->resp);

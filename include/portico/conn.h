@@ -136,4 +136,9 @@ void conn_stop_if_idle(struct conn *c);
 /* Closes and releases everything the connection holds. */
 void conn_close(struct conn *c);
 
+/* connlog.c, for conn.c: the access-log line of the response just sent, and the
+ * monotonic clock (µs) request durations are measured with. */
+void conn_log_request(const struct conn *c);
+uint64_t conn_clock_us(void);
+
 #endif
