@@ -29,7 +29,8 @@ struct proxy_info {
 
 /* Parses the header at the start of buf[0..len). PROXY_MORE when len is a valid
  * prefix of a header shorter than PROXY_HEADER_MAX, PROXY_DONE with *out set, or
- * PROXY_INVALID as soon as the bytes cannot be one. Never reads past len. */
+ * PROXY_INVALID as soon as the bytes cannot be one. Never reads past len. *out is
+ * zeroed first and stays so unless PROXY_DONE. */
 enum proxy_result proxy_parse(const void *buf, size_t len, struct proxy_info *out);
 
 #endif

@@ -1,6 +1,6 @@
 /* libFuzzer target for the pure header parsers, each fed the same bytes: Range,
- * HTTP dates, Accept-Encoding, entity-tag lists, path decoding and the
- * configuration file format. Faster per execution than the whole request path. */
+ * HTTP dates, Accept-Encoding, entity-tag lists, path decoding, the PROXY protocol
+ * header and the configuration file format. Faster per execution than the whole request path. */
 #include "build-config.h"
 
 #include <stdint.h>
@@ -14,6 +14,7 @@
 #include "portico/encoding.h"
 #include "portico/httpdate.h"
 #include "portico/path.h"
+#include "portico/proxyproto.h"
 #include "portico/range.h"
 #include "portico/settings.h"
 #include "portico/variant.h"
@@ -45,6 +46,34 @@ static void fuzz_codings(const char *s, size_t size)
         abort();
 }
 
+/* The input as what a balancer sends first. A whole header is no longer than the input
+ * or PROXY_HEADER_MAX, parses the same on its own, and one byte less of it waits for
+ * more; MORE never comes once PROXY_HEADER_MAX bytes are in. */
+static void fuzz_proxy(const uint8_t *data, size_t size)
+{
+    struct proxy_info pi, alone;
+    enum proxy_result r = proxy_parse(data, size, &pi);
+    uint8_t *copy;
+
+    if (r == PROXY_MORE && size >= PROXY_HEADER_MAX)
+        abort();
+    if (r != PROXY_DONE)
+        return;
+    if (pi.len == 0 || pi.len > size || pi.len > PROXY_HEADER_MAX ||
+        (pi.version != 1 && pi.version != 2) ||
+        (!pi.local && (pi.src.ss_family != pi.dst.ss_family ||
+                       (pi.src.ss_family != AF_INET && pi.src.ss_family != AF_INET6))))
+        abort();
+    /* a copy that ends with the header, so a read past it shows */
+    if ((copy = malloc(pi.len)) == NULL)
+        return;
+    memcpy(copy, data, pi.len);
+    if (proxy_parse(copy, pi.len, &alone) != PROXY_DONE || alone.len != pi.len ||
+        alone.ssl != pi.ssl || proxy_parse(copy, pi.len - 1, &alone) != PROXY_MORE)
+        abort();
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         httpdate_format(t, back); /* any date we accept formats back */
     }
     fuzz_codings(s, size);
+    fuzz_proxy(data, size);
     if (size < sizeof(path)) { /* a name in the compression cache's directory */
         memcpy(path, s, size);
         path[size] = '\0';
