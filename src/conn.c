@@ -504,12 +504,14 @@ static int step_proxy(struct conn *c)
 {
     struct proxy_info info;
 
-    if (!c->io.readable)
+    if (!c->io.readable || !ensure_active(c))
         return 0;
-    switch (proxy_read_header(&c->io, &info)) {
+    switch (proxy_read_header(&c->io, c->a->in, &c->in_len, CONN_IN_SIZE, &info)) {
     case IO_DONE:
         break;
     case IO_AGAIN:
+        if (c->in_len == 0)
+            release_block(c); /* nothing yet: wait without the block */
         return 0;
     default:
         conn_close(c);
@@ -525,6 +527,8 @@ static int step_proxy(struct conn *c)
         conn_close(c);
         return 0;
     }
+    if (c->in_len > 0)
+        mark_begun(c); /* a request came with the header */
     return 1;
 }
 

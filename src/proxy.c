@@ -1,15 +1,18 @@
-/* The client behind a load balancer. A PROXY header is peeked at, parsed whole, and
- * only then taken off the socket by its exact length, so that a TLS handshake or a
- * request behind it stays where its reader expects it; one split over packets is
+/* The client behind a load balancer. A PROXY header is parsed whole before anything
+ * else; before TLS it is peeked at and then taken off the socket by its exact length,
+ * so that the handshake behind it stays for the TLS layer. One split over packets is
  * waited for under the header deadline. Forwarding headers count from trusted peers. */
 #include "build-config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "portico/proxy.h"
 
-enum io_result proxy_read_header(struct transport *t, struct proxy_info *info)
+/* Behind TLS: the header is peeked at, then only its own bytes are taken off the
+ * socket; the rest is the TLS layer's to read. */
+static enum io_result peek_header(struct transport *t, struct proxy_info *info)
 {
     char buf[PROXY_HEADER_MAX];
     ssize_t n;
@@ -38,6 +41,37 @@ enum io_result proxy_read_header(struct transport *t, struct proxy_info *info)
     default:
         return IO_ERROR;
     }
+}
+
+/* On plain TCP: one read for the header and whatever came with it (a request,
+ * usually), which stays in buf for the parser; no peek. */
+static enum io_result read_header(struct transport *t, char *buf, uint32_t *len, uint32_t cap,
+                                  struct proxy_info *info)
+{
+    size_t n = 0;
+    enum io_result res = t->ops->recv(t, buf + *len, cap - *len, &n);
+
+    if (res != IO_DONE)
+        return res;
+    *len += (uint32_t)n;
+    switch (proxy_parse(buf, *len, info)) {
+    case PROXY_MORE:
+        return IO_AGAIN; /* readable stays set: the next read says whether more came */
+    case PROXY_DONE:
+        memmove(buf, buf + info->len, *len - info->len);
+        *len -= (uint32_t)info->len;
+        return IO_DONE;
+    default:
+        return IO_ERROR;
+    }
+}
+
+enum io_result proxy_read_header(struct transport *t, char *buf, uint32_t *len, uint32_t cap,
+                                 struct proxy_info *info)
+{
+    if (t->ops->handshake != NULL)
+        return peek_header(t, info);
+    return read_header(t, buf, len, cap, info);
 }
 
 static void span_lines(const struct span *in, int n, const char *base, struct str *out)

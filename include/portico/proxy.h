@@ -4,6 +4,7 @@
 #ifndef PORTICO_PROXY_H
 #define PORTICO_PROXY_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "portico/http.h"
@@ -11,11 +12,14 @@
 #include "portico/proxyproto.h"
 #include "portico/transport.h"
 
-/* Reads the PROXY header at the start of the connection, taking its bytes and not
- * one more (what follows is TLS or HTTP). IO_DONE with *info; IO_AGAIN while a valid
- * beginning waits for the rest (a header split over packets); IO_ERROR when the bytes
- * are no header (close, sending nothing); IO_EOF. */
-enum io_result proxy_read_header(struct transport *t, struct proxy_info *info);
+/* Reads the PROXY header at the start of the connection. On plain TCP the bytes are
+ * read into buf (*len of cap used), and on IO_DONE what came after the header is left
+ * at its start (*len bytes: a request begun); before TLS, only the header's bytes are
+ * taken off the socket. IO_DONE with *info; IO_AGAIN while a valid beginning waits
+ * for the rest (a header split over packets); IO_ERROR when the bytes are no header
+ * (close, sending nothing); IO_EOF. */
+enum io_result proxy_read_header(struct transport *t, char *buf, uint32_t *len, uint32_t cap,
+                                 struct proxy_info *info);
 
 /* The client of a request: when peer is a trusted proxy and the request carries
  * X-Forwarded-For or Forwarded, the address they name (in *room); else peer. */
