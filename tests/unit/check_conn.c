@@ -194,15 +194,21 @@ static void world_init(void)
     W.fake.room = SIZE_MAX;
 }
 
-/* Starts the connection with the scripted reads (NULL-terminated). */
-static int start(const struct transport_ops *ops, const char *const *reads)
+/* Starts the connection with the scripted reads (NULL-terminated), from 127.0.0.1,
+ * after a PROXY header when proxy is set. */
+static int start_as(const struct transport_ops *ops, const char *const *reads, int proxy)
 {
     struct transport io = {ops, -1, &W.fake, 1, 1, 0};
-    struct sockaddr_in peer = {.sin_family = AF_INET};
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
 
     for (W.fake.nin = 0; reads[W.fake.nin] != NULL; W.fake.nin++)
         W.fake.in[W.fake.nin] = reads[W.fake.nin];
-    return conn_start(&W.c, &W.env, &io, (struct sockaddr *)&peer, sizeof(peer), 0);
+    return conn_start(&W.c, &W.env, &io, (struct sockaddr *)&peer, sizeof(peer), proxy);
+}
+
+static int start(const struct transport_ops *ops, const char *const *reads)
+{
+    return start_as(ops, reads, 0);
 }
 
 static void more(const char *bytes, unsigned events)
@@ -521,6 +527,76 @@ START_TEST(test_no_rest_for_plain)
 }
 END_TEST
 
+/* ------------------------------------------------------------ behind a balancer */
+
+static int refuse_all(struct conn_env *env, struct conn *c)
+{
+    (void)env;
+    (void)c;
+    return 0;
+}
+
+/* A PROXY listener's connection, its reads one event each: what is answered and who
+ * the client is then ("" when nothing may be sent: closed with no byte out). */
+static const struct {
+    const char *reads[4];
+    const char *client; /* the peer after the header; NULL: closed, nothing sent */
+    int proxied, admit_none;
+} proxy_cases[] = {
+    {{"PROXY TCP4 203.0.113.9 10.0.0.1 5555 80\r\n" GET_KA}, "203.0.113.9", 1, 0},
+    {{"PROXY TCP4 203.0.", "113.9 10.0.0.1 5555 80\r\n", GET_KA}, "203.0.113.9", 1, 0},
+    {{"PROXY TCP4 203.0.113.9 10.0.0.1 5555 80\r\nGET /a HT", "TP/1.1\r\nHost: x\r\n\r\n"},
+     "203.0.113.9", 1, 0},
+    {{"PROXY TCP6 2001:db8::7 2001:db8::1 5555 80\r\n", GET_KA}, "2001:db8::7", 1, 0},
+    {{"PROXY UNKNOWN\r\n" GET_KA}, "127.0.0.1", 0, 0},
+    {{GET_KA}, NULL, 0, 0},
+    {{"PROXY TCP4 203.0.113.9 10.0.0.1 99999 80\r\n" GET_KA}, NULL, 0, 0},
+    {{"PROXY TCP4 203.0.113.9 10.0.0.1 5555 80\r\n" GET_KA}, NULL, 1, 1},
+};
+
+START_TEST(test_proxy_header)
+{
+    const char *const *reads = proxy_cases[_i].reads;
+    const char *first[] = {reads[0], NULL}, *want = proxy_cases[_i].client;
+    char got[64] = "";
+    int i;
+
+    world_init();
+    if (proxy_cases[_i].admit_none)
+        W.env.admit = refuse_all;
+    start_as(&fake_plain, first, 1);
+    for (i = 1; i < 4 && reads[i] != NULL && W.c.state != CONN_CLOSED; i++)
+        more(reads[i], EVENT_READ);
+    if (want == NULL) {
+        ck_assert_int_eq(W.c.state, CONN_CLOSED);
+        ck_assert_uint_eq(W.fake.out_len, 0);
+        return;
+    }
+    ck_assert_int_eq(count("HTTP/1.1 200 OK\r\n"), 1);
+    inet_ntop(W.c.peer.sa.sa_family,
+              W.c.peer.sa.sa_family == AF_INET6 ? (void *)&W.c.peer.v6.sin6_addr
+                                                : (void *)&W.c.peer.v4.sin_addr,
+              got, sizeof(got));
+    ck_assert_str_eq(got, want);
+    ck_assert_int_eq(W.c.proxied, proxy_cases[_i].proxied);
+}
+END_TEST
+
+/* A header that stops arriving: the header deadline closes, nothing sent. */
+START_TEST(test_proxy_header_timeout)
+{
+    static const char *const reads[] = {"PROXY TCP4 203.0", NULL};
+
+    world_init();
+    ck_assert_int_eq(start_as(&fake_plain, reads, 1), 1);
+    ck_assert_int_eq(W.c.state, CONN_PROXY_HEADER);
+    ck_assert_ptr_eq(deadline(), &W.q[CONN_T_HEADER]);
+    elapse(W.q[CONN_T_HEADER].duration_ms);
+    ck_assert_int_eq(W.c.state, CONN_CLOSED);
+    ck_assert_uint_eq(W.fake.out_len, 0);
+}
+END_TEST
+
 Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -542,6 +618,9 @@ Suite *conn_suite(void)
     tcase_add_test(tc, test_stop_idle);
     tcase_add_test(tc, test_rest_when_idle);
     tcase_add_test(tc, test_no_rest_for_plain);
+    tcase_add_loop_test(tc, test_proxy_header, 0,
+                        (int)(sizeof(proxy_cases) / sizeof(proxy_cases[0])));
+    tcase_add_test(tc, test_proxy_header_timeout);
     suite_add_tcase(s, tc);
     return s;
 }
