@@ -26,6 +26,7 @@ Suite *cachedir_suite(void);
 Suite *proxyproto_suite(void);
 Suite *netaddr_suite(void);
 Suite *log_suite(void);
+Suite *balancer_suite(void);
 
 /* check_beneath.c: 1 when openat2 is allowed here, so symlinks inside the root are
  * followed (else the fallback walk refuses them all). */
