@@ -135,7 +135,7 @@ void generation_free(struct generation *g, struct generation *const *live, int n
         for (j = 0; j < nlive; j++)
             if (live[j] != g && listeners_have(&live[j]->ls, g->ls.l[i].fd))
                 shared = 1;
-        if (!shared)
+        if (!shared && g->ls.l[i].fd >= 0) /* -1: closed by a final stop */
             close(g->ls.l[i].fd);
     }
     /* a compressor killed with its generation may be reaped after it is gone */

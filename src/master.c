@@ -286,6 +286,27 @@ static void write_pid_file(const struct settings *s)
         log_warn("pid file %s", s->pid_file);
 }
 
+/* The master's copies of the listeners close with a final stop: once the workers
+ * have closed theirs, a new connection is refused at once instead of waiting in a
+ * backlog that no one accepts from any more. A socket two generations share closes
+ * once. */
+static void close_listeners(struct master *m)
+{
+    int i, j, k, l;
+
+    for (j = 0; j < m->ngen; j++)
+        for (i = 0; i < m->gen[j]->ls.n; i++) {
+            int fd = m->gen[j]->ls.l[i].fd;
+            if (fd < 0)
+                continue;
+            close(fd);
+            for (k = 0; k < m->ngen; k++)
+                for (l = 0; l < m->gen[k]->ls.n; l++)
+                    if (m->gen[k]->ls.l[l].fd == fd)
+                        m->gen[k]->ls.l[l].fd = -1;
+        }
+}
+
 static void stop_all(struct master *m, int sig)
 {
     int j;
@@ -293,6 +314,7 @@ static void stop_all(struct master *m, int sig)
     for (j = 0; j < m->ngen; j++)
         if (!m->gen[j]->stopping || sig == SIGTERM)
             generation_stop(m->gen[j], sig);
+    close_listeners(m);
 }
 
 /* SIGTERM stops now; SIGQUIT gracefully, after the drain when a health check can

@@ -10,8 +10,8 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (HOST, Client, check, eq, expect, new_root, process_alive,  # noqa: E402
-                          req, run, start_server, test)
+from portico_test import (HOST, Client, add_case, check, eq, expect, new_root,  # noqa: E402
+                          process_alive, req, run, start_server, test)
 
 BIG = os.urandom(20 << 20)
 FILES = {'a.txt': b'file a\n', 'big.bin': BIG}
@@ -70,8 +70,24 @@ def respawn():
         s.stop()
 
 
-@test('SIGTERM during a slow 20 MiB download: it completes byte-exact, exit 0, workers gone')
-def graceful_stop():
+def refused_soon(port, timeout):
+    """True once a new connection to PORT is refused (not left waiting in a backlog
+    no one accepts from), within TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def stop_during_download(sig):
+    """SIG during a slow 20 MiB download: new connections are refused while it is still
+    in flight; it completes byte-exact; exit 0, workers gone."""
     s, pids = fresh()
     try:
         c = Client(s.port, timeout=10)
@@ -90,8 +106,10 @@ def graceful_stop():
         check(head.startswith(b'HTTP/1.1 200 '), 'status %r' % head[:40])
         check(b'\r\ncontent-length: %d\r' % len(BIG) in head.lower() + b'\r',
               'Content-Length in %r' % head)
-        s.signal(signal.SIGTERM)
+        s.signal(sig)
         t_term = time.monotonic()
+        check(refused_soon(s.port, 3), 'a new connection is not refused 3 s after %s, while a '
+              'download is in flight' % signal.Signals(sig).name)
         h = hashlib.sha256(body)
         n = len(body)
         while n < len(BIG):
@@ -109,7 +127,7 @@ def graceful_stop():
         check(h.digest() == hashlib.sha256(BIG).digest(), 'body differs from the file')
         c.close()
         code = s.wait(max(0.5, 10 - (time.monotonic() - t_term)))
-        eq(code, 0, 'master exit code after SIGTERM')
+        eq(code, 0, 'master exit code after %s' % signal.Signals(sig).name)
         check(gone(pids, 2), 'workers still alive: %r' % [p for p in pids if process_alive(p)])
         try:
             socket.create_connection((HOST, s.port), timeout=2).close()
@@ -118,6 +136,11 @@ def graceful_stop():
             pass
     finally:
         s.stop()
+
+
+for sig in (signal.SIGTERM, signal.SIGQUIT):
+    add_case('%s during a slow 20 MiB download: new connections refused at once, the download '
+             'completes byte-exact, exit 0, workers gone' % sig.name, stop_during_download, sig)
 
 
 def stop_idle(sig):
