@@ -322,7 +322,7 @@ static void finish_response(struct conn *c)
     const struct request *r = &c->a->parser.req;
 
     conn_log_request(c);
-    metrics_response(r->method_seen ? r->method : -1, (int)c->a->resp.status,
+    metrics_response(r->method_known ? r->method : -1, (int)c->a->resp.status,
                      c->a->send.bytes_sent);
     response_release(&c->a->resp);
     c->requests++;
@@ -522,6 +522,7 @@ static int step_proxy(struct conn *c)
         c->proxied = 1;
     }
     c->secure |= info.ssl;
+    c->a->x.secure = c->secure; /* the exchange was begun before the header said so */
     c->state = first_state(c);
     if (c->env->admit != NULL && !c->env->admit(c->env, c)) {
         conn_close(c);

@@ -41,7 +41,7 @@ void conn_log_request(const struct conn *c)
     if (r->line_end > r->line_start) {
         e.request_line = base + r->line_start;
         e.request_line_len = r->line_end - r->line_start;
-        e.method = r->method_seen ? http_method_name(r->method) : NULL;
+        e.method = r->method_known ? http_method_name(r->method) : NULL;
     }
     span_at(base, &r->referer, &e.referer, &e.referer_len);
     span_at(base, &r->user_agent, &e.user_agent, &e.user_agent_len);

@@ -49,6 +49,17 @@ static int on_method(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+/* The method is known once its name is whole: a request refused before its head
+ * ends (a bad header) is still logged and counted under it. */
+static int on_method_complete(llhttp_t *l)
+{
+    struct http_parser *p = parser_of(l);
+
+    p->req.method = l->method;
+    p->req.method_known = 1;
+    return 0;
+}
+
 static int on_url(llhttp_t *l, const char *at, size_t len)
 {
     struct http_parser *p = parser_of(l);
@@ -292,6 +303,7 @@ static int on_message_complete(llhttp_t *l)
 static const llhttp_settings_t callbacks = {
     .on_message_begin = on_message_begin,
     .on_method = on_method,
+    .on_method_complete = on_method_complete,
     .on_url = on_url,
     .on_url_complete = on_url_complete,
     .on_version = on_version,

@@ -43,6 +43,7 @@ struct request {
     int method;              /* llhttp_method_t */
     uint8_t major, minor;
     unsigned method_seen : 1;
+    unsigned method_known : 1; /* method holds the whole name's (before the head ends too) */
     unsigned url_done : 1;
     unsigned keep_alive : 1;
     unsigned expect_continue : 1; /* a 100-continue expectation worth answering */
