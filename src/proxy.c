@@ -56,7 +56,7 @@ static enum io_result read_header(struct transport *t, char *buf, uint32_t *len,
     *len += (uint32_t)n;
     switch (proxy_parse(buf, *len, info)) {
     case PROXY_MORE:
-        return IO_AGAIN; /* readable stays set: the next read says whether more came */
+        return IO_AGAIN; /* a short read cleared readable: new bytes wake the connection */
     case PROXY_DONE:
         memmove(buf, buf + info->len, *len - info->len);
         *len -= (uint32_t)info->len;
