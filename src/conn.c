@@ -173,8 +173,10 @@ static void decide(struct conn *c)
     int i;
 
     x->base = a->in + c->req_start;
-    if (env->trusted != NULL)
-        x->client = proxy_request_client(r, x->base, &c->peer.sa, env->trusted, &x->client_room);
+    /* a client a PROXY header named is no proxy, whatever its address */
+    if (env->trusted != NULL && !c->proxied)
+        x->client = proxy_request_client(r, x->base, &c->peer.sa, env->trusted, env->forwarded,
+                                         &x->client_room);
     response_init(&a->resp);
     a->resp.head_only = r->method == HTTP_HEAD;
     a->resp.status = site_route(x, env->settings);

@@ -128,7 +128,9 @@ static void reap(struct master *m)
                     close(sl->ctl);
                     sl->ctl = 0;
                 }
-                /* its counts stay in the slot, for the next worker to count on from */
+                /* its counts stay in the slot, for the next worker to count on from; the
+                 * connections it counted per address are gone with it */
+                iplimit_forget(m->iplimit, sl->metrics_slot);
                 metrics_slot_release(m->metrics, sl->metrics_slot);
                 sl->metrics_slot = -1;
                 if (!g->stopping)

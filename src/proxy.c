@@ -86,17 +86,17 @@ static void span_lines(const struct span *in, int n, const char *base, struct st
 
 const struct sockaddr *proxy_request_client(const struct request *r, const char *base,
                                             const struct sockaddr *peer,
-                                            const struct netaddr_set *trusted,
+                                            const struct netaddr_set *trusted, int forwarded,
                                             struct sockaddr_storage *room)
 {
-    struct str xff[4], fwd[4];
+    struct str lines[4];
+    int n = forwarded ? r->n_forwarded : r->n_forwarded_for;
 
-    if (!(r->present & (HTTP_HDR_X_FORWARDED_FOR | HTTP_HDR_FORWARDED)) ||
-        !netaddr_set_has(trusted, peer))
+    if (n == 0 || !netaddr_set_has(trusted, peer))
         return peer;
-    span_lines(r->forwarded_for, r->n_forwarded_for, base, xff);
-    span_lines(r->forwarded, r->n_forwarded, base, fwd);
-    if (!netaddr_forwarded_client(xff, r->n_forwarded_for, fwd, r->n_forwarded, trusted, room))
+    span_lines(forwarded ? r->forwarded : r->forwarded_for, n, base, lines);
+    if (!(forwarded ? netaddr_forwarded_client(NULL, 0, lines, n, trusted, room)
+                    : netaddr_forwarded_client(lines, n, NULL, 0, trusted, room)))
         return peer;
     return (const struct sockaddr *)room;
 }

@@ -128,6 +128,11 @@ static int check_proxy_protocol(const char *value, char *err, size_t errlen)
     return check_choice(value, "off|on|http|https", err, errlen);
 }
 
+static int check_forwarded_header(const char *value, char *err, size_t errlen)
+{
+    return check_choice(value, "x-forwarded-for|forwarded", err, errlen);
+}
+
 static int check_log_format(const char *value, char *err, size_t errlen)
 {
     return check_choice(value, "combined|json", err, errlen);
@@ -286,6 +291,11 @@ const struct setting_def config_table[] = {
      .arg = "CIDR", .check = check_net,
      .help = "a balancer's address or network: its PROXY headers and X-Forwarded-For name the "
              "client; repeatable"},
+    {.name = "forwarded-header", .type = SETTING_STRING, .flags = BOTH,
+     .field = F(forwarded_header), .dflt = "x-forwarded-for", .what = "header",
+     .arg = "x-forwarded-for|forwarded", .check = check_forwarded_header,
+     .help = "the one header a trusted proxy names the client in, without PROXY (default "
+             "{default}); the other is ignored, so a client cannot pick the one it forged"},
     {.name = "health", .type = SETTING_STRING, .flags = BOTH, .field = F(health),
      .what = "health path", .arg = "PATH", .check = check_endpoint,
      .help = "answer PATH on every host with 200 while serving, 503 while draining"},

@@ -43,8 +43,8 @@ size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, struct times
 {
     const char *name = encoding_name(coding);
     int n = snprintf(out, VARIANT_NAME_MAX, "%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64
-                     ".%09ld.%s%d", (uint64_t)dev, (uint64_t)ino, size, (uint64_t)ctime.tv_sec,
-                     ctime.tv_nsec, name ? name : "none", level);
+                     ".%09ld.%s%d-%s", (uint64_t)dev, (uint64_t)ino, size, (uint64_t)ctime.tv_sec,
+                     ctime.tv_nsec, name ? name : "none", level, codec_version(coding));
 
     return name != NULL && n > 0 && n < VARIANT_NAME_MAX ? (size_t)n : 0;
 }
@@ -66,9 +66,12 @@ int variant_name_valid(const char *s)
     s += 10;
     for (bit = 1; bit < 1u << ENCODING_COUNT; bit <<= 1) {
         n = strlen(encoding_name(bit));
-        if (strncmp(s, encoding_name(bit), n) == 0 && s[n] != '\0' &&
-            strspn(s + n, "0123456789") == strlen(s + n))
-            return 1;
+        if (strncmp(s, encoding_name(bit), n) != 0 || (part = (int)strspn(s + n, "0123456789")) == 0)
+            continue;
+        s += n + (size_t)part;
+        /* the library's version (a name from before it was there is still ours to delete) */
+        return s[0] == '\0' ||
+               (s[0] == '-' && s[1] != '\0' && strspn(s + 1, "0123456789.") == strlen(s + 1));
     }
     return 0;
 }

@@ -74,6 +74,7 @@ struct worker {
     struct endpoints *endpoints; /* NULL: no --health, no --metrics */
     struct netaddr_set trusted;  /* --trusted-proxy */
     struct iplimit *iplimit;     /* NULL: no --max-connections-per-ip */
+    int owner;                   /* this process's slot: what it owns of the shared counts */
     struct tls_server *tls;
     struct http_limits limits;
     struct handler handlers[HANDLERS_MAX];
@@ -240,7 +241,8 @@ static int admit(struct conn_env *env, struct conn *c)
 
     if (!c->proxied && netaddr_set_has(&w->trusted, &c->peer.sa))
         return 1;
-    c->ip_place = iplimit_enter(w->iplimit, &c->peer.sa, w->settings->max_conns_per_ip);
+    c->ip_place =
+        iplimit_enter(w->iplimit, &c->peer.sa, w->settings->max_conns_per_ip, w->owner);
     return c->ip_place != IPLIMIT_OVER;
 }
 
@@ -569,6 +571,8 @@ static int setup_balancer(struct worker *w, const struct worker_start *ws)
     for (i = 0; i < s->ntrusted_proxy; i++)
         netaddr_set_add(&w->trusted, s->trusted_proxy[i]); /* checked when read */
     w->env.trusted = s->ntrusted_proxy > 0 ? &w->trusted : NULL;
+    w->env.forwarded = strcmp(s->forwarded_header, "forwarded") == 0;
+    w->owner = ws->metrics_slot;
     if (s->max_conns_per_ip > 0 && ws->iplimit != NULL) {
         w->iplimit = ws->iplimit;
         w->env.admit = admit;

@@ -89,6 +89,7 @@ struct conn_env {
     time_t now;
     int stopping;                   /* answer with Connection: close, then close */
     const struct netaddr_set *trusted; /* whose forwarding headers count; NULL: nobody's */
+    int forwarded;                  /* 1: Forwarded names the client, 0: X-Forwarded-For */
     int timed;                      /* each request's duration is measured (the JSON log) */
     /* The connection's client is known (after its PROXY header, if any): 0 refuses it,
      * closed at once with nothing sent. NULL: every client is admitted. */

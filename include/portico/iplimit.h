@@ -12,10 +12,13 @@ struct iplimit;
 
 /* Master: the shared table, made before the first fork; NULL (logged) on failure. */
 struct iplimit *iplimit_create(void);
-/* Worker: counts one more connection from sa, unless it already holds limit. Returns
- * the place it was counted at (give it to iplimit_leave when the connection closes),
- * IPLIMIT_OVER, or IPLIMIT_UNTRACKED. */
-int iplimit_enter(struct iplimit *t, const struct sockaddr *sa, unsigned limit);
+/* Worker owner (its metrics slot; < 0: it has none, and nothing is counted): counts
+ * one more connection from sa, unless it already holds limit. Returns the place it was
+ * counted at (give it to iplimit_leave when the connection closes), IPLIMIT_OVER, or
+ * IPLIMIT_UNTRACKED. */
+int iplimit_enter(struct iplimit *t, const struct sockaddr *sa, unsigned limit, int owner);
 void iplimit_leave(struct iplimit *t, int place);
+/* Master: the worker owner is gone, with whatever connections it still counted. */
+void iplimit_forget(struct iplimit *t, int owner);
 
 #endif

@@ -21,11 +21,12 @@
 enum io_result proxy_read_header(struct transport *t, char *buf, uint32_t *len, uint32_t cap,
                                  struct proxy_info *info);
 
-/* The client of a request: when peer is a trusted proxy and the request carries
- * X-Forwarded-For or Forwarded, the address they name (in *room); else peer. */
+/* The client of a request: when peer is a trusted proxy and the request carries the
+ * header the proxies name clients in (forwarded: Forwarded, else X-Forwarded-For), the
+ * address it names (in *room); else peer. The other header is never read. */
 const struct sockaddr *proxy_request_client(const struct request *r, const char *base,
                                             const struct sockaddr *peer,
-                                            const struct netaddr_set *trusted,
+                                            const struct netaddr_set *trusted, int forwarded,
                                             struct sockaddr_storage *room);
 
 #endif

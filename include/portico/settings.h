@@ -58,6 +58,7 @@ struct settings {
     const char *proxy_protocol; /* which listeners expect a PROXY header: off, on, http, https */
     const char *trusted_proxy[SETTINGS_MAX_NETS]; /* networks whose PROXY and X-Forwarded-For count */
     int ntrusted_proxy;
+    const char *forwarded_header; /* which header of theirs names the client */
     const char *health;        /* the health check's path, or NULL */
     unsigned drain_time;       /* seconds health says 503 before a graceful stop closes listeners */
     const char *metrics;       /* the Prometheus endpoint's path, or NULL */

@@ -51,8 +51,9 @@ struct fc_file *variant_pick(struct variants *v, struct fc_entry *e,
                              const struct str_list *accept_encoding, int head, uint64_t now_ms,
                              unsigned *coding);
 /* The cache file's name for a file's version in coding at level: by its device,
- * inode, size and change time (which every write moves, and no one can set back);
- * its length, or 0. */
+ * inode, size and change time (which every write moves, and no one can set back),
+ * and the library's version, which the bytes and their ETag depend on; its length,
+ * or 0. */
 size_t variant_name(char *out, dev_t dev, ino_t ino, uint64_t size, struct timespec ctime,
                     unsigned coding, int level);
 /* The size bytes of the file open on fd, malloc'd, if they are still the version

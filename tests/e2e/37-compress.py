@@ -189,6 +189,7 @@ def level_of(etag):
 
 
 VERSIONS = codec_versions()
+BR11 = '.br11-' + VERSIONS.get('br', '')   # a cache file's name ends with the library's version
 
 
 def variant_tag(itag, coding, level, name):
@@ -264,7 +265,8 @@ def stem(path):
                                  st.st_ctime_ns % 10**9)
 
 
-VARIANT_NAME = re.compile(r'^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+\.\d{9}\.(br|zstd|gzip)\d+$')
+VARIANT_NAME = re.compile(r'^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+\.\d{9}\.(br|zstd|gzip)\d+'
+                          r'-[\d.]+$')
 TMP_PREFIX = '.tmp-portico-'
 
 
@@ -512,7 +514,7 @@ def small_stages():
     eq(r.get('etag'), variant_tag(itag, 'br', '5', name), 'ETag of the first br response')
     f = wait_final(name, 'br', itag=itag)
     expect_rep(f, name, 'br', itag=itag, stage='final')
-    cached = wait_cache_file(srv.cache_dir, stem(root(name)) + '.br11')
+    cached = wait_cache_file(srv.cache_dir, stem(root(name)) + BR11)
     check(read(cached) == f.body, 'the -br11 body is not the cache file (%d vs %d bytes)'
           % (len(f.body), os.path.getsize(cached)))
     for _ in range(3):      # it stays
@@ -539,7 +541,7 @@ def big_stages():
     itag = itag_of(name)
     expect_rep(fetch('/' + name, 'br'), name, None, itag=itag)
     f = wait_final(name, 'br', itag=itag)
-    cached = wait_cache_file(srv.cache_dir, stem(root(name)) + '.br11')
+    cached = wait_cache_file(srv.cache_dir, stem(root(name)) + BR11)
     check(read(cached) == f.body, 'the -br11 body is not the cache file')
     eq(f.get('content-type'), 'text/css; charset=utf-8', 'Content-Type')
 
@@ -553,7 +555,7 @@ def cache_names():
         if n.startswith(TMP_PREFIX):
             continue            # the compressor may be at work on another file
         check(VARIANT_NAME.match(n), 'unexpected name %r in the cache directory' % n)
-    want = stem(root('stage.js')) + '.br11'
+    want = stem(root('stage.js')) + BR11
     check(want in names, '%s not in %r' % (want, names))
     check(os.path.getsize(os.path.join(srv.cache_dir, want)) > 0, 'empty variant of stage.js')
 
@@ -561,7 +563,7 @@ def cache_names():
 @test('a variant is written under a temporary name, then renamed into place')
 def temporary_then_rename():
     name = 'slow.txt'         # big enough for brotli 11 to take a while
-    final = stem(root(name)) + '.br11'
+    final = stem(root(name)) + BR11
     expect_rep(fetch('/' + name, 'br'), name, None)
     seen_tmp = False
     deadline = time.monotonic() + 2 * FINAL_WAIT
@@ -584,7 +586,7 @@ def not_worth_it():
     for name in ('random.txt', 'random-small.txt'):
         itag = itag_of(name)
         expect_rep(fetch('/' + name, 'br'), name, None, itag=itag)
-        empty = wait_cache_file(srv.cache_dir, stem(root(name)) + '.br11')
+        empty = wait_cache_file(srv.cache_dir, stem(root(name)) + BR11)
         eq(os.path.getsize(empty), 0, 'size of the "not worth it" file of %s' % name)
         time.sleep(0.25)            # past the worker's 100 ms between looks
         for _ in range(2):
@@ -727,7 +729,7 @@ def head_no_compression():
                itag=itag_of('head.html'))
     expect_rep(fetch('/head.json', 'br'), 'head.json', None)
     f = wait_final('head.json', 'br')
-    wait_cache_file(srv.cache_dir, stem(root('head.json')) + '.br11')
+    wait_cache_file(srv.cache_dir, stem(root('head.json')) + BR11)
     h = fetch('/head.json', 'br', method='HEAD')
     expect(h, 200, method='HEAD', content_encoding='br')
     head_equal(h, f)
@@ -951,7 +953,7 @@ def untrusted():
     os.chmod(d, 0o777)
     name = 'unwritable-small.js'
     # a variant planted under the name the cache would look for
-    with open(os.path.join(d, stem(root(name)) + '.br11'), 'wb') as f:
+    with open(os.path.join(d, stem(root(name)) + BR11), 'wb') as f:
         f.write(brotli.compress(b'alert("planted");'))
     s = start(ROOT, '--compress-cache', d, workers=1)
     check(wait_until(lambda: b'others may write' in s.stderr(), 5),
@@ -1032,7 +1034,7 @@ def race():
         expect_rep(r, name, 'br', itag=itag_of(name, port=s.port), stage='final')
     eq(got[0][1].get('etag'), got[1][1].get('etag'), 'ETags of the two workers')
     eq(got[0][1].body, got[1][1].body, 'bodies of the two workers')
-    eq(variants_of(s.cache_dir, root(name)), [stem(root(name)) + '.br11'], 'cache files')
+    eq(variants_of(s.cache_dir, root(name)), [stem(root(name)) + BR11], 'cache files')
     check(wait_until(lambda: not [x for x in listing(s.cache_dir)
                                   if x.startswith(TMP_PREFIX)], 5),
           'temporary files left: %r' % listing(s.cache_dir))

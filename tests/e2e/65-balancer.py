@@ -42,6 +42,7 @@ def log_path(name):
 
 PROXY_LOG = log_path('proxy')
 XFF_LOG = log_path('xff')
+FWD_LOG = log_path('fwd')
 PLAIN_LOG = log_path('plain')
 HTTPS_LOG = log_path('https')
 TRUST_LB = ['--trusted-proxy', '127.0.0.0/8']
@@ -62,6 +63,8 @@ SERVERS = LazyServers(ROOT, {
     'tls-proxy-https': (['--tls', '--tls-port', '0', '--proxy-protocol=https'] + TRUST_LB + JSON +
                         ['--access-log', HTTPS_LOG], {'header_timeout': 10}),
     'xff': (TRUST_LB + ['--trusted-proxy', '10.0.0.0/8'] + JSON + ['--access-log', XFF_LOG], {}),
+    'fwd': (TRUST_LB + ['--trusted-proxy', '10.0.0.0/8', '--forwarded-header', 'forwarded'] +
+            JSON + ['--access-log', FWD_LOG], {}),
     'plain': (JSON + ['--access-log', PLAIN_LOG, '--metrics', '/metrics'], {}),
     'health': (['--health', '/healthz', '--tls', '--tls-port', '0', '--redirect-https'], {}),
     'metrics': (['--metrics', '/metrics', '--tls', '--tls-port', '0'], {'keepalive_timeout': 10}),
@@ -473,13 +476,38 @@ for _tag, _name, _headers, _want in [
      'is believed)', [('X-Forwarded-For', '203.0.113.7, garbage')], '127.0.0.1'),
     ('xff-6', 'X-Forwarded-For: 10.1.1.1, 10.2.2.2 (all trusted: the leftmost, as nginx)',
      [('X-Forwarded-For', '10.1.1.1, 10.2.2.2')], '10.1.1.1'),
+    ('xff-fwd', 'Forwarded alone (not the header asked for) is ignored',
+     [('Forwarded', 'for=203.0.113.9')], '127.0.0.1'),
+    ('xff-both', 'X-Forwarded-For (the balancer\'s) and a Forwarded a client forged',
+     [('Forwarded', 'for=192.0.2.1'), ('X-Forwarded-For', '203.0.113.10')], '203.0.113.10'),
+]:
+    add_case('trusted 127.0.0.0/8 and 10.0.0.0/8: %s -> client %s' % (_name, _want),
+             forwarded, _tag, _headers, _want)
+
+for _tag, _name, _headers, _want in [
     ('fwd-1', 'Forwarded: for="[2001:db8::1]:443"', [('Forwarded', 'for="[2001:db8::1]:443"')],
      '2001:db8::1'),
     ('fwd-2', 'Forwarded: for=192.0.2.60;proto=http, for=10.0.0.2',
      [('Forwarded', 'for=192.0.2.60;proto=http, for=10.0.0.2')], '192.0.2.60'),
+    # a balancer that writes Forwarded: what a client adds as X-Forwarded-For, even an
+    # empty one, does not choose the header
+    ('fwd-xff', 'the balancer\'s Forwarded and an X-Forwarded-For a client forged',
+     [('X-Forwarded-For', '192.0.2.1'), ('Forwarded', 'for=203.0.113.5')], '203.0.113.5'),
+    ('fwd-xff-empty', 'the balancer\'s Forwarded and an empty X-Forwarded-For',
+     [('X-Forwarded-For', ''), ('Forwarded', 'for=203.0.113.6')], '203.0.113.6'),
 ]:
-    add_case('trusted 127.0.0.0/8 and 10.0.0.0/8: %s -> client %s' % (_name, _want),
-             forwarded, _tag, _headers, _want)
+    add_case('--forwarded-header forwarded: %s -> client %s' % (_name, _want),
+             forwarded, _tag, _headers, _want, 'fwd', FWD_LOG)
+
+
+@test('PROXY and X-Forwarded-For: the client a header names is no proxy, even at a trusted '
+      'address; its X-Forwarded-For is ignored')
+def proxy_then_xff():
+    s = server('proxy')
+    r = exchange_pieces(s.port, [v1('127.0.0.5') +
+                                 marked('pp-xff', headers=[('X-Forwarded-For', '192.0.2.1')])])
+    expect(r, 200, body=A)
+    eq(logged_client(PROXY_LOG, 'pp-xff'), '127.0.0.5', 'client in the access log')
 
 add_case('no --trusted-proxy: X-Forwarded-For and Forwarded are ignored -> client 127.0.0.1',
          forwarded, 'xff-none', [('X-Forwarded-For', '203.0.113.7'),

@@ -29,11 +29,16 @@ static struct sockaddr_storage addr(const char *text)
     return ss;
 }
 
-static int enter(struct iplimit *t, const char *text, unsigned limit)
+static int enter_as(struct iplimit *t, const char *text, unsigned limit, int owner)
 {
     struct sockaddr_storage ss = addr(text);
 
-    return iplimit_enter(t, (struct sockaddr *)&ss, limit);
+    return iplimit_enter(t, (struct sockaddr *)&ss, limit, owner);
+}
+
+static int enter(struct iplimit *t, const char *text, unsigned limit)
+{
+    return enter_as(t, text, limit, 7);
 }
 
 /* Up to the limit, then refused; a connection that leaves makes room; an IPv4
@@ -59,6 +64,24 @@ START_TEST(test_iplimit)
     iplimit_leave(t, b);
     iplimit_leave(t, c);
     ck_assert_int_ge(enter(t, "203.0.113.5", 1), 0);
+}
+END_TEST
+
+/* Two workers count one address together; when one is gone (a crash, a kill, a stop
+ * with connections open) the master forgets its share and the other's stays. */
+START_TEST(test_iplimit_owners)
+{
+    struct iplimit *t = iplimit_create();
+
+    ck_assert_int_ge(enter_as(t, "198.51.100.1", 3, 1), 0);
+    ck_assert_int_ge(enter_as(t, "198.51.100.1", 3, 2), 0);
+    ck_assert_int_ge(enter_as(t, "198.51.100.1", 3, 2), 0);
+    ck_assert_int_eq(enter_as(t, "198.51.100.1", 3, 1), IPLIMIT_OVER);
+    iplimit_forget(t, 2);
+    ck_assert_int_ge(enter_as(t, "198.51.100.1", 3, 1), 0);
+    ck_assert_int_ge(enter_as(t, "198.51.100.1", 3, 3), 0);
+    ck_assert_int_eq(enter_as(t, "198.51.100.1", 3, 3), IPLIMIT_OVER);
+    ck_assert_int_eq(enter_as(t, "198.51.100.1", 3, -1), IPLIMIT_UNTRACKED);
 }
 END_TEST
 
@@ -146,6 +169,7 @@ Suite *balancer_suite(void)
     TCase *tc = tcase_create("shared");
 
     tcase_add_test(tc, test_iplimit);
+    tcase_add_test(tc, test_iplimit_owners);
     tcase_add_test(tc, test_iplimit_many);
     tcase_add_test(tc, test_metrics_slots);
     suite_add_tcase(s, tc);
