@@ -505,10 +505,16 @@ static int step_read(struct conn *c)
 static int step_proxy(struct conn *c)
 {
     struct proxy_info info;
+    int plain = c->io.ops->handshake == NULL;
+    char *buf = NULL;
 
-    if (!c->io.readable || !ensure_active(c))
+    /* on plain TCP the request that comes with the header is read into the block;
+     * before TLS nothing but the header is read, and no block is held */
+    if (!c->io.readable || (plain && !ensure_active(c)))
         return 0;
-    switch (proxy_read_header(&c->io, c->a->in, &c->in_len, CONN_IN_SIZE, &info)) {
+    if (plain)
+        buf = c->a->in;
+    switch (proxy_read_header(&c->io, buf, &c->in_len, CONN_IN_SIZE, &info)) {
     case IO_DONE:
         break;
     case IO_AGAIN:
@@ -524,7 +530,8 @@ static int step_proxy(struct conn *c)
         c->proxied = 1;
     }
     c->secure |= info.ssl;
-    c->a->x.secure = c->secure; /* the exchange was begun before the header said so */
+    if (c->a != NULL)
+        c->a->x.secure = c->secure; /* the exchange was begun before the header said so */
     c->state = first_state(c);
     if (c->env->admit != NULL && !c->env->admit(c->env, c)) {
         conn_close(c);

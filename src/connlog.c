@@ -47,7 +47,7 @@ void conn_log_request(const struct conn *c)
     span_at(base, &r->user_agent, &e.user_agent, &e.user_agent_len);
     span_at(base, &r->target, &e.target, &e.target_len);
     span_at(base, &r->host, &e.host, &e.host_len);
-    e.tls = transport_version(&c->io);
+    e.tls = c->env->timed ? transport_version(&c->io) : NULL; /* the JSON log's alone */
     e.user = a->x.user;
     e.user_len = a->x.user_len;
     e.status = (int)a->resp.status;

@@ -81,9 +81,14 @@ static void metrics(const struct endpoints *e, const struct exchange *x, struct 
     }
     buf_init(&b, text, sizeof(text));
     metrics_render(e->m, *e->now, &b);
+    if (b.overflow) {
+        log_warnx("the metrics outgrew %d bytes", METRICS_TEXT_MAX);
+        resp->status = HTTP_INTERNAL_ERROR;
+        return;
+    }
     fd = memfd_create("portico-metrics", MFD_CLOEXEC);
-    if (b.overflow || fd < 0 || write(fd, text, b.len) != (ssize_t)b.len) {
-        log_warn("composing the metrics");
+    if (fd < 0 || write(fd, text, b.len) != (ssize_t)b.len) {
+        log_warn("writing the metrics");
         if (fd >= 0)
             close(fd);
         resp->status = HTTP_INTERNAL_ERROR;
@@ -104,7 +109,8 @@ static int handle(void *ctx, struct exchange *x, struct response *resp)
         return 0;
     resp->cache_control = "no-store";
     if (x->req->method != HTTP_GET && x->req->method != HTTP_HEAD) {
-        resp->status = HTTP_METHOD_NOT_ALLOWED;
+        /* the Allow line names GET, HEAD and OPTIONS: OPTIONS is answered as such */
+        resp->status = x->req->method == HTTP_OPTIONS ? HTTP_NO_CONTENT : HTTP_METHOD_NOT_ALLOWED;
         resp->allow = 1;
         return 1;
     }

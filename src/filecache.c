@@ -125,6 +125,21 @@ struct fc_file *filecache_file_new(size_t room)
     return f;
 }
 
+/* A pre-compressed sibling's tag names its coding: with no inode in a tag, FILE.br
+ * and FILE.gz of equal size and mtime (a tar's whole seconds) would share one, for two
+ * representations of one URL. (Any file named so gets it; it is as unique.) */
+static void tag_coding(struct fc_file *f, const char *path, size_t len)
+{
+    if (len < 3 || f->etag_len < 2 || f->etag_len + 3 >= ETAG_MAX ||
+        (memcmp(path + len - 3, ".br", 3) != 0 && memcmp(path + len - 3, ".gz", 3) != 0))
+        return;
+    f->etag[f->etag_len - 1] = '-';
+    memcpy(f->etag + f->etag_len, path + len - 2, 2);
+    f->etag[f->etag_len + 2] = '"';
+    f->etag[f->etag_len + 3] = '\0';
+    f->etag_len += 3;
+}
+
 static struct fc_file *file_open(struct filecache *fc, int fd, const struct stat *st0,
                                  const char *path, size_t len)
 {
@@ -150,6 +165,7 @@ static struct fc_file *file_open(struct filecache *fc, int fd, const struct stat
         }
         st = again;
     }
+    tag_coding(f, path, len);
     return f;
 }
 

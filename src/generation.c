@@ -138,10 +138,13 @@ void generation_free(struct generation *g, struct generation *const *live, int n
         if (!shared && g->ls.l[i].fd >= 0) /* -1: closed by a final stop */
             close(g->ls.l[i].fd);
     }
-    /* a compressor killed with its generation may be reaped after it is gone */
-    for (i = 0; i < g->nslots; i++)
+    /* a compressor killed with its generation may be reaped after it is gone; a slot
+     * whose fork failed still holds its place in the shared counts */
+    for (i = 0; i < g->nslots; i++) {
         if (g->slots[i].ctl > 0)
             close(g->slots[i].ctl);
+        metrics_slot_release(g->metrics, g->slots[i].metrics_slot);
+    }
     close_roots(g);
     compressor_close(&g->cc);
     tls_server_free(g->tls);
@@ -261,11 +264,15 @@ void generation_signal(struct generation *g, int sig)
 void generation_stop(struct generation *g, int sig)
 {
     unsigned bound = g->s.shutdown_timeout;
+    uint64_t kill_at;
 
     if (sig == SIGQUIT) /* graceful: idle connections get a moment more */
         bound += 2;
+    kill_at = event_now_ms() + (uint64_t)bound * 1000 + 2000;
+    /* a fast stop after a graceful one never puts the end further off */
+    if (!g->stopping || kill_at < g->kill_at_ms)
+        g->kill_at_ms = kill_at;
     g->stopping = 1;
-    g->kill_at_ms = event_now_ms() + (uint64_t)bound * 1000 + 2000;
     generation_signal(g, sig);
 }
 

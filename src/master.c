@@ -363,6 +363,8 @@ static int supervise(struct master *m, const sigset_t *waitmask)
             got_hup = 0;
             if (!stopping)
                 reload(m);
+            else
+                log_warnx("reload ignored: the server is stopping");
         }
         if (got_usr1) {
             got_usr1 = 0;

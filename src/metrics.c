@@ -106,6 +106,8 @@ static void sum(const struct metrics *m, struct metrics_counters *t)
 {
     int n = __atomic_load_n(&m->hwm, __ATOMIC_ACQUIRE), i, j, k;
 
+    if (n < 0 || n > METRICS_SLOTS) /* memory a worker could write: never trusted blindly */
+        n = METRICS_SLOTS;
     memset(t, 0, sizeof(*t));
     for (i = 0; i < n; i++) {
         const struct metrics_counters *s = &m->slot[i];

@@ -1,7 +1,7 @@
 /* The client behind a load balancer. A PROXY header is parsed whole before anything
  * else; before TLS it is peeked at and then taken off the socket by its exact length,
- * so that the handshake behind it stays for the TLS layer. One split over packets is
- * waited for under the header deadline. Forwarding headers count from trusted peers. */
+ * so that the handshake behind it stays for the TLS layer. A header split over packets
+ * is waited for under the header deadline. Forwarding headers count from trusted peers. */
 #include "build-config.h"
 
 #include <errno.h>

@@ -94,6 +94,7 @@ struct worker {
     struct event_handler ctl_h; /* the control socket from the master */
     int ctl;
     uint64_t stop_deadline_ms;
+    int stop_graceful;       /* the stop under way is a graceful one */
 };
 
 /* 1: fast stop (SIGTERM, SIGINT); 2: graceful (SIGQUIT, and a reload) */
@@ -104,7 +105,7 @@ static void on_stop_signal(int sig)
     if (sig == SIGQUIT)
         stop_requested = stop_requested ? stop_requested : 2;
     else
-        stop_requested = 1;
+        stop_requested = 1; /* a fast stop overtakes a graceful one */
 }
 
 int worker_send_fd(int ctl, int fd)
@@ -361,10 +362,13 @@ static void begin_stop(struct worker *w, int graceful)
     unsigned bound = s->shutdown_timeout;
     int i;
 
-    w->env.stopping = 1;
     if (graceful)
         bound += GRACE_MS / 1000 + 1;
-    w->stop_deadline_ms = w->env.now_ms + (uint64_t)bound * 1000;
+    /* a fast stop may follow a graceful one: it only ever brings the deadline closer */
+    if (!w->env.stopping || w->env.now_ms + (uint64_t)bound * 1000 < w->stop_deadline_ms)
+        w->stop_deadline_ms = w->env.now_ms + (uint64_t)bound * 1000;
+    w->env.stopping = 1;
+    w->stop_graceful = graceful;
     for (i = 0; i < w->nacceptors; i++) {
         if (!w->acceptors[i].paused)
             event_del(w->loop, w->acceptors[i].l->fd);
@@ -689,7 +693,7 @@ int worker_run(const struct worker_start *ws)
         }
         clock_tick(&w); /* before the handlers: they arm timers from it */
         event_dispatch(w.loop, n);
-        if (stop_requested && !w.env.stopping)
+        if (stop_requested && (!w.env.stopping || (w.stop_graceful && stop_requested == 1)))
             begin_stop(&w, stop_requested == 2);
         expire_timers(&w);
         if (w.env.stopping && (w.nconns == 0 || w.env.now_ms >= w.stop_deadline_ms))

@@ -147,8 +147,8 @@ static const struct {
 
 static enum proxy_result v1_parse(const char *b, size_t len, struct proxy_info *out)
 {
-    const char *rest = b + 6;
-    size_t rlen = len - 6, cr, end = 0, i, wlen;
+    const char *rest;
+    size_t rlen, cr, end = 0, i, wlen;
     enum proxy_result line, fields;
     int begun = 0;
 
@@ -156,6 +156,8 @@ static enum proxy_result v1_parse(const char *b, size_t len, struct proxy_info *
         return PROXY_INVALID;
     if (len <= 6)
         return PROXY_MORE;
+    rest = b + 6;
+    rlen = len - 6;
     for (i = 0; i < sizeof(v1_protos) / sizeof(v1_protos[0]); i++) {
         wlen = strlen(v1_protos[i].word);
         if (memcmp(rest, v1_protos[i].word, min_size(rlen, wlen)) != 0)
