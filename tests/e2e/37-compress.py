@@ -530,8 +530,8 @@ def small_stages_other():
         expect_rep(wait_final(name, coding, itag=itag), name, coding, itag=itag,
                    stage='final')
     got = variants_of(srv.cache_dir, root(name))
-    check(any(n.endswith('.zstd19') for n in got) and
-          any(re.search(r'\.gzip(12|9)$', n) for n in got), 'cache files %r' % got)
+    check(any(re.search(r'\.zstd19-[\d.]+$', n) for n in got) and
+          any(re.search(r'\.gzip(12|9)-[\d.]+$', n) for n in got), 'cache files %r' % got)
 
 
 @test('big file (> 16 KiB): identity (with Vary) until the variant is ready, then br')
