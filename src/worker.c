@@ -449,19 +449,9 @@ static int uses_redirects(const struct settings *site)
     return rule_set_count(site->compiled, RULE_REDIRECT) > 0 || site->clean_urls;
 }
 
-static int uses_header_rules(const struct settings *site)
-{
-    return rule_set_count(site->compiled, RULE_HEADER) > 0;
-}
-
 static int uses_cors(const struct settings *site)
 {
     return site->ncors > 0;
-}
-
-static int uses_auth(const struct settings *site)
-{
-    return rule_set_count(site->compiled, RULE_AUTH) > 0;
 }
 
 /* The handler table, in order: a feature that is off has no entry. */
@@ -480,7 +470,7 @@ static void setup_handlers(struct worker *w, const struct settings *s)
     if (w->auth != NULL)
         w->handlers[n++] = authrule_handler(w->auth);
     w->handlers[n++] = static_handler(w->sctx);
-    if (site_any(s, uses_header_rules))
+    if (site_any_rules(s, RULE_HEADER))
         w->handlers[n++] = headers_handler();
     w->env.handlers = w->handlers;
     w->env.nhandlers = n;
@@ -622,7 +612,7 @@ static int setup(struct worker *w, const struct worker_start *ws)
     if (setup_sites(w, s, ws->rootfds) < 0 || setup_balancer(w, ws) < 0)
         return -1;
     if ((site_any(s, uses_cors) && (w->cors = cors_new(s)) == NULL) ||
-        (site_any(s, uses_auth) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
+        (site_any_rules(s, RULE_AUTH) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
         log_error("worker set-up");
         return -1;
     }

@@ -105,6 +105,17 @@ static inline int site_any(const struct settings *s, int (*uses)(const struct se
     return 0;
 }
 
+/* 1 when the default site or any [site] of s has rules of kind k. */
+static inline int site_any_rules(const struct settings *s, enum rule_kind k)
+{
+    int i;
+
+    for (i = 0; i <= s->nsites; i++)
+        if (rule_set_count(site_settings(s, i)->compiled, k) > 0)
+            return 1;
+    return 0;
+}
+
 /* The settings table: one entry per setting and per command-line option. The
  * option parser and --help (main.c), the configuration file's keys, their
  * parsing, ranges and defaults (config.c) all come from it. */
