@@ -3,15 +3,21 @@
  * metrics.h) and a 24-bit count, claimed by compare-and-swap, so that no lock is
  * needed. A worker counts only in words it owns, and the master empties a worker's
  * words when it is gone, so that a crash or a kill loses no count for good. A word
- * whose count is 0 is free for any address. An address lives in one bucket of 16 words
- * (two cache lines) and its count is the sum of its words; two workers racing to add
- * it may pass the limit by one each. */
+ * whose count is 0 is free for any address. An address lives in two neighbouring
+ * buckets of 16 words (two cache lines each), placed by a hash with a random seed of
+ * the instance's, so that no one can aim addresses at one bucket; its count is the sum
+ * of its words, and two workers racing to add it may pass the limit by one each. An
+ * IPv6 client counts by its /64, what one host or home usually gets, as an IPv4
+ * client behind NAT counts by its one address. */
 #include "build-config.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "portico/iplimit.h"
 #include "portico/log.h"
@@ -31,6 +37,7 @@ _Static_assert(METRICS_SLOTS <= (1 << OWNER_BITS), "a worker's slot fits a word'
 #define OWNER_OF(w) (((w) >> COUNT_BITS) & OWNER_MASK)
 
 struct iplimit {
+    uint64_t seed; /* written once by the master, before any worker forks */
     uint64_t word[BUCKETS * BUCKET];
 };
 
@@ -43,20 +50,24 @@ struct iplimit *iplimit_create(void)
         log_error("mapping the per-address connection counts");
         return NULL;
     }
+    if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
+        t->seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
     return t;
 }
 
-/* 64 bits of FNV-1a over the address, IPv4 as itself whether it came mapped or not */
-static uint64_t address_hash(const struct sockaddr *sa)
+/* The address as counted: IPv4 as itself whether it came mapped or not, IPv6 by its
+ * first 64 bits. FNV-1a from the seed, then a finaliser (splitmix64's) so that every
+ * bit of the bucket's number depends on the seed and the whole address. */
+static uint64_t address_hash(uint64_t seed, const struct sockaddr *sa)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     const uint8_t *p;
     size_t len, i;
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = seed ^ 14695981039346656037ull;
 
     if (sa->sa_family == AF_INET6) {
         p = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        len = 16;
+        len = 8;
         if (memcmp(p, mapped, sizeof(mapped)) == 0) {
             p += 12;
             len = 4;
@@ -67,7 +78,18 @@ static uint64_t address_hash(const struct sockaddr *sa)
     }
     for (i = 0; i < len; i++)
         h = (h ^ p[i]) * 1099511628211ull;
-    return h ^ len;
+    h ^= len;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+/* Word i (0 to 2 * BUCKET - 1) of the address's two buckets. */
+static uint64_t *word_at(struct iplimit *t, uint64_t h, int i)
+{
+    uint64_t b = (h + (uint64_t)(i / BUCKET)) % BUCKETS;
+
+    return &t->word[b * BUCKET + (uint64_t)(i % BUCKET)];
 }
 
 static int try_add(uint64_t *w, uint64_t seen, uint64_t want)
@@ -77,37 +99,36 @@ static int try_add(uint64_t *w, uint64_t seen, uint64_t want)
 
 int iplimit_enter(struct iplimit *t, const struct sockaddr *sa, unsigned limit, int owner)
 {
-    uint64_t h = address_hash(sa), key = h >> (COUNT_BITS + OWNER_BITS);
-    uint64_t *b = &t->word[(h % BUCKETS) * BUCKET];
+    uint64_t h = address_hash(t->seed, sa), key = h >> (COUNT_BITS + OWNER_BITS);
     uint64_t mine_tag = key << (COUNT_BITS + OWNER_BITS) | (uint64_t)owner << COUNT_BITS;
     int tries, i;
 
     if (owner < 0)
         return IPLIMIT_UNTRACKED;
     for (tries = 0; tries < MAX_RETRIES; tries++) {
-        uint64_t total = 0, w;
-        int mine = -1, empty = -1;
-        for (i = 0; i < BUCKET; i++) {
-            w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+        uint64_t total = 0, w, *mine = NULL, *empty = NULL;
+        for (i = 0; i < 2 * BUCKET; i++) {
+            uint64_t *p = word_at(t, h, i);
+            w = __atomic_load_n(p, __ATOMIC_ACQUIRE);
             if ((w & COUNT_MASK) == 0) {
-                empty = empty < 0 ? i : empty;
+                empty = empty != NULL ? empty : p;
             } else if (KEY_OF(w) == key) {
                 total += w & COUNT_MASK;
                 if (OWNER_OF(w) == (uint64_t)owner)
-                    mine = i;
+                    mine = p;
             }
         }
         if (total >= limit)
             return IPLIMIT_OVER;
-        if (mine >= 0) { /* only this worker changes its words (the master, once it is gone) */
-            __atomic_fetch_add(&b[mine], 1, __ATOMIC_ACQ_REL);
-            return (int)(b + mine - t->word);
+        if (mine != NULL) { /* only this worker changes its words (the master, once it is gone) */
+            __atomic_fetch_add(mine, 1, __ATOMIC_ACQ_REL);
+            return (int)(mine - t->word);
         }
-        if (empty < 0)
+        if (empty == NULL)
             return IPLIMIT_UNTRACKED;
-        w = __atomic_load_n(&b[empty], __ATOMIC_ACQUIRE);
-        if ((w & COUNT_MASK) == 0 && try_add(&b[empty], w, mine_tag | 1))
-            return (int)(b + empty - t->word);
+        w = __atomic_load_n(empty, __ATOMIC_ACQUIRE);
+        if ((w & COUNT_MASK) == 0 && try_add(empty, w, mine_tag | 1))
+            return (int)(empty - t->word);
     }
     return IPLIMIT_UNTRACKED;
 }
