@@ -79,23 +79,23 @@ const char *codec_version(unsigned coding)
 
 const char *codec_describe(void)
 {
+    static const struct {
+        unsigned coding;
+        const char *name, *end; /* around the library's version */
+    } codings[] = {{ENCODING_GZIP, "gzip (" GZIP_LIBRARY " ", ")"},
+                   {ENCODING_BR, "brotli ", ""},
+                   {ENCODING_ZSTD, "zstd ", ""}};
     static char text[96];
-    unsigned have = codec_available();
-    int n = 0;
+    size_t n = 0, i;
 
     if (text[0] != '\0')
         return text;
-    if ((have & ENCODING_GZIP) && n >= 0 && (size_t)n < sizeof(text))
-        n += snprintf(text + n, sizeof(text) - (size_t)n, "gzip (%s %s) ", GZIP_LIBRARY,
-                      codec_version(ENCODING_GZIP));
-    if ((have & ENCODING_BR) && n >= 0 && (size_t)n < sizeof(text))
-        n += snprintf(text + n, sizeof(text) - (size_t)n, "brotli %s ",
-                      codec_version(ENCODING_BR));
-    if ((have & ENCODING_ZSTD) && n >= 0 && (size_t)n < sizeof(text))
-        n += snprintf(text + n, sizeof(text) - (size_t)n, "zstd %s ",
-                      codec_version(ENCODING_ZSTD));
-    if (n > 0 && (size_t)n <= sizeof(text))
-        text[n - 1] = '\0';
+    for (i = 0; i < sizeof(codings) / sizeof(codings[0]); i++)
+        if ((codec_available() & codings[i].coding) && n < sizeof(text)) {
+            int k = snprintf(text + n, sizeof(text) - n, "%s%s%s%s", n ? " " : "",
+                             codings[i].name, codec_version(codings[i].coding), codings[i].end);
+            n += k > 0 ? (size_t)k : 0;
+        }
     return text[0] != '\0' ? text : "none";
 }
 

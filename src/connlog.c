@@ -56,4 +56,3 @@ void conn_log_request(const struct conn *c)
     e.when = c->env->now;
     log_access(&e);
 }
-

@@ -204,8 +204,15 @@ static pid_t fork_named(const char *name)
 
 static int run_worker(const struct generation *g, int i, int ctl)
 {
-    struct worker_start ws = {&g->s, &g->ls,          g->rootfds, g->tls, &g->cc,
-                              ctl,   g->metrics, g->slots[i].metrics_slot, g->iplimit};
+    struct worker_start ws = {.s = &g->s,
+                              .ls = &g->ls,
+                              .rootfds = g->rootfds,
+                              .tls = g->tls,
+                              .cc = &g->cc,
+                              .ctl = ctl,
+                              .metrics = g->metrics,
+                              .metrics_slot = g->slots[i].metrics_slot,
+                              .iplimit = g->iplimit};
 
     return worker_run(&ws);
 }
