@@ -175,8 +175,7 @@ static void decide(struct conn *c)
     x->base = a->in + c->req_start;
     /* a client a PROXY header named is no proxy, whatever its address */
     if (env->trusted != NULL && !c->proxied)
-        x->client = proxy_request_client(r, x->base, &c->peer.sa, env->trusted, env->forwarded,
-                                         &x->client_room);
+        x->client = proxy_request_client(x, &c->peer.sa, env->trusted, env->forwarded);
     response_init(&a->resp);
     a->resp.head_only = r->method == HTTP_HEAD;
     a->resp.status = site_route(x, env->settings);

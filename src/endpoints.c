@@ -26,7 +26,6 @@ struct endpoints {
 struct endpoints *endpoints_new(const struct settings *s, struct metrics *m, const time_t *now)
 {
     struct endpoints *e = calloc(1, sizeof(*e));
-    int i;
 
     if (e == NULL)
         return NULL;
@@ -37,11 +36,10 @@ struct endpoints *endpoints_new(const struct settings *s, struct metrics *m, con
     e->m = m;
     e->now = now;
     e->allow_given = s->nmetrics_allow > 0;
-    /* the values were checked when the settings were read */
-    for (i = 0; i < s->nmetrics_allow; i++)
-        netaddr_set_add(&e->allow, s->metrics_allow[i]);
-    for (i = 0; !e->allow_given && i < s->ntrusted_proxy; i++)
-        netaddr_set_add(&e->allow, s->trusted_proxy[i]);
+    if (e->allow_given)
+        netaddr_set_add_all(&e->allow, s->metrics_allow, s->nmetrics_allow);
+    else
+        netaddr_set_add_all(&e->allow, s->trusted_proxy, s->ntrusted_proxy);
     return e;
 }
 
@@ -108,12 +106,8 @@ static int handle(void *ctx, struct exchange *x, struct response *resp)
     if (!is_health && !is_path(x, e->metrics, e->metrics_len))
         return 0;
     resp->cache_control = "no-store";
-    if (x->req->method != HTTP_GET && x->req->method != HTTP_HEAD) {
-        /* the Allow line names GET, HEAD and OPTIONS: OPTIONS is answered as such */
-        resp->status = x->req->method == HTTP_OPTIONS ? HTTP_NO_CONTENT : HTTP_METHOD_NOT_ALLOWED;
-        resp->allow = 1;
+    if (exchange_answer_methods(x, resp))
         return 1;
-    }
     resp->content_type = "text/plain; charset=utf-8";
     if (is_health)
         health(e, resp);

@@ -22,6 +22,7 @@
 #include "portico/iplimit.h"
 #include "portico/log.h"
 #include "portico/metrics.h"
+#include "portico/netaddr.h"
 
 #define BUCKET      16
 #define BUCKETS     4096 /* 512 KiB; only the pages of buckets in use are ever touched */
@@ -55,30 +56,17 @@ struct iplimit *iplimit_create(void)
     return t;
 }
 
-/* The address as counted: IPv4 as itself whether it came mapped or not, IPv6 by its
- * first 64 bits. FNV-1a from the seed, then a finaliser (splitmix64's) so that every
- * bit of the bucket's number depends on the seed and the whole address. */
+/* The address as counted: IPv4 whole (in its mapped form, however it came), IPv6 by
+ * its first 64 bits. FNV-1a from the seed, then a finaliser (splitmix64's) so that
+ * every bit of the bucket's number depends on the seed and the whole address. */
 static uint64_t address_hash(uint64_t seed, const struct sockaddr *sa)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    const uint8_t *p;
-    size_t len, i;
+    uint8_t a[16] = {0};
+    size_t len = netaddr_bytes(sa, a) == 4 ? 16 : 8, i;
     uint64_t h = seed ^ 14695981039346656037ull;
 
-    if (sa->sa_family == AF_INET6) {
-        p = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        len = 8;
-        if (memcmp(p, mapped, sizeof(mapped)) == 0) {
-            p += 12;
-            len = 4;
-        }
-    } else {
-        p = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-        len = 4;
-    }
     for (i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    h ^= len;
+        h = (h ^ a[i]) * 1099511628211ull;
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
     return h ^ (h >> 31);

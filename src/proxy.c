@@ -4,9 +4,7 @@
  * is waited for under the header deadline. Forwarding headers count from trusted peers. */
 #include "build-config.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "portico/proxy.h"
 
@@ -15,29 +13,19 @@
 static enum io_result peek_header(struct transport *t, struct proxy_info *info)
 {
     char buf[PROXY_HEADER_MAX];
-    ssize_t n;
+    size_t n = 0;
+    enum io_result res = transport_recv_raw(t, buf, sizeof(buf), 1, &n);
 
-    do
-        n = recv(t->fd, buf, sizeof(buf), MSG_PEEK);
-    while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return IO_EOF;
-    if (n < 0) {
-        if (errno != EAGAIN)
-            return IO_ERROR;
-        t->readable = 0;
-        return IO_AGAIN;
-    }
-    switch (proxy_parse(buf, (size_t)n, info)) {
+    if (res != IO_DONE)
+        return res;
+    switch (proxy_parse(buf, n, info)) {
     case PROXY_MORE:
         /* the rest comes as new bytes, which wake the connection again */
         t->readable = 0;
         return IO_AGAIN;
     case PROXY_DONE:
-        do
-            n = recv(t->fd, buf, info->len, 0);
-        while (n < 0 && errno == EINTR);
-        return n == (ssize_t)info->len ? IO_DONE : IO_ERROR;
+        res = transport_recv_raw(t, buf, info->len, 0, &n);
+        return res == IO_DONE && n == info->len ? IO_DONE : IO_ERROR;
     default:
         return IO_ERROR;
     }
@@ -74,29 +62,17 @@ enum io_result proxy_read_header(struct transport *t, char *buf, uint32_t *len, 
     return read_header(t, buf, len, cap, info);
 }
 
-static void span_lines(const struct span *in, int n, const char *base, struct str *out)
+const struct sockaddr *proxy_request_client(struct exchange *x, const struct sockaddr *peer,
+                                            const struct netaddr_set *trusted, int forwarded)
 {
-    int i;
+    const struct request *r = x->req;
+    struct str_list l = forwarded ? exchange_lines(x, r->forwarded, r->n_forwarded)
+                                  : exchange_lines(x, r->forwarded_for, r->n_forwarded_for);
 
-    for (i = 0; i < n; i++) {
-        out[i].p = base + in[i].off;
-        out[i].len = in[i].len;
-    }
-}
-
-const struct sockaddr *proxy_request_client(const struct request *r, const char *base,
-                                            const struct sockaddr *peer,
-                                            const struct netaddr_set *trusted, int forwarded,
-                                            struct sockaddr_storage *room)
-{
-    struct str lines[4];
-    int n = forwarded ? r->n_forwarded : r->n_forwarded_for;
-
-    if (n == 0 || !netaddr_set_has(trusted, peer))
+    if (l.n == 0 || !netaddr_set_has(trusted, peer))
         return peer;
-    span_lines(forwarded ? r->forwarded : r->forwarded_for, n, base, lines);
-    if (!(forwarded ? netaddr_forwarded_client(NULL, 0, lines, n, trusted, room)
-                    : netaddr_forwarded_client(lines, n, NULL, 0, trusted, room)))
+    if (!(forwarded ? netaddr_forwarded_client(NULL, 0, l.line, l.n, trusted, &x->client_room)
+                    : netaddr_forwarded_client(l.line, l.n, NULL, 0, trusted, &x->client_room)))
         return peer;
-    return (const struct sockaddr *)room;
+    return (const struct sockaddr *)&x->client_room;
 }

@@ -276,37 +276,15 @@ void static_error_page(void *arg, struct exchange *x, struct response *resp)
     resp->content_type = "text/html; charset=utf-8";
 }
 
-static struct str_list header_lines(const char *base, const struct span *lines, int n)
-{
-    struct str_list l;
-    int i;
-
-    for (i = 0; i < n && i < COND_LIST_MAX; i++) {
-        l.line[i].p = base + lines[i].off;
-        l.line[i].len = lines[i].len;
-    }
-    l.n = i;
-    return l;
-}
-
 int static_handle(void *arg, struct exchange *x, struct response *resp)
 {
     const struct request *r = x->req;
-    const char *base = x->base;
     struct static_request rq;
 
-    if (r->method == HTTP_OPTIONS) {
-        resp->status = HTTP_NO_CONTENT;
-        resp->allow = 1;
+    if (exchange_answer_methods(x, resp))
         return 1;
-    }
-    if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-        resp->status = HTTP_METHOD_NOT_ALLOWED;
-        resp->allow = 1;
-        return 1;
-    }
-    rq.cond.if_match = header_lines(base, r->if_match, r->n_if_match);
-    rq.cond.if_none_match = header_lines(base, r->if_none_match, r->n_if_none_match);
+    rq.cond.if_match = exchange_lines(x, r->if_match, r->n_if_match);
+    rq.cond.if_none_match = exchange_lines(x, r->if_none_match, r->n_if_none_match);
     rq.cond.if_modified_since = exchange_header(x, &r->if_modified_since, HTTP_HDR_IF_MODIFIED_SINCE);
     rq.cond.if_unmodified_since =
         exchange_header(x, &r->if_unmodified_since, HTTP_HDR_IF_UNMODIFIED_SINCE);
@@ -314,7 +292,7 @@ int static_handle(void *arg, struct exchange *x, struct response *resp)
     /* two Range fields are no valid Range at all: the whole file */
     rq.range = (r->present & HTTP_HDR_RANGE_TWICE) ? (struct str){NULL, 0}
                                                   : exchange_header(x, &r->range, HTTP_HDR_RANGE);
-    rq.accept_encoding = header_lines(base, r->accept_encoding, r->n_accept_encoding);
+    rq.accept_encoding = exchange_lines(x, r->accept_encoding, r->n_accept_encoding);
     rq.accept = exchange_header(x, &r->accept, HTTP_HDR_ACCEPT);
     rq.head = r->method == HTTP_HEAD;
     static_serve((struct static_ctx *)arg + x->site_no, &rq, x, resp);

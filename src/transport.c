@@ -13,18 +13,15 @@
 
 #include "portico/transport.h"
 
-static enum io_result plain_recv(struct transport *t, void *buf, size_t len, size_t *got)
+enum io_result transport_recv_raw(struct transport *t, void *buf, size_t len, int peek,
+                                  size_t *got)
 {
     ssize_t n;
 
     do
-        n = recv(t->fd, buf, len, 0);
+        n = recv(t->fd, buf, len, peek ? MSG_PEEK : 0);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
-        /* a short read emptied the socket: edge-triggered epoll reports the next
-         * bytes, so do not spend a recv on EAGAIN (unless the peer's FIN is pending) */
-        if ((size_t)n < len && !t->hup)
-            t->readable = 0;
         *got = (size_t)n;
         return IO_DONE;
     }
@@ -35,6 +32,17 @@ static enum io_result plain_recv(struct transport *t, void *buf, size_t len, siz
         return IO_AGAIN;
     }
     return IO_ERROR;
+}
+
+static enum io_result plain_recv(struct transport *t, void *buf, size_t len, size_t *got)
+{
+    enum io_result res = transport_recv_raw(t, buf, len, 0, got);
+
+    /* a short read emptied the socket: edge-triggered epoll reports the next bytes, so
+     * do not spend a recv on EAGAIN (unless the peer's FIN is pending) */
+    if (res == IO_DONE && *got < len && !t->hup)
+        t->readable = 0;
+    return res;
 }
 
 /* What a send or sendfile came to; a full socket clears the writable flag. */

@@ -560,10 +560,8 @@ static int setup_sites(struct worker *w, const struct settings *s, const int *ro
 static int setup_balancer(struct worker *w, const struct worker_start *ws)
 {
     const struct settings *s = ws->s;
-    int i;
 
-    for (i = 0; i < s->ntrusted_proxy; i++)
-        netaddr_set_add(&w->trusted, s->trusted_proxy[i]); /* checked when read */
+    netaddr_set_add_all(&w->trusted, s->trusted_proxy, s->ntrusted_proxy);
     w->env.trusted = s->ntrusted_proxy > 0 ? &w->trusted : NULL;
     w->env.forwarded = strcmp(s->forwarded_header, "forwarded") == 0;
     w->owner = ws->metrics_slot;

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include "portico/cond.h"
 #include "portico/http.h"
 #include "portico/response.h"
 #include "portico/settings.h"
@@ -60,6 +61,32 @@ static inline struct str exchange_header(const struct exchange *x, const struct 
         v.len = s->len;
     }
     return v;
+}
+
+/* The field lines of a list header the request sent (up to COND_LIST_MAX of them). */
+static inline struct str_list exchange_lines(const struct exchange *x, const struct span *lines,
+                                             int n)
+{
+    struct str_list l;
+    int i;
+
+    for (i = 0; i < n && i < COND_LIST_MAX; i++) {
+        l.line[i].p = x->base + lines[i].off;
+        l.line[i].len = lines[i].len;
+    }
+    l.n = i;
+    return l;
+}
+
+/* For a resource that is read only: OPTIONS is answered 204 and any method but GET and
+ * HEAD 405, both with Allow. 1 when answered so; 0 for GET and HEAD. */
+static inline int exchange_answer_methods(const struct exchange *x, struct response *resp)
+{
+    if (x->req->method == HTTP_GET || x->req->method == HTTP_HEAD)
+        return 0;
+    resp->status = x->req->method == HTTP_OPTIONS ? HTTP_NO_CONTENT : HTTP_METHOD_NOT_ALLOWED;
+    resp->allow = 1;
+    return 1;
 }
 
 #endif

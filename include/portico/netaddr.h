@@ -28,6 +28,11 @@ struct netaddr_set {
 int netaddr_parse_net(const char *text, struct netaddr_net *out);
 /* Parses text and adds it: 0, or -1 (not a network, or the set is full). */
 int netaddr_set_add(struct netaddr_set *s, const char *text);
+/* Adds n networks that were checked when the settings were read (netaddr_parse_net). */
+void netaddr_set_add_all(struct netaddr_set *s, const char *const *texts, int n);
+/* sa's address as 16 bytes, IPv4 in its IPv4-mapped form: 4 for IPv4 (as it came, or
+ * mapped), 16 for IPv6, -1 for a family that has no address. */
+int netaddr_bytes(const struct sockaddr *sa, uint8_t a[16]);
 /* 1 when sa (AF_INET, AF_INET6, IPv4-mapped IPv6) is in one of the set's networks; 0 for
  * other families and a NULL set. "0.0.0.0/0" takes in every IPv4 peer, "::/0" every peer. */
 int netaddr_set_has(const struct netaddr_set *s, const struct sockaddr *sa);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "portico/http.h"
+#include "portico/handler.h"
 #include "portico/netaddr.h"
 #include "portico/proxyproto.h"
 #include "portico/transport.h"
@@ -23,10 +23,8 @@ enum io_result proxy_read_header(struct transport *t, char *buf, uint32_t *len, 
 
 /* The client of a request: when peer is a trusted proxy and the request carries the
  * header the proxies name clients in (forwarded: Forwarded, else X-Forwarded-For), the
- * address it names (in *room); else peer. The other header is never read. */
-const struct sockaddr *proxy_request_client(const struct request *r, const char *base,
-                                            const struct sockaddr *peer,
-                                            const struct netaddr_set *trusted, int forwarded,
-                                            struct sockaddr_storage *room);
+ * address it names (kept in x->client_room); else peer. The other header is never read. */
+const struct sockaddr *proxy_request_client(struct exchange *x, const struct sockaddr *peer,
+                                            const struct netaddr_set *trusted, int forwarded);
 
 #endif

@@ -63,6 +63,11 @@ extern const struct transport_ops transport_plain;
 /* A plain TCP transport over fd, assumed ready both ways until it says otherwise. */
 void transport_init(struct transport *t, int fd);
 
+/* Reads from the socket itself, under any layer (a PROXY header before TLS); peek
+ * leaves the bytes there. EAGAIN clears readable; a short read does not. */
+enum io_result transport_recv_raw(struct transport *t, void *buf, size_t len, int peek,
+                                  size_t *got);
+
 /* Socket options that do not depend on the layer. */
 void transport_set_lowat(struct transport *t, int bytes);
 void transport_set_cork(struct transport *t, int on);

@@ -82,19 +82,27 @@ int netaddr_set_add(struct netaddr_set *s, const char *text)
     return 0;
 }
 
-/* sa's address in 16 bytes, IPv4 mapped; -1 for a family that has none. */
-static int addr16(const struct sockaddr *sa, uint8_t a[16])
+void netaddr_set_add_all(struct netaddr_set *s, const char *const *texts, int n)
 {
+    int i;
+
+    for (i = 0; i < n; i++)
+        netaddr_set_add(s, texts[i]);
+}
+
+int netaddr_bytes(const struct sockaddr *sa, uint8_t a[16])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
     if (sa->sa_family == AF_INET6) {
         memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        return 0;
+        return memcmp(a, mapped, sizeof(mapped)) == 0 ? 4 : 16;
     }
     if (sa->sa_family != AF_INET)
         return -1;
-    memset(a, 0, 10);
-    a[10] = a[11] = 0xff;
+    memcpy(a, mapped, sizeof(mapped));
     memcpy(a + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    return 0;
+    return 4;
 }
 
 int netaddr_set_has(const struct netaddr_set *s, const struct sockaddr *sa)
@@ -103,7 +111,7 @@ int netaddr_set_has(const struct netaddr_set *s, const struct sockaddr *sa)
     unsigned i;
     int k;
 
-    if (s == NULL || addr16(sa, a) < 0)
+    if (s == NULL || netaddr_bytes(sa, a) < 0)
         return 0;
     /* IPv4 networks are ::ffff:0:0/96 and below, so "0.0.0.0/0" never takes in an IPv6 peer */
     for (k = 0; k < s->n; k++) {
