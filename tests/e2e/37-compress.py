@@ -499,6 +499,8 @@ def compressor_process():
         if os.geteuid() == 0:
             w = next(iter(s.workers()))
             uid = proc_ids(w)[0][0]
+            # (found right after its fork, it may not have dropped privileges yet)
+            wait_until(lambda: proc_ids(pid)[0] == proc_ids(w)[0], 5)
             eq(proc_ids(pid)[0], proc_ids(w)[0], 'uids of the compressor and a worker')
             check(uid != 0, 'the compressor runs as root')
             eq(os.stat(s.cache_dir).st_uid, uid, 'owner of the cache directory the master made')
