@@ -1,15 +1,14 @@
-/* A worker's life: accept on the shared listeners, run the event loop, expire
- * timers, stop gracefully. Single-threaded, no locks; it never forks or binds. */
+/* A worker's life: set up from what it was started with, run the event loop,
+ * expire timers, stop gracefully (accepting is accept.c's). Single-threaded, no
+ * locks; it never forks or binds. */
 #include "build-config.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,7 +21,6 @@
 #include "portico/fdpass.h"
 #include "portico/headers.h"
 #include "portico/http.h"
-#include "portico/iplimit.h"
 #include "portico/log.h"
 #include "portico/metrics.h"
 #include "portico/netaddr.h"
@@ -32,70 +30,15 @@
 #include "portico/site.h"
 #include "portico/static.h"
 #include "portico/tls.h"
-#include "portico/transport.h"
 #include "portico/watch.h"
 #include "portico/variant.h"
 #include "portico/worker.h"
+#include "portico/workerpriv.h"
 
-#define ACCEPT_BATCH       64
 #define GRACE_MS           1000 /* idle connections' last chance in a graceful stop */
-#define ACCEPT_PAUSE_MS    100
 #define MAX_EVENTS         256
 #define MAX_FREE_BLOCKS    64
 #define REST_MS            1000 /* idle this long, a connection gives its TLS buffers back */
-
-/* A listener as this worker's loop sees it. */
-struct acceptor {
-    struct event_handler h;
-    struct worker *w;
-    const struct listener *l;
-    int paused; /* out of file descriptors or slots: not accepting for a moment */
-};
-
-/* A document root as this worker sees it: its open-file cache and the change
- * notifications that keep it fresh. Sites with the same root share one. */
-struct root_files {
-    int fd, precompressed;
-    struct watcher *watch;
-    struct filecache *fc;
-    struct event_handler h;
-};
-
-struct worker {
-    struct event_loop *loop;
-    const struct settings *settings;
-    struct static_ctx *sctx; /* one per site, by its number */
-    int nsites;
-    struct root_files *roots;
-    int nroots;
-    struct cors *cors; /* NULL: no site allows cross-origin reads */
-    struct authrule *auth; /* NULL: no site has auth rules */
-    struct variants *variants; /* NULL: compression is off */
-    struct endpoints *endpoints; /* NULL: no --health, no --metrics */
-    struct netaddr_set trusted;  /* --trusted-proxy */
-    struct iplimit *iplimit;     /* NULL: no --max-connections-per-ip */
-    int owner;                   /* this process's slot: what it owns of the shared counts */
-    struct tls_server *tls;
-    struct http_limits limits;
-    struct handler handlers[HANDLERS_MAX];
-    struct pool blocks;
-    struct conn_env env; /* what connections see of all this */
-    /* one queue per timeout length; a connection sits in at most one */
-    struct timer_queue q[CONN_TIMEOUTS], q_accept;
-    int accept_warned; /* out of descriptors: logged once until accepting works */
-    struct timer accept_timer;
-    struct acceptor acceptors[LISTENERS_MAX];
-    int nacceptors;
-    struct conn *slots;      /* max_connections of them, handed out in order */
-    unsigned slots_used;     /* slots ever handed out: pages beyond stay untouched */
-    struct conn *free_conns; /* closed slots, reused first */
-    unsigned nconns;
-    int full;                /* listeners paused until a slot frees */
-    struct event_handler ctl_h; /* the control socket from the master */
-    int ctl;
-    uint64_t stop_deadline_ms;
-    int stop_graceful;       /* the stop under way is a graceful one */
-};
 
 /* 1: fast stop (SIGTERM, SIGINT); 2: graceful (SIGQUIT, and a reload) */
 static volatile sig_atomic_t stop_requested;
@@ -135,50 +78,6 @@ static void on_watch(struct event_handler *h, unsigned events)
     watch_read(r->watch);
 }
 
-#define CONN_OF_TIMER(t) ((struct conn *)((char *)(t) - offsetof(struct conn, timer)))
-#define WORKER_OF_ENV(e) ((struct worker *)((char *)(e) - offsetof(struct worker, env)))
-
-static void resume_accepting(struct worker *w);
-
-static struct conn *conn_get(struct worker *w)
-{
-    struct conn *c = w->free_conns;
-
-    if (c != NULL)
-        w->free_conns = c->next_free;
-    else if (w->slots_used < w->settings->max_connections)
-        c = &w->slots[w->slots_used++];
-    else
-        return NULL;
-    w->nconns++;
-    metrics_set_open(w->nconns);
-    return c;
-}
-
-/* A free slot, or an idle connection that could give its slot up: if accepting
- * was paused because all were busy, resume. */
-static void on_conn_idle(struct conn_env *env)
-{
-    struct worker *w = WORKER_OF_ENV(env);
-
-    if (w->full) {
-        w->full = 0;
-        resume_accepting(w);
-    }
-}
-
-static void on_conn_closed(struct conn_env *env, struct conn *c)
-{
-    struct worker *w = WORKER_OF_ENV(env);
-
-    c->next_free = w->free_conns;
-    w->free_conns = c;
-    w->nconns--;
-    metrics_set_open(w->nconns);
-    iplimit_leave(w->iplimit, c->ip_place);
-    on_conn_idle(env);
-}
-
 static void clock_tick(struct worker *w)
 {
     struct timespec ts;
@@ -197,164 +96,6 @@ static void clock_tick(struct worker *w)
     }
 }
 
-/* Frees a slot by closing the connection that has been idle longest. */
-static int reclaim_idle(struct worker *w)
-{
-    struct timer *t = w->q[CONN_T_IDLE].head ? w->q[CONN_T_IDLE].head : w->q[CONN_T_REST].head;
-
-    if (t == NULL)
-        return 0;
-    conn_close(CONN_OF_TIMER(t));
-    return 1;
-}
-
-static void pause_accepting(struct worker *w)
-{
-    int i;
-
-    for (i = 0; i < w->nacceptors; i++) {
-        if (!w->acceptors[i].paused) {
-            event_del(w->loop, w->acceptors[i].l->fd);
-            w->acceptors[i].paused = 1;
-        }
-    }
-}
-
-static void resume_accepting(struct worker *w)
-{
-    int i;
-
-    if (w->env.stopping)
-        return;
-    for (i = 0; i < w->nacceptors; i++) {
-        if (w->acceptors[i].paused) {
-            event_add_listener(w->loop, w->acceptors[i].l->fd, &w->acceptors[i].h);
-            w->acceptors[i].paused = 0;
-        }
-    }
-}
-
-/* --max-connections-per-ip, once the client is known. A trusted proxy's own
- * connections are not limited: each carries many clients. */
-static int admit(struct conn_env *env, struct conn *c)
-{
-    struct worker *w = WORKER_OF_ENV(env);
-
-    if (!c->proxied && netaddr_set_has(&w->trusted, &c->peer.sa))
-        return 1;
-    c->ip_place =
-        iplimit_enter(w->iplimit, &c->peer.sa, w->settings->max_conns_per_ip, w->owner);
-    return c->ip_place != IPLIMIT_OVER;
-}
-
-/* Gives an accepted socket its transport (TLS on an HTTPS listener) and a slot. A
- * PROXY listener's peer must be a trusted proxy: anyone else is closed on at once. */
-static void start_conn(struct worker *w, const struct listener *l, int fd,
-                       const struct sockaddr *peer, socklen_t len)
-{
-    struct transport io;
-    struct conn *c;
-
-    metrics_accepted();
-    if (l->proxy && !netaddr_set_has(&w->trusted, peer)) {
-        close(fd);
-        return;
-    }
-    transport_init(&io, fd);
-    if (l->tls && tls_transport_start(&io, w->tls) < 0) {
-        log_warnx("out of memory for a TLS connection; closing it");
-        io.ops->close(&io);
-        return;
-    }
-    c = conn_get(w);
-    if (c == NULL) {
-        io.ops->close(&io);
-        return;
-    }
-    if (conn_start(c, &w->env, &io, peer, len, l->proxy) && event_add_conn(w->loop, fd, &c->h) < 0) {
-        log_warn("epoll_ctl");
-        conn_close(c);
-    }
-}
-
-/* Out of descriptors: accepting again at once would spin on the same error, so
- * pause; say so once per episode, not at every retry. */
-static void accept_failed(struct worker *w)
-{
-    if (!w->accept_warned)
-        log_warn("accept (pausing new connections, retrying every %d ms)", ACCEPT_PAUSE_MS);
-    w->accept_warned = 1;
-    pause_accepting(w);
-    timer_arm(&w->q_accept, &w->accept_timer, w->env.now_ms);
-}
-
-struct accepted {
-    int fd;
-    socklen_t len;
-    struct sockaddr_storage peer;
-};
-
-/* Accepts up to ACCEPT_BATCH connections into got while there are slots (or idle
- * connections to give theirs up); returns how many. */
-static int accept_batch(struct worker *w, struct acceptor *ac, struct accepted *got)
-{
-    int n = 0;
-
-    while (n < ACCEPT_BATCH && !w->env.stopping) {
-        struct accepted *a = &got[n];
-        int full = w->nconns + n >= w->settings->max_connections;
-
-        if (full && w->q[CONN_T_IDLE].head == NULL && w->q[CONN_T_REST].head == NULL) {
-            /* every slot is busy: leave new clients in the backlog (or to the other
-             * workers) until a slot frees, instead of waking up for them again */
-            w->full = 1;
-            pause_accepting(w);
-            break;
-        }
-        a->len = sizeof(a->peer);
-        a->fd = accept4(ac->l->fd, (struct sockaddr *)&a->peer, &a->len,
-                        SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (a->fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                accept_failed(w);
-            else if (errno != EAGAIN)
-                log_warn("accept");
-            break;
-        }
-        if (w->accept_warned) {
-            log_info("accepting new connections again");
-            w->accept_warned = 0;
-        }
-        if (full)
-            reclaim_idle(w); /* the longest-idle keep-alive connection makes room */
-        n++;
-    }
-    return n;
-}
-
-static void on_accept(struct event_handler *h, unsigned events)
-{
-    struct acceptor *ac = (struct acceptor *)h;
-    struct accepted got[ACCEPT_BATCH];
-    int i, n = accept_batch(ac->w, ac, got);
-
-    (void)events;
-    /* a connection after the first may have come after a file changed, and its
-     * request is read at once: take the notifications first, once for all of them
-     * (they were all there before this read) */
-    if (n > 1)
-        event_run_first(ac->w->loop);
-    for (i = 0; i < n; i++)
-        start_conn(ac->w, ac->l, got[i].fd, (struct sockaddr *)&got[i].peer, got[i].len);
-}
-
-static void on_accept_timer(struct timer *t)
-{
-    resume_accepting((struct worker *)((char *)t - offsetof(struct worker, accept_timer)));
-}
-
 static void begin_stop(struct worker *w, int graceful)
 {
     struct timer_queue *idle[3] = {&w->q[CONN_T_IDLE], &w->q[CONN_T_REST], &w->q[CONN_T_HEADER]};
@@ -369,13 +110,7 @@ static void begin_stop(struct worker *w, int graceful)
         w->stop_deadline_ms = w->env.now_ms + (uint64_t)bound * 1000;
     w->env.stopping = 1;
     w->stop_graceful = graceful;
-    for (i = 0; i < w->nacceptors; i++) {
-        if (!w->acceptors[i].paused)
-            event_del(w->loop, w->acceptors[i].l->fd);
-        close(w->acceptors[i].l->fd);
-    }
-    w->nacceptors = 0;
-    timer_cancel(&w->accept_timer);
+    accept_stop(w);
     for (i = 0; i < 3; i++) {
         struct timer *t = idle[i]->head;
         while (t != NULL) {
@@ -432,8 +167,6 @@ static void setup_timers(struct worker *w, const struct settings *s)
                                              : (uint64_t)s->keepalive_timeout * 1000);
     timer_queue_init(&w->q[CONN_T_SEND], (uint64_t)s->send_timeout * 1000);
     timer_queue_init(&w->q[CONN_T_LINGER], 2000);
-    timer_queue_init(&w->q_accept, ACCEPT_PAUSE_MS);
-    timer_init(&w->accept_timer, on_accept_timer);
     for (i = 0; i < CONN_TIMEOUTS; i++)
         w->env.queue[i] = &w->q[i];
 }
@@ -474,24 +207,6 @@ static void setup_handlers(struct worker *w, const struct settings *s)
         w->handlers[n++] = headers_handler();
     w->env.handlers = w->handlers;
     w->env.nhandlers = n;
-}
-
-static int setup_listeners(struct worker *w, const struct listener_set *ls)
-{
-    int i;
-
-    for (i = 0; i < ls->n; i++) {
-        struct acceptor *ac = &w->acceptors[i];
-        ac->h.on_event = on_accept;
-        ac->w = w;
-        ac->l = &ls->l[i];
-        if (event_add_listener(w->loop, ac->l->fd, &ac->h) < 0) {
-            log_error("epoll_ctl on a listener");
-            return -1;
-        }
-    }
-    w->nacceptors = ls->n;
-    return 0;
 }
 
 /* The files of a root: shared by the sites that serve it the same way. */
@@ -565,10 +280,8 @@ static int setup_balancer(struct worker *w, const struct worker_start *ws)
     w->env.trusted = s->ntrusted_proxy > 0 ? &w->trusted : NULL;
     w->env.forwarded = strcmp(s->forwarded_header, "forwarded") == 0;
     w->owner = ws->metrics_slot;
-    if (s->max_conns_per_ip > 0 && ws->iplimit != NULL) {
+    if (s->max_conns_per_ip > 0)
         w->iplimit = ws->iplimit;
-        w->env.admit = admit;
-    }
     metrics_use_slot(ws->metrics, s->metrics ? ws->metrics_slot : -1);
     log_access_set_json(strcmp(s->log_format, "json") == 0);
     w->env.timed = strcmp(s->log_format, "json") == 0 && log_access_enabled();
@@ -592,8 +305,6 @@ static int setup(struct worker *w, const struct worker_start *ws)
     w->env.settings = s;
     w->env.limits = &w->limits;
     w->env.blocks = &w->blocks;
-    w->env.closed = on_conn_closed;
-    w->env.idle = on_conn_idle;
     w->loop = event_loop_new(MAX_EVENTS);
     /* slots are touched only when used, so a large limit costs address space only */
     w->slots = calloc(s->max_connections, sizeof(*w->slots));
@@ -615,7 +326,7 @@ static int setup(struct worker *w, const struct worker_start *ws)
         return -1;
     }
     setup_handlers(w, s);
-    return setup_listeners(w, ws->ls);
+    return accept_setup(w, ws->ls);
 }
 
 /* The stop signals stay blocked except inside epoll_pwait (waitmask), so none is lost;
