@@ -28,8 +28,19 @@ static int validate_balancer(const struct settings *s, char *err, size_t errlen)
     return 0;
 }
 
+/* --dev is a bundle: what working on a site needs, each also a setting of its own. */
+static void apply_dev(struct settings *s)
+{
+    if (!s->dev)
+        return;
+    s->watch = 1;
+    s->no_cache = 1;
+    s->listing = 1;
+}
+
 int config_validate(struct settings *s, char *err, size_t errlen)
 {
+    apply_dev(s);
     if (s->ntls_cert != s->ntls_key) {
         snprintf(err, errlen, "each tls-cert needs its tls-key (%s)",
                  s->ntls_cert > s->ntls_key ? "a key is missing" : "a certificate is missing");

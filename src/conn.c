@@ -65,6 +65,9 @@ static void on_deadline(struct timer *t)
                      c->env->now_ms + c->env->queue[CONN_T_IDLE]->duration_ms -
                          c->env->queue[CONN_T_REST]->duration_ms);
         return;
+    case CONN_STREAM:
+        conn_stream_deadline(c);
+        return;
     case CONN_SEND:
         /* a stalled reader is reset, not closed: a plain close would leave the kernel
          * trickling our full send buffer to it as an orphan socket, for minutes, and a
@@ -147,7 +150,9 @@ void conn_close(struct conn *c)
 {
     if (c->state == CONN_CLOSED)
         return;
-    if (c->state == CONN_SEND && c->a != NULL)
+    if (c->state == CONN_STREAM)
+        conn_stream_closing(c);
+    else if (c->state == CONN_SEND && c->a != NULL)
         metrics_response(-1, 0, c->a->send.bytes_sent); /* a response cut short */
     timer_cancel(&c->timer);
     release_block(c);
@@ -582,6 +587,10 @@ static int step_send(struct conn *c)
     if (!c->io.writable || !file_still_current(c))
         return 0;
     res = send_segments(&c->a->send, &c->io);
+    if (res == IO_DONE && c->a->resp.stream != NULL && !c->a->resp.head_only) {
+        conn_stream_begin(c); /* the head of a response held open */
+        return 0;
+    }
     if (res == IO_DONE) {
         c->state = CONN_DONE;
         return 1;
@@ -649,6 +658,9 @@ static void conn_run(struct conn *c)
             go = step_linger(c);
             break;
         case CONN_STREAM:
+            conn_stream_step(c);
+            go = 0;
+            break;
         case CONN_CLOSED:
             go = 0;
             break;

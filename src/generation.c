@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "portico/beneath.h"
+#include "portico/devwatch.h"
 #include "portico/event.h"
 #include "portico/generation.h"
 #include "portico/log.h"
@@ -20,6 +21,56 @@
 #include "portico/site.h"
 #include "portico/tls.h"
 #include "portico/worker.h"
+
+enum slot_kind { SLOT_WORKER, SLOT_COMPRESSOR, SLOT_WATCHER };
+
+/* The workers come first, then the compressor, then the watcher. */
+static enum slot_kind slot_kind(const struct generation *g, int i)
+{
+    if (i < g->s.workers)
+        return SLOT_WORKER;
+    return i == g->s.workers && g->cc.jobs[0] >= 0 ? SLOT_COMPRESSOR : SLOT_WATCHER;
+}
+
+const char *generation_slot_name(const struct generation *g, int i)
+{
+    static const char *const names[] = {"worker", "compressor", "watcher"};
+
+    return names[slot_kind(g, i)];
+}
+
+/* --watch: one datagram socket pair per worker slot, kept by the master for the
+ * slot's next process: a batch of changes is one datagram, read whole or not at all. */
+static int open_live(struct generation *g)
+{
+    int i, n = 2 * g->s.workers;
+
+    if (!g->s.watch)
+        return 0;
+    if ((g->live = malloc((size_t)n * sizeof(int))) == NULL) {
+        log_error("malloc");
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        g->live[i] = -1;
+    for (i = 0; i < n; i += 2)
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, &g->live[i]) < 0) {
+            log_error("socketpair for live reload");
+            return -1;
+        }
+    return 0;
+}
+
+static void close_live(struct generation *g)
+{
+    int i;
+
+    for (i = 0; g->live != NULL && i < 2 * g->s.workers; i++)
+        if (g->live[i] >= 0)
+            close(g->live[i]);
+    free(g->live);
+    g->live = NULL;
+}
 
 /* A file access log must open before anything is committed to it. */
 static int access_log_openable(const char *path)
@@ -100,9 +151,10 @@ struct generation *generation_new(const struct settings *s, const struct generat
     }
     if (privilege_resolve(&g->s, &g->priv) < 0 || access_log_openable(g->s.access_log) < 0 ||
         open_roots(g) < 0 || open_listeners(g, prev) < 0 ||
-        compressor_open(&g->s, g->priv.uid, g->priv.gid, g->priv.drop, &g->cc) < 0)
+        compressor_open(&g->s, g->priv.uid, g->priv.gid, g->priv.drop, &g->cc) < 0 ||
+        open_live(g) < 0)
         goto fail;
-    g->nslots = g->s.workers + (g->cc.jobs[0] >= 0);
+    g->nslots = g->s.workers + (g->cc.jobs[0] >= 0) + (g->live != NULL);
     g->slots = calloc((size_t)g->nslots, sizeof(*g->slots));
     if (g->slots == NULL) {
         log_error("calloc");
@@ -120,6 +172,7 @@ fail:
             close(g->ls.l[i].fd);
     close_roots(g);
     compressor_close(&g->cc);
+    close_live(g);
     free(g->slots);
     free(g);
     return NULL;
@@ -147,6 +200,7 @@ void generation_free(struct generation *g, struct generation *const *live, int n
     }
     close_roots(g);
     compressor_close(&g->cc);
+    close_live(g);
     tls_server_free(g->tls);
     if (nlive == 0 || live[0] != g)
         config_free(&g->s);
@@ -154,38 +208,57 @@ void generation_free(struct generation *g, struct generation *const *live, int n
     free(g);
 }
 
-/* In a new worker: every descriptor but its own generation's listeners and root,
- * its end of the compressor's socket and cache directory, its control socket, the
- * access log and stdio goes (old listeners, other workers' control sockets, another
- * root a chroot would not hide). The compressor keeps no listener and no root. */
-static void close_foreign_fds(const struct generation *g, int ctl, int compressor)
+/* In a new process: every descriptor but what its kind needs goes (old listeners,
+ * other workers' control sockets, another root a chroot would not hide). A worker
+ * keeps its generation's listeners and roots, its ends of the compressor's and the
+ * watcher's sockets, its control socket and the access log; the compressor its socket
+ * and cache directory; the watcher the default site's root and its ends. */
+static int keep_fds(const struct generation *g, int i, int ctl, int *keep)
 {
-    int keep[LISTENERS_MAX + SETTINGS_MAX_SITES + 6], n = 0, i, j, lo = 3;
+    enum slot_kind kind = slot_kind(g, i);
+    int n = 0, j;
 
-    for (i = 0; i < g->ls.n && !compressor; i++)
-        keep[n++] = g->ls.l[i].fd;
-    for (i = 0; i < g->nroots && !compressor; i++)
-        keep[n++] = g->rootfds[i];
-    if (g->cc.dirfd >= 0)
+    for (j = 0; j < g->ls.n && kind == SLOT_WORKER; j++)
+        keep[n++] = g->ls.l[j].fd;
+    for (j = 0; j < g->nroots && kind == SLOT_WORKER; j++)
+        keep[n++] = g->rootfds[j];
+    if (kind == SLOT_WATCHER)
+        keep[n++] = g->rootfds[0];
+    if (g->cc.dirfd >= 0 && kind != SLOT_WATCHER)
         keep[n++] = g->cc.dirfd;
-    if (g->cc.jobs[0] >= 0)
-        keep[n++] = g->cc.jobs[compressor ? 0 : 1];
+    if (g->cc.jobs[0] >= 0 && kind != SLOT_WATCHER)
+        keep[n++] = g->cc.jobs[kind == SLOT_COMPRESSOR ? 0 : 1];
+    for (j = 0; g->live != NULL && j < g->s.workers; j++)
+        if (kind == SLOT_WATCHER || (kind == SLOT_WORKER && j == i))
+            keep[n++] = g->live[2 * j + (kind == SLOT_WORKER)];
     keep[n++] = ctl;
-    if (log_access_fd() > STDERR_FILENO && !compressor)
+    if (log_access_fd() > STDERR_FILENO && kind == SLOT_WORKER)
         keep[n++] = log_access_fd();
-    for (i = 1; i < n; i++) /* a handful: insertion sort */
-        for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    for (i = 0; i < n; i++) {
-        if (keep[i] > lo)
-            close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-        if (keep[i] >= lo)
-            lo = keep[i] + 1;
+    return n;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+static void close_foreign_fds(const struct generation *g, int i, int ctl)
+{
+    int *keep = malloc((size_t)(LISTENERS_MAX + g->nroots + g->s.workers + 8) * sizeof(int));
+    int n, j, lo = 3;
+
+    if (keep == NULL)
+        _exit(1);
+    n = keep_fds(g, i, ctl, keep);
+    qsort(keep, (size_t)n, sizeof(int), by_value);
+    for (j = 0; j < n; j++) {
+        if (keep[j] > lo)
+            close_range((unsigned)lo, (unsigned)keep[j] - 1, 0);
+        if (keep[j] >= lo)
+            lo = keep[j] + 1;
     }
     close_range((unsigned)lo, ~0u, 0);
+    free(keep);
 }
 
 /* fork(), the child named name (in ps and /proc/PID/comm) from its first moment. */
@@ -202,6 +275,24 @@ static pid_t fork_named(const char *name)
     return pid;
 }
 
+static int run_watcher(const struct generation *g)
+{
+    int *out = malloc((size_t)g->s.workers * sizeof(int)), i, status;
+    struct devwatch_start ds = {.rootfd = g->rootfds[0],
+                                .ignore = g->s.watch_ignore,
+                                .nignore = g->s.nwatch_ignore,
+                                .out = out,
+                                .nout = g->s.workers};
+
+    if (out == NULL)
+        return 1;
+    for (i = 0; i < g->s.workers; i++)
+        out[i] = g->live[2 * i];
+    status = devwatch_run(&ds);
+    free(out);
+    return status;
+}
+
 static int run_worker(const struct generation *g, int i, int ctl)
 {
     struct worker_start ws = {.s = &g->s,
@@ -212,7 +303,8 @@ static int run_worker(const struct generation *g, int i, int ctl)
                               .ctl = ctl,
                               .metrics = g->metrics,
                               .metrics_slot = g->slots[i].metrics_slot,
-                              .iplimit = g->iplimit};
+                              .iplimit = g->iplimit,
+                              .live_fd = g->live != NULL ? g->live[2 * i + 1] : -1};
 
     return worker_run(&ws);
 }
@@ -231,7 +323,9 @@ void generation_spawn(struct generation *g, int i)
     if (i < g->s.workers && g->slots[i].metrics_slot < 0)
         g->slots[i].metrics_slot = metrics_slot_take(g->metrics);
     fflush(NULL);
-    pid = fork_named(i == g->s.workers ? COMPRESSOR_NAME : NULL);
+    pid = fork_named(slot_kind(g, i) == SLOT_COMPRESSOR ? COMPRESSOR_NAME
+                     : slot_kind(g, i) == SLOT_WATCHER  ? DEVWATCH_NAME
+                                                        : NULL);
     if (pid < 0) {
         log_error("fork");
         close(sv[0]);
@@ -240,11 +334,13 @@ void generation_spawn(struct generation *g, int i)
         return;
     }
     if (pid == 0) {
-        close_foreign_fds(g, sv[1], i == g->s.workers);
+        close_foreign_fds(g, i, sv[1]);
         if (privilege_drop(&g->s, &g->priv) < 0)
             _exit(1);
-        if (i == g->s.workers)
+        if (slot_kind(g, i) == SLOT_COMPRESSOR)
             _exit(compressor_run(&g->s, &g->cc));
+        if (slot_kind(g, i) == SLOT_WATCHER)
+            _exit(run_watcher(g));
         _exit(run_worker(g, i, sv[1]));
     }
     close(sv[1]);
@@ -257,7 +353,8 @@ void generation_spawn(struct generation *g, int i)
 }
 
 /* The compressor has nothing in flight worth waiting for (a half-written temporary
- * file goes at the next start): it is killed at once, and not waited for. */
+ * file goes at the next start), nor has the watcher: both are killed at once, and
+ * not waited for. */
 void generation_signal(struct generation *g, int sig)
 {
     int i;

@@ -1,6 +1,6 @@
 /* Owns header rules at work: every rule of the site that matches the request's path
- * changes the plan, in file order, whoever made it (files, redirects, errors). It
- * never decides a status. */
+ * changes the plan, in file order, whoever made it (files, redirects, errors); and
+ * --no-cache, which has the last word after them. It never decides a status. */
 #include "build-config.h"
 
 #include "portico/headers.h"
@@ -51,6 +51,22 @@ static void headers_amend(void *ctx, struct exchange *x, struct response *resp)
 struct handler headers_handler(void)
 {
     struct handler h = {NULL, headers_amend, NULL};
+
+    return h;
+}
+
+/* --no-cache: whatever a rule or a handler said, no response is kept, 304s and errors
+ * included, so that a browser shows a file as it is now after every edit. */
+static void nocache_amend(void *ctx, struct exchange *x, struct response *resp)
+{
+    (void)ctx;
+    (void)x;
+    resp->cache_control = "no-store";
+}
+
+struct handler nocache_handler(void)
+{
+    struct handler h = {NULL, nocache_amend, NULL};
 
     return h;
 }

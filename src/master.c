@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "portico/authrule.h"
+#include "portico/devstart.h"
 #include "portico/event.h"
 #include "portico/generation.h"
 #include "portico/iplimit.h"
@@ -95,11 +96,11 @@ static void restart_later(struct master *m, struct generation *g, int i, pid_t p
 
     if (WIFSIGNALED(status))
         log_warnx("%s %ld was killed by signal %d (%s); starting a new one",
-                  i < g->s.workers ? "worker" : "compressor", (long)pid, WTERMSIG(status),
+                  generation_slot_name(g, i), (long)pid, WTERMSIG(status),
                   strsignal(WTERMSIG(status)));
     else
         log_warnx("%s %ld exited with status %d; starting a new one",
-                  i < g->s.workers ? "worker" : "compressor", (long)pid, WEXITSTATUS(status));
+                  generation_slot_name(g, i), (long)pid, WEXITSTATUS(status));
     if (i < g->s.workers)
         metrics_count_restart(m->metrics);
     sl->failures = now - sl->started_ms < STABLE_AFTER_MS ? sl->failures + 1 : 0;
@@ -178,6 +179,8 @@ static void print_banner(const struct generation *g)
     else
         printf("portico: serving %s at http://%s:%d/ (%d worker%s)\n", s->root_abs, host, s->port,
                s->workers, s->workers == 1 ? "" : "s");
+    if (s->dev)
+        devstart_banner(s, host);
     if (s->tls && tls_generated_fingerprint(g->tls)) {
         printf("portico: HTTPS uses a new self-signed certificate for localhost, 127.0.0.1 and "
                "::1, SHA-256 fingerprint %s\n",
@@ -191,6 +194,14 @@ static void print_banner(const struct generation *g)
                    "cert.pem, or accept it in the browser\n");
     }
     fflush(stdout);
+}
+
+static void open_browser(const struct settings *s)
+{
+    char host[300];
+
+    url_host(s, host, sizeof(host));
+    devstart_open(s, host);
 }
 
 /* Opens the access log for a generation; as root, hands the file to the workers'
@@ -482,6 +493,8 @@ int master_run(struct settings *s, const struct config_source *src)
     for (i = 0; i < (size_t)g->nslots; i++)
         generation_spawn(g, (int)i);
     notify("READY=1");
+    if (g->s.open_browser)
+        open_browser(&g->s);
     rc = supervise(m, &waitmask);
     if (pid_file != NULL)
         unlink(pid_file);

@@ -251,8 +251,13 @@ static void put_head_end(struct buf *out, const struct response *r, uint64_t len
         buf_printf(out, "Strict-Transport-Security: max-age=%ld\r\n", r->hsts);
     for (i = 0; i < r->nextra; i++)
         buf_append(out, r->extra[i].p, r->extra[i].len);
-    /* RFC 9110 §8.6, §15.4.5: no Content-Length in a 1xx, 204 or 304 */
-    if (r->status >= 200 && r->status != HTTP_NO_CONTENT && r->status != HTTP_NOT_MODIFIED) {
+    /* a stream's end is its last chunk (HTTP/1.0: the close); RFC 9110 §8.6, §15.4.5:
+     * no Content-Length in a 1xx, 204 or 304 */
+    if (r->stream != NULL && !r->head_only) {
+        if (!r->http10)
+            put_header(out, "Transfer-Encoding", "chunked");
+    } else if (r->status >= 200 && r->status != HTTP_NO_CONTENT &&
+               r->status != HTTP_NOT_MODIFIED) {
         PUT_LITERAL(out, "Content-Length: ");
         buf_put_u64(out, length);
         PUT_LITERAL(out, "\r\n");
@@ -284,6 +289,30 @@ static int multipart_segments(struct buf *out, const struct response *r, const c
     buf_printf(out, "\r\n--%s--\r\n", boundary);
     seg[n].mem_len = (uint32_t)(out->len - seg[n].mem_off);
     return n + 1;
+}
+
+/* The file with bytes put in at inject_at: the head and the file's first part, then
+ * the bytes and the rest; a small file in memory is one write with them. */
+static int inject_segments(struct buf *out, const struct response *r, struct segment *seg)
+{
+    const char *data = r->file != NULL ? r->file->data : NULL;
+
+    if (data != NULL && r->length + r->inject_len <= out->cap - out->len) {
+        buf_append(out, data, r->inject_at);
+        buf_append(out, r->inject, r->inject_len);
+        buf_append(out, data + r->inject_at, r->length - r->inject_at);
+        seg[0].mem_len = (uint32_t)out->len;
+        return 1;
+    }
+    seg[0].mem_len = (uint32_t)out->len;
+    seg[0].file_len = r->inject_at;
+    memset(&seg[1], 0, sizeof(seg[1]));
+    seg[1].mem_off = (uint32_t)out->len;
+    buf_append(out, r->inject, r->inject_len);
+    seg[1].mem_len = (uint32_t)r->inject_len;
+    seg[1].file_off = r->inject_at;
+    seg[1].file_len = r->length - r->inject_at;
+    return 2;
 }
 
 /* The head, then the one range of the file; a small file in memory joins the head. */
@@ -332,6 +361,8 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
     } else {
         length = r->status == HTTP_PARTIAL_CONTENT ? r->ranges[0].last - r->ranges[0].first + 1
                                                    : r->length;
+        if (r->inject != NULL)
+            length += r->inject_len;
         put_representation(out, r);
     }
     put_head_end(out, r, length);
@@ -348,5 +379,7 @@ int response_compose(struct buf *out, const struct response *r, struct segment *
         buf_append(out, body.data, body.len);
     else if (r->body != NULL)
         buf_append(out, r->body, r->body_len);
+    else if (r->inject != NULL && r->status == HTTP_OK && response_body_fd(r) >= 0)
+        return inject_segments(out, r, seg);
     return single_segment(out, r, length, seg);
 }

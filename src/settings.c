@@ -314,6 +314,21 @@ const struct setting_def config_table[] = {
     {.name = "max-connections-per-ip", .type = SETTING_UINT, .flags = BOTH,
      .field = F(max_conns_per_ip), .max = 1000000, .what = "connection limit", .arg = "N",
      .help = "connections one client address may hold, across all workers (default: no limit)"},
+    {.name = "dev", .type = SETTING_SWITCH, .flags = BOTH, .field = F(dev),
+     .heading = "Local development",
+     .help = "for working on a site: --watch, --no-cache and --listing, and the addresses to "
+             "open it at (this machine's and the network's) printed at start"},
+    {.name = "watch", .type = SETTING_SWITCH, .flags = BOTH, .field = F(watch),
+     .help = "open pages of the default site reload when a file beneath its root changes "
+             "(a stylesheet or image is swapped in place); HTML gets a small script for it"},
+    {.name = "watch-ignore", .type = SETTING_LIST, .flags = BOTH, .field = F(watch_ignore),
+     .count = F(nwatch_ignore), .max = SETTINGS_MAX_IGNORE, .what = "pattern", .arg = "PATTERN",
+     .help = "changes to paths that match are not reported: a name (dist, *.log) or a path "
+             "from the root (/build/*); dotfiles and node_modules never are; repeatable"},
+    {.name = "no-cache", .type = SETTING_SWITCH, .flags = BOTH, .field = F(no_cache),
+     .help = "Cache-Control: no-store on every response, so a browser never shows an old file"},
+    {.name = "open", .type = SETTING_SWITCH, .flags = BOTH, .field = F(open_browser),
+     .help = "open the site in the default browser (xdg-open) once it is served"},
     {.name = "help", .short_opt = 'h', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,
      .heading = "", .help = "show this help and exit"},
     {.name = "version", .short_opt = 'V', .type = SETTING_COMMAND, .flags = SETTING_ON_CLI,

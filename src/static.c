@@ -1,6 +1,7 @@
 /* Maps a request path to a file beneath the root and decides what of it to send:
  * index files, listings, pre-compressed siblings, validators, conditionals and
- * ranges. Never reads file contents: bodies go out through send.c. */
+ * ranges. Never reads file contents (live.c looks for its script's place): bodies go
+ * out through send.c. */
 #include "build-config.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 
 #include "portico/encoding.h"
 #include "portico/listing.h"
+#include "portico/live.h"
 #include "portico/path.h"
 #include "portico/redirect.h"
 #include "portico/rules.h"
@@ -50,6 +52,17 @@ static void serve_listing(struct static_ctx *ctx, const char *path_buf, size_t l
     resp->own_fd = fd;
     resp->length = length;
     resp->content_type = "text/html; charset=utf-8";
+    if (ctx->live)
+        live_inject(resp, fd, length, NULL);
+}
+
+/* Live reload's script goes into a whole HTML page, which is then sent as it is
+ * (never compressed); a range is of the file's own bytes. */
+static int injects(const struct static_ctx *ctx, const struct static_request *rq,
+                   const struct fc_entry *e)
+{
+    return ctx->live && rq->range.p == NULL && e->content_type != NULL &&
+           strncmp(e->content_type, "text/html", 9) == 0;
 }
 
 /* The response is an error after all: its body is not this representation
@@ -88,15 +101,22 @@ static struct fc_file *representation(struct static_ctx *ctx, const struct stati
 
 /* Picks the representation, then applies preconditions and Range to it. */
 static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
-                       struct fc_entry *e, struct response *resp)
+                       struct fc_entry *e, struct exchange *x, struct response *resp)
 {
-    struct fc_file *f = representation(ctx, rq, e, resp);
+    int inject = injects(ctx, rq, e);
+    struct fc_file *f = inject ? e->file : representation(ctx, rq, e, resp);
+    const char *etag = f->etag;
+    size_t etag_len = f->etag_len;
     enum http_status st;
     time_t mtime;
     int n;
 
+    if (inject) {
+        etag_len = live_etag(f->etag, f->etag_len, x->etag);
+        etag = x->etag;
+    }
     resp->content_type = e->content_type;
-    resp->etag = f->etag;
+    resp->etag = etag;
     resp->last_modified = f->last_modified;
     resp->cache_control = ctx->settings->cache_control;
     resp->accept_ranges = 1;
@@ -107,7 +127,7 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
         resp->modified_now = 1;
     }
 
-    st = cond_evaluate(&rq->cond, 1, f->etag, f->etag_len, mtime);
+    st = cond_evaluate(&rq->cond, 1, etag, etag_len, mtime);
     if (st != 0) {
         resp->status = st;
         if (st == HTTP_PRECONDITION_FAILED)
@@ -117,6 +137,8 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->status = HTTP_OK;
     resp->length = f->size;
     resp->complete_length = f->size;
+    if (inject)
+        live_inject(resp, f->fd, f->size, f);
     /* a variant's date is no strong validator: only its ETag names its bytes */
     if (rq->range.p != NULL && cond_if_range(&rq->cond.if_range, f->etag, f->etag_len, mtime,
                                              f->date_weak ? 0 : ctx->now)) {
@@ -137,14 +159,14 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
 }
 
 /* Serves the file at path if there is one: 1, else 0. */
-static int try_file(struct static_ctx *ctx, const struct static_request *rq, const char *path,
-                    size_t len, struct response *resp)
+static int try_file(struct static_ctx *ctx, const struct static_request *rq, struct exchange *x,
+                    const char *path, size_t len, struct response *resp)
 {
     struct fc_entry *e;
 
     if (filecache_get(ctx->fc, path, len, ctx->now_ms, &e) != 0 || e->type != FC_FILE)
         return 0;
-    serve_file(ctx, rq, e, resp);
+    serve_file(ctx, rq, e, x, resp);
     return 1;
 }
 
@@ -193,19 +215,19 @@ static int serve_instead(struct static_ctx *ctx, const struct static_request *rq
 
     if (site->clean_urls && path[n - 1] != '/' && no_extension(path, n)) {
         memcpy(path + n, ".html", sizeof(".html")); /* room for "index.html" is kept */
-        found = try_file(ctx, rq, path, n + 5, resp);
+        found = try_file(ctx, rq, x, path, n + 5, resp);
         path[n] = '\0';
         if (found)
             return 1;
     }
     if (rule_set_match(site->compiled, RULE_FALLBACK, path, n, &fallback, 1) &&
-        try_file(ctx, rq, fallback->u.fallback.target, fallback->u.fallback.len, resp))
+        try_file(ctx, rq, x, fallback->u.fallback.target, fallback->u.fallback.len, resp))
         return 1;
     if (site->spa == NULL || !no_extension(path, n))
         return 0;
     /* the app's page or 404, whichever Accept decides: caches must tell them apart */
     response_append_line(resp, vary_accept, sizeof(vary_accept) - 1);
-    if (accepts_html(rq->accept) && try_file(ctx, rq, site->spa, strlen(site->spa), resp)) {
+    if (accepts_html(rq->accept) && try_file(ctx, rq, x, site->spa, strlen(site->spa), resp)) {
         resp->cache_control = "no-cache"; /* the app's shell: revalidated, never stale */
         return 1;
     }
@@ -256,7 +278,7 @@ void static_serve(struct static_ctx *ctx, const struct static_request *rq, struc
             return;
         }
     }
-    serve_file(ctx, rq, e, resp);
+    serve_file(ctx, rq, e, x, resp);
 }
 
 void static_error_page(void *arg, struct exchange *x, struct response *resp)

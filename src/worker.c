@@ -21,6 +21,7 @@
 #include "portico/fdpass.h"
 #include "portico/headers.h"
 #include "portico/http.h"
+#include "portico/live.h"
 #include "portico/log.h"
 #include "portico/metrics.h"
 #include "portico/netaddr.h"
@@ -69,6 +70,15 @@ static void on_control(struct event_handler *h, unsigned events)
             log_access_use_fd(fd);
 }
 
+/* The watcher says files changed: every open page hears it. */
+static void on_live(struct event_handler *h, unsigned events)
+{
+    struct worker *w = (struct worker *)((char *)h - offsetof(struct worker, live_h));
+
+    (void)events;
+    live_read(w->live);
+}
+
 /* Files changed: the cache drops what they were before any request is served. */
 static void on_watch(struct event_handler *h, unsigned events)
 {
@@ -111,6 +121,8 @@ static void begin_stop(struct worker *w, int graceful)
     w->env.stopping = 1;
     w->stop_graceful = graceful;
     accept_stop(w);
+    if (w->live != NULL)
+        live_stop(w->live); /* the pages reconnect, to the next generation if any */
     for (i = 0; i < 3; i++) {
         struct timer *t = idle[i]->head;
         while (t != NULL) {
@@ -167,6 +179,7 @@ static void setup_timers(struct worker *w, const struct settings *s)
                                              : (uint64_t)s->keepalive_timeout * 1000);
     timer_queue_init(&w->q[CONN_T_SEND], (uint64_t)s->send_timeout * 1000);
     timer_queue_init(&w->q[CONN_T_LINGER], 2000);
+    timer_queue_init(&w->q[CONN_T_STREAM], CONN_STREAM_IDLE_MS);
     for (i = 0; i < CONN_TIMEOUTS; i++)
         w->env.queue[i] = &w->q[i];
 }
@@ -202,9 +215,13 @@ static void setup_handlers(struct worker *w, const struct settings *s)
         w->handlers[n++] = cors_handler(w->cors);
     if (w->auth != NULL)
         w->handlers[n++] = authrule_handler(w->auth);
+    if (w->live != NULL)
+        w->handlers[n++] = live_handler(w->live);
     w->handlers[n++] = static_handler(w->sctx);
     if (site_any_rules(s, RULE_HEADER))
         w->handlers[n++] = headers_handler();
+    if (s->no_cache)
+        w->handlers[n++] = nocache_handler();
     w->env.handlers = w->handlers;
     w->env.nhandlers = n;
 }
@@ -267,6 +284,7 @@ static int setup_sites(struct worker *w, const struct settings *s, const int *ro
         w->sctx[i].settings = site;
         w->sctx[i].variants = w->variants;
     }
+    w->sctx[0].live = w->live != NULL;
     return 0;
 }
 
@@ -288,6 +306,23 @@ static int setup_balancer(struct worker *w, const struct worker_start *ws)
     if ((s->health || s->metrics) &&
         (w->endpoints = endpoints_new(s, ws->metrics, &w->env.now)) == NULL) {
         log_error("worker set-up");
+        return -1;
+    }
+    return 0;
+}
+
+/* --watch: the watcher's change batches come on the worker's own socket. */
+static int setup_live(struct worker *w, const struct worker_start *ws)
+{
+    if (!ws->s->watch || ws->live_fd < 0)
+        return 0;
+    if ((w->live = live_new(ws->live_fd)) == NULL) {
+        log_error("worker set-up");
+        return -1;
+    }
+    w->live_h.on_event = on_live;
+    if (event_add_listener(w->loop, ws->live_fd, &w->live_h) < 0) {
+        log_error("epoll_ctl on the watcher's socket");
         return -1;
     }
     return 0;
@@ -318,7 +353,8 @@ static int setup(struct worker *w, const struct worker_start *ws)
         log_error("worker set-up");
         return -1;
     }
-    if (setup_sites(w, s, ws->rootfds) < 0 || setup_balancer(w, ws) < 0)
+    if (setup_live(w, ws) < 0 || setup_sites(w, s, ws->rootfds) < 0 ||
+        setup_balancer(w, ws) < 0)
         return -1;
     if ((site_any(s, uses_cors) && (w->cors = cors_new(s)) == NULL) ||
         (site_any_rules(s, RULE_AUTH) && (w->auth = authrule_new(&w->env.now_ms)) == NULL)) {
@@ -379,10 +415,10 @@ int worker_run(const struct worker_start *ws)
 
     for (;;) {
         struct timer_queue *queues[] = {&w.q[0], &w.q[1], &w.q[2], &w.q[3],
-                                        &w.q[4], &w.q[5], &w.q_accept};
-        int n, timeout = timer_next_ms(queues, 7, w.env.now_ms);
+                                        &w.q[4], &w.q[5], &w.q[6], &w.q_accept};
+        int n, timeout = timer_next_ms(queues, 8, w.env.now_ms);
 
-        _Static_assert(CONN_TIMEOUTS == 6, "every queue is waited for");
+        _Static_assert(CONN_TIMEOUTS == 7, "every queue is waited for");
         if (w.env.stopping && (timeout < 0 || timeout > 100))
             timeout = 100;
         n = event_wait(w.loop, timeout, &waitmask);

@@ -35,6 +35,10 @@ struct conn_active {
     uint64_t begun_us;   /* when the head was complete (env->timed only), for the log */
     struct outgoing send;
     struct exchange x;
+    /* CONN_STREAM: out holds what waits from stream_sent on; the source's list */
+    size_t stream_sent;
+    unsigned stream_ending;
+    struct conn *stream_prev, *stream_next;
     char in[CONN_IN_SIZE];
     char outmem[CONN_OUT_SIZE];
 };
@@ -52,7 +56,8 @@ enum conn_state {
     CONN_CONTINUE,     /* "100 Continue" owed before the body; the body deadline runs */
     CONN_READ_BODY,    /* the body is read and discarded (or a message of no body ends) */
     CONN_SEND,         /* the response goes out; on expiry the stalled reader is reset */
-    CONN_STREAM,       /* room for a response held open, its body produced over time (not yet entered) */
+    CONN_STREAM,       /* a response held open, its body pushed by its source (connstream.c); on
+                          expiry the source's keep-alive, or a stalled reader is reset */
     CONN_DONE,         /* transient: sent; logged, then the next request, idle, or close */
     CONN_IDLE,         /* keep-alive between requests, holding no block; on expiry: rest, then close */
     CONN_LINGER,       /* half-closed after an error, draining what the client still sends */
@@ -63,7 +68,11 @@ enum conn_state {
  * holds buffers while busy (TLS) first waits CONN_T_REST, a moment, then gives them
  * back and waits the rest of CONN_T_IDLE. */
 enum conn_timeout { CONN_T_HEADER, CONN_T_BODY, CONN_T_IDLE, CONN_T_SEND, CONN_T_LINGER,
-                    CONN_T_REST, CONN_TIMEOUTS };
+                    CONN_T_REST, CONN_T_STREAM, CONN_TIMEOUTS };
+
+/* A stream with nothing to say says something this often, so that proxies and
+ * browsers do not take it for dead (CONN_T_STREAM). */
+#define CONN_STREAM_IDLE_MS 20000
 
 /* Unsent bytes a socket may queue (TCP_NOTSENT_LOWAT, set on the listeners): a
  * slow reader cannot make the kernel hold megabytes for it. When the kernel has
@@ -76,6 +85,17 @@ enum conn_timeout { CONN_T_HEADER, CONN_T_BODY, CONN_T_IDLE, CONN_T_SEND, CONN_T
 #define CONN_FAST_LOWAT    (4 * CONN_FAST_BYTES)
 
 struct conn;
+
+/* What feeds a response held open (response.stream): an event stream's set of
+ * listeners. A connection is the source's from attach until detach. */
+struct stream_source {
+    /* the head has gone out: c is held open, and may be pushed to from now on */
+    void (*attach)(struct stream_source *src, struct conn *c);
+    /* nothing was pushed for CONN_STREAM_IDLE_MS: push the stream's own keep-alive */
+    void (*idle)(struct stream_source *src, struct conn *c);
+    /* c is closing (the client left, it stalled, or the stream ended): forget it */
+    void (*detach)(struct stream_source *src, struct conn *c);
+};
 
 /* What a connection may use of the worker that owns it. */
 struct conn_env {
@@ -136,6 +156,20 @@ void conn_on_event(struct conn *c, unsigned events);
 void conn_stop_if_idle(struct conn *c);
 /* Closes and releases everything the connection holds. */
 void conn_close(struct conn *c);
+
+/* Pushes len bytes to a held-open response (one chunk). 0, or -1 when the connection
+ * is closed: the client left, or fell a whole output buffer behind. Either way it may
+ * already have been detached from its source. */
+int conn_stream_push(struct conn *c, const char *data, size_t len);
+/* Ends a held-open response cleanly: the last chunk, then the close. */
+void conn_stream_end(struct conn *c);
+
+/* connstream.c, for conn.c: entering CONN_STREAM once the head is sent, its step
+ * (0, or -1 when closed), its deadline, and what a closing stream owes. */
+void conn_stream_begin(struct conn *c);
+int conn_stream_step(struct conn *c);
+void conn_stream_deadline(struct conn *c);
+void conn_stream_closing(struct conn *c);
 
 /* connlog.c, for conn.c: the access-log line of the response just sent, and the
  * monotonic clock (µs) request durations are measured with. */

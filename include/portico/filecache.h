@@ -43,6 +43,9 @@ struct fc_file {
     size_t etag_len;
     char etag[ETAG_MAX];
     char last_modified[HTTPDATE_LEN + 1];
+    /* a place in the bytes another module found, plus one (where live reload puts its
+     * script); 0: not looked for in this version. The cache does not know its use. */
+    uint64_t mark;
     _Alignas(max_align_t) unsigned char memo[FC_MEMO_SIZE];
     /* a small file's bytes, read when it was opened, so that its response is one
      * write of head and body (no sendfile); NULL for larger files, or for one that

@@ -1,5 +1,5 @@
 /* A generation: everything one set of workers is started with (settings, listeners,
- * roots, TLS, the compressor), the processes in its slots, and how it is made,
+ * roots, TLS, the compressor, the watcher), the processes in its slots, and how it is made,
  * started, signalled and freed. The master keeps the generations; a reload adds one. */
 #ifndef PORTICO_GENERATION_H
 #define PORTICO_GENERATION_H
@@ -32,6 +32,9 @@ struct generation {
     struct listener_set ls;
     struct privilege priv; /* who the workers run as */
     struct compress_cache cc; /* its compressor, in the slot after the workers' */
+    /* --watch: a socket pair per worker slot, [2i] the watcher's end, [2i + 1] the
+     * worker's; the watcher has the last slot. NULL without --watch. */
+    int *live;
     struct slot *slots;
     int nslots;
     int stopping;
@@ -45,9 +48,11 @@ struct generation *generation_new(const struct settings *s, const struct generat
 /* Releases a generation whose workers are gone; its listeners that one of the live
  * generations still uses stay open. Its settings go too unless it is live[0]. */
 void generation_free(struct generation *g, struct generation *const *live, int nlive);
-/* Forks the process of slot i: a worker, or the compressor after the workers. */
+/* What runs in slot i, for messages: "worker", "compressor" or "watcher". */
+const char *generation_slot_name(const struct generation *g, int i);
+/* Forks the process of slot i: a worker, or the compressor or watcher after them. */
 void generation_spawn(struct generation *g, int i);
-/* Sends sig to the workers (the compressor is killed outright). */
+/* Sends sig to the workers (the compressor and watcher are killed outright). */
 void generation_signal(struct generation *g, int sig);
 /* Stops the generation with sig and bounds how long it may take. */
 void generation_stop(struct generation *g, int sig);

@@ -35,6 +35,7 @@ struct exchange {
     size_t path_len;                /* 0: no path (a request that failed before one) */
     char path[EXCHANGE_PATH_SIZE];  /* the decoded, normalised path */
     char location[EXCHANGE_LOCATION_SIZE];
+    char etag[ETAG_MAX + 8];        /* a validator made for this response (an injected page's) */
     struct sockaddr_storage client_room; /* a client named by X-Forwarded-For */
 };
 
@@ -48,7 +49,7 @@ struct handler {
     void *ctx;
 };
 
-#define HANDLERS_MAX 8
+#define HANDLERS_MAX 12
 
 /* A header the request sent (bit: its HTTP_HDR_* in req->present), or {NULL, 0}. */
 static inline struct str exchange_header(const struct exchange *x, const struct span *s,

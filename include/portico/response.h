@@ -13,6 +13,8 @@
 #include "portico/range.h"
 #include "portico/str.h"
 
+struct stream_source; /* conn.h: what feeds a response held open */
+
 /* Header lines a plan may add to what response.c writes (rules, CORS, auth). */
 #define RESPONSE_EXTRA_MAX 32
 
@@ -35,6 +37,10 @@ struct response {
     int own_fd;                   /* or a body fd this response owns (a listing), or -1 */
     const char *body;             /* or a short body that outlives the plan (a literal) */
     size_t body_len;
+    struct stream_source *stream; /* or a body produced over time: no length, chunked */
+    const char *inject;           /* bytes put into the file's body at inject_at (200 only) */
+    size_t inject_len;
+    uint64_t inject_at;
     long hsts;                    /* Strict-Transport-Security max-age, or -1 */
     unsigned omit;                /* enum own_header (rules.h): lines not to write */
     int nextra;

@@ -15,6 +15,7 @@
 #define SETTINGS_MAX_NAMES       16 /* host names of a [site] */
 #define SETTINGS_MAX_SITES       64
 #define SETTINGS_MAX_NETS        32 /* trusted-proxy, metrics-allow lines */
+#define SETTINGS_MAX_IGNORE      32 /* watch-ignore patterns */
 
 struct config_section;
 
@@ -66,6 +67,13 @@ struct settings {
     int nmetrics_allow;
     const char *log_format;    /* combined or json */
     unsigned max_conns_per_ip; /* per instance; 0: no limit */
+    /* local development */
+    int dev;                   /* watch, no-cache, listing, and the start-up addresses */
+    int watch;                 /* live reload of the default site's pages */
+    const char *watch_ignore[SETTINGS_MAX_IGNORE]; /* paths whose changes are not reported */
+    int nwatch_ignore;
+    int no_cache;              /* Cache-Control: no-store on every response */
+    int open_browser;          /* xdg-open the site once serving */
     /* a site's rules: header, redirect, fallback, auth lines in order (the default
      * site's are the global lines, which every [site] inherits before its own) */
     struct rule_list rules;

@@ -19,6 +19,7 @@ struct static_ctx {
     int rootfd;
     const struct settings *settings;
     struct variants *variants; /* compressed variants, or NULL: compression is off */
+    int live;                  /* live reload: whole HTML pages get its script (live.h) */
     uint64_t now_ms;
     time_t now; /* wall clock, for Last-Modified dates in the future */
 };

@@ -21,6 +21,7 @@ struct worker_start {
     struct metrics *metrics;          /* the instance's shared counts and drain flag, or NULL */
     int metrics_slot;                 /* this process's slot in them, or -1 */
     struct iplimit *iplimit;          /* the per-address connection counts, or NULL */
+    int live_fd;                      /* its end of the watcher's socket (--watch), or -1 */
 };
 
 /* Runs a worker on the given listeners until it is told to stop; returns the

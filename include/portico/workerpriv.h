@@ -44,6 +44,8 @@ struct worker {
     struct authrule *auth; /* NULL: no site has auth rules */
     struct variants *variants; /* NULL: compression is off */
     struct endpoints *endpoints; /* NULL: no --health, no --metrics */
+    struct live *live;           /* NULL: no --watch */
+    struct event_handler live_h; /* the watcher's change batches */
     struct netaddr_set trusted;  /* --trusted-proxy */
     struct iplimit *iplimit;     /* NULL: no --max-connections-per-ip */
     int owner;                   /* this process's slot: what it owns of the shared counts */

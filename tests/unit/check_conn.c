@@ -597,6 +597,148 @@ START_TEST(test_proxy_header_timeout)
 }
 END_TEST
 
+/* ------------------------------------------------------------ held-open responses */
+
+static struct source {
+    struct stream_source src;
+    struct conn *attached;
+    int attaches, idles, detaches;
+} SRC;
+
+static void src_attach(struct stream_source *src, struct conn *c)
+{
+    (void)src;
+    SRC.attached = c;
+    SRC.attaches++;
+}
+
+static void src_idle(struct stream_source *src, struct conn *c)
+{
+    (void)src;
+    SRC.idles++;
+    conn_stream_push(c, ": ping\n\n", 8);
+}
+
+static void src_detach(struct stream_source *src, struct conn *c)
+{
+    (void)src;
+    ck_assert_ptr_eq(c, SRC.attached);
+    SRC.detaches++;
+}
+
+static int stream_handle(void *ctx, struct exchange *x, struct response *resp)
+{
+    (void)ctx;
+    (void)x;
+    resp->status = HTTP_OK;
+    resp->content_type = "text/event-stream";
+    resp->stream = &SRC.src;
+    return 1;
+}
+
+/* A world whose only handler answers with a stream. */
+static void stream_world(void)
+{
+    world_init();
+    memset(&SRC, 0, sizeof(SRC));
+    SRC.src = (struct stream_source){src_attach, src_idle, src_detach};
+    W.handlers[0] = (struct handler){stream_handle, NULL, NULL};
+    W.env.nhandlers = 1;
+}
+
+/* The head says chunked and no length; pushes are chunks; the end is the last chunk
+ * and the close, and the source hears of it once. */
+START_TEST(test_stream_chunks)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+
+    stream_world();
+    ck_assert_int_eq(start(&fake_plain, reads), 1);
+    ck_assert_int_eq(W.c.state, CONN_STREAM);
+    ck_assert_int_eq(SRC.attaches, 1);
+    ck_assert_int_eq(count("Transfer-Encoding: chunked\r\n"), 1);
+    ck_assert_int_eq(count("Content-Length"), 0);
+    ck_assert_int_eq(conn_stream_push(&W.c, "data: x\n\n", 9), 0);
+    ck_assert_int_eq(count("\r\n\r\n9\r\ndata: x\n\n\r\n"), 1);
+    ck_assert_ptr_eq(deadline(), &W.q[CONN_T_STREAM]);
+    conn_stream_end(&W.c);
+    ck_assert_int_eq(W.closed, 1);
+    ck_assert_int_eq(SRC.detaches, 1);
+    ck_assert_int_eq(memcmp(W.fake.out + W.fake.out_len - 5, "0\r\n\r\n", 5), 0);
+}
+END_TEST
+
+/* Nothing to say for the idle time: the source says its keep-alive, and the stream
+ * is no idle connection, no slow reader, no request that timed out. */
+START_TEST(test_stream_idle)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+
+    stream_world();
+    start(&fake_plain, reads);
+    elapse(W.q[CONN_T_STREAM].duration_ms);
+    ck_assert_int_eq(SRC.idles, 1);
+    ck_assert_int_eq(count("8\r\n: ping\n\n\r\n"), 1);
+    elapse(W.q[CONN_T_STREAM].duration_ms);
+    ck_assert_int_eq(SRC.idles, 2);
+    ck_assert_int_eq(W.c.state, CONN_STREAM);
+    ck_assert_int_eq(W.closed, 0);
+}
+END_TEST
+
+/* A reader who takes nothing: the send deadline runs while bytes wait, and its
+ * expiry closes the stream (with a reset); one who falls a whole buffer behind is
+ * closed at once. */
+START_TEST(test_stream_stalled)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+    char big[CONN_OUT_SIZE / 2];
+
+    stream_world();
+    start(&fake_plain, reads);
+    W.fake.room = 0;
+    ck_assert_int_eq(conn_stream_push(&W.c, "data: x\n\n", 9), 0);
+    ck_assert_ptr_eq(deadline(), &W.q[CONN_T_SEND]);
+    elapse(W.q[CONN_T_SEND].duration_ms);
+    ck_assert_int_eq(W.closed, 1);
+    ck_assert_int_eq(SRC.detaches, 1);
+
+    stream_world();
+    start(&fake_plain, reads);
+    W.fake.room = 0;
+    memset(big, 'x', sizeof(big));
+    ck_assert_int_eq(conn_stream_push(&W.c, big, sizeof(big)), 0);
+    ck_assert_int_eq(conn_stream_push(&W.c, big, sizeof(big)), -1);
+    ck_assert_int_eq(W.closed, 1);
+    ck_assert_int_eq(SRC.detaches, 1);
+}
+END_TEST
+
+/* The client leaves: its EOF closes the stream and the source forgets it. HTTP/1.0:
+ * no chunks, the close ends the body. */
+START_TEST(test_stream_client_leaves)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+    static const char *const reads10[] = {"GET /a HTTP/1.0\r\n\r\n", NULL};
+
+    stream_world();
+    start(&fake_plain, reads);
+    W.fake.eof = 1;
+    conn_on_event(&W.c, EVENT_READ);
+    ck_assert_int_eq(W.closed, 1);
+    ck_assert_int_eq(SRC.detaches, 1);
+
+    stream_world();
+    start(&fake_plain, reads10);
+    ck_assert_int_eq(count("Transfer-Encoding"), 0);
+    ck_assert_int_eq(conn_stream_push(&W.c, "data: y\n\n", 9), 0);
+    ck_assert_int_eq(memcmp(W.fake.out + W.fake.out_len - 9, "data: y\n\n", 9), 0);
+    conn_stream_end(&W.c);
+    ck_assert_int_eq(count("0\r\n\r\n"), 0);
+    ck_assert_int_eq(W.closed, 1);
+}
+END_TEST
+
 Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -621,6 +763,10 @@ Suite *conn_suite(void)
     tcase_add_loop_test(tc, test_proxy_header, 0,
                         (int)(sizeof(proxy_cases) / sizeof(proxy_cases[0])));
     tcase_add_test(tc, test_proxy_header_timeout);
+    tcase_add_test(tc, test_stream_chunks);
+    tcase_add_test(tc, test_stream_idle);
+    tcase_add_test(tc, test_stream_stalled);
+    tcase_add_test(tc, test_stream_client_leaves);
     suite_add_tcase(s, tc);
     return s;
 }
