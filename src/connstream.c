@@ -78,10 +78,13 @@ int conn_stream_push(struct conn *c, const char *data, size_t len)
 {
     struct conn_active *a = c->a;
     char head[CHUNK_HEAD_MAX + 1];
-    int hlen = chunked(c) ? snprintf(head, sizeof(head), "%zx\r\n", len) : 0;
+    int hlen;
 
-    if (c->state != CONN_STREAM || a->stream_ending || len == 0)
-        return c->state == CONN_STREAM ? 0 : -1;
+    if (c->state != CONN_STREAM)
+        return -1;
+    if (a->stream_ending || len == 0)
+        return 0;
+    hlen = chunked(c) ? snprintf(head, sizeof(head), "%zx\r\n", len) : 0;
     /* a client this far behind is not reading: it reconnects and starts afresh */
     if (room(c) < (size_t)hlen + len + 2) {
         conn_close(c);

@@ -33,7 +33,7 @@
  * directory itself removed or moved. Never IN_OPEN or IN_ACCESS: the workers read
  * these files all the time. */
 #define MASK                                                                                       \
-    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY |           \
+    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY |            \
      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define DEPTH_MAX     64
 #define ENTRIES_MAX   100000 /* a walk's bound: the snapshot's memory, a second's work */
@@ -288,6 +288,17 @@ static void walk_from(struct walk *wk, const char *path, size_t len)
         close(fd);
 }
 
+/* Said once: a walk stopped at its bound. */
+static void warn_bound(struct devwatch *dw, const struct walk *wk)
+{
+    if (!wk->bounded || dw->warned_bound)
+        return;
+    log_warnx("live reload: more than %u entries or %u levels of directories beneath the "
+              "root: changes past them go unseen (--watch-ignore leaves some out)",
+              ENTRIES_MAX, DEPTH_MAX);
+    dw->warned_bound = 1;
+}
+
 /* ---- inotify */
 
 static unsigned long sysctl_value(const char *path)
@@ -403,6 +414,7 @@ static void watch_tree(struct devwatch *dw, const char *path, size_t len, int re
     wk.visit = watch_visit;
     wk.report = report;
     walk_from(&wk, path, len);
+    warn_bound(dw, &wk);
 }
 
 /* A directory moved away: its watches and its subdirectories' go (moved back in
@@ -489,12 +501,7 @@ static void poll_tree(struct devwatch *dw, int report)
             table_remove(&dw->t, pp);
         }
     }
-    if (wk.bounded && !dw->warned_bound) {
-        log_warnx("live reload: more than %u entries or %u levels of directories beneath "
-                  "the root: changes past them go unseen (--watch-ignore leaves some out)",
-                  ENTRIES_MAX, DEPTH_MAX);
-        dw->warned_bound = 1;
-    }
+    warn_bound(dw, &wk);
 }
 
 /* inotify is refused: said once, then the tree is walked every second. The walks

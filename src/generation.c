@@ -4,6 +4,7 @@
 #include "build-config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,17 +276,36 @@ static pid_t fork_named(const char *name)
     return pid;
 }
 
-static int run_watcher(const struct generation *g)
+/* An access log beneath the root would report every request as a change, and each
+ * reload of a page would make another: the watcher ignores it. Its path from the root
+ * into out, or NULL. Read before a chroot hides the path. */
+static const char *log_beneath_root(const struct settings *s, char *out, size_t size)
 {
-    int *out = malloc((size_t)g->s.workers * sizeof(int)), i, status;
+    char real[PATH_MAX];
+    size_t n = strlen(s->root_abs);
+
+    if (s->access_log == NULL || strcmp(s->access_log, "-") == 0 ||
+        strcmp(s->access_log, "off") == 0 || realpath(s->access_log, real) == NULL ||
+        strncmp(real, s->root_abs, n) != 0 || real[n] != '/' || strlen(real + n) >= size)
+        return NULL;
+    memcpy(out, real + n, strlen(real + n) + 1);
+    return out;
+}
+
+static int run_watcher(const struct generation *g, const char *log_path)
+{
+    const char *ignore[SETTINGS_MAX_IGNORE + 1];
+    int *out = malloc((size_t)g->s.workers * sizeof(int)), i, status, n = g->s.nwatch_ignore;
     struct devwatch_start ds = {.rootfd = g->rootfds[0],
-                                .ignore = g->s.watch_ignore,
-                                .nignore = g->s.nwatch_ignore,
+                                .ignore = ignore,
+                                .nignore = n + (log_path != NULL),
                                 .out = out,
                                 .nout = g->s.workers};
 
     if (out == NULL)
         return 1;
+    memcpy(ignore, g->s.watch_ignore, (size_t)n * sizeof(ignore[0]));
+    ignore[n] = log_path;
     for (i = 0; i < g->s.workers; i++)
         out[i] = g->live[2 * i];
     status = devwatch_run(&ds);
@@ -334,13 +354,16 @@ void generation_spawn(struct generation *g, int i)
         return;
     }
     if (pid == 0) {
+        char log_path[PATH_MAX];
+        const char *log_in_root = log_beneath_root(&g->s, log_path, sizeof(log_path));
+
         close_foreign_fds(g, i, sv[1]);
         if (privilege_drop(&g->s, &g->priv) < 0)
             _exit(1);
         if (slot_kind(g, i) == SLOT_COMPRESSOR)
             _exit(compressor_run(&g->s, &g->cc));
         if (slot_kind(g, i) == SLOT_WATCHER)
-            _exit(run_watcher(g));
+            _exit(run_watcher(g, log_in_root));
         _exit(run_worker(g, i, sv[1]));
     }
     close(sv[1]);

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LIVEBATCH_PATHS     32   /* an update event names at most this many paths */
-#define LIVEBATCH_EVENT_MAX 4096 /* the longest event text: one datagram, one chunk */
-#define LIVEBATCH_QUIET_MS  75   /* due this long after the last change of a burst */
+#define LIVEBATCH_PATHS      32   /* an update event names at most this many paths */
+#define LIVEBATCH_EVENT_MAX  4096 /* the longest event text: one datagram, one chunk */
+#define LIVEBATCH_QUIET_MS   75   /* due this long after the last change of a burst */
 #define LIVEBATCH_LONGEST_MS 1000 /* and never later than this after its first */
 
 /* 1 when a change at path (normalised, beneath the root: "/a/b.css", len bytes, not
@@ -26,21 +26,20 @@ int livebatch_ignored(const char *path, size_t len, const char *const *patterns,
 /* One burst of changes. Zero it (or livebatch_clear) before use. */
 struct livebatch {
     uint64_t first_ms, last_ms;
-    unsigned changes;     /* added since the last clear; 0: empty */
-    unsigned npaths;      /* distinct paths kept, in the order of their first change */
-    unsigned reload : 1;  /* some change an update cannot carry: a directory, another
-                             kind of file, too many paths, an unsafe or too long name */
+    unsigned changes;        /* added since the last clear; 0: empty */
+    unsigned npaths;         /* distinct paths kept, in the order of their first change */
+    unsigned reload : 1;     /* some change an update cannot carry: a directory, another
+                                kind of file, too many paths, an unsafe or too long name */
     unsigned first_kept : 1; /* paths[0] is the first change's (else a reload names "/") */
-    size_t size;          /* the length of the update event the kept paths make */
-    size_t used;          /* bytes of names[] in use */
+    size_t size;             /* the length of the update event the kept paths make */
+    size_t used;             /* bytes of names[] in use */
     uint16_t off[LIVEBATCH_PATHS], len[LIVEBATCH_PATHS];
     char names[LIVEBATCH_EVENT_MAX];
 };
 
 /* Notes a change of path (as for livebatch_ignored; "/" is the root) at now_ms, a
  * monotonic clock in milliseconds; is_dir when it is (or was) a directory. */
-void livebatch_add(struct livebatch *b, const char *path, size_t len, int is_dir,
-                   uint64_t now_ms);
+void livebatch_add(struct livebatch *b, const char *path, size_t len, int is_dir, uint64_t now_ms);
 /* Milliseconds to wait before the batch is due: -1 when it is empty, 0 when due now;
  * due LIVEBATCH_QUIET_MS after the last change, at most LIVEBATCH_LONGEST_MS after
  * the first. */

@@ -145,8 +145,7 @@ static int kept(const struct livebatch *b, const char *path, size_t len)
     return 0;
 }
 
-void livebatch_add(struct livebatch *b, const char *path, size_t len, int is_dir,
-                   uint64_t now_ms)
+void livebatch_add(struct livebatch *b, const char *path, size_t len, int is_dir, uint64_t now_ms)
 {
     size_t line = sizeof(DATA) - 1 + len + 1;
 

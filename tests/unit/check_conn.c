@@ -688,11 +688,10 @@ END_TEST
 
 /* A reader who takes nothing: the send deadline runs while bytes wait, and its
  * expiry closes the stream (with a reset); one who falls a whole buffer behind is
- * closed at once. */
+ * closed at once (test_stream_behind). */
 START_TEST(test_stream_stalled)
 {
     static const char *const reads[] = {GET_KA, NULL};
-    char big[CONN_OUT_SIZE / 2];
 
     stream_world();
     start(&fake_plain, reads);
@@ -702,6 +701,13 @@ START_TEST(test_stream_stalled)
     elapse(W.q[CONN_T_SEND].duration_ms);
     ck_assert_int_eq(W.closed, 1);
     ck_assert_int_eq(SRC.detaches, 1);
+}
+END_TEST
+
+START_TEST(test_stream_behind)
+{
+    static const char *const reads[] = {GET_KA, NULL};
+    char big[CONN_OUT_SIZE / 2];
 
     stream_world();
     start(&fake_plain, reads);
@@ -714,12 +720,11 @@ START_TEST(test_stream_stalled)
 }
 END_TEST
 
-/* The client leaves: its EOF closes the stream and the source forgets it. HTTP/1.0:
- * no chunks, the close ends the body. */
+/* The client leaves: its EOF closes the stream and the source forgets it. HTTP/1.0
+ * (test_stream_http10): no chunks, the close ends the body. */
 START_TEST(test_stream_client_leaves)
 {
     static const char *const reads[] = {GET_KA, NULL};
-    static const char *const reads10[] = {"GET /a HTTP/1.0\r\n\r\n", NULL};
 
     stream_world();
     start(&fake_plain, reads);
@@ -727,6 +732,12 @@ START_TEST(test_stream_client_leaves)
     conn_on_event(&W.c, EVENT_READ);
     ck_assert_int_eq(W.closed, 1);
     ck_assert_int_eq(SRC.detaches, 1);
+}
+END_TEST
+
+START_TEST(test_stream_http10)
+{
+    static const char *const reads10[] = {"GET /a HTTP/1.0\r\n\r\n", NULL};
 
     stream_world();
     start(&fake_plain, reads10);
@@ -766,7 +777,9 @@ Suite *conn_suite(void)
     tcase_add_test(tc, test_stream_chunks);
     tcase_add_test(tc, test_stream_idle);
     tcase_add_test(tc, test_stream_stalled);
+    tcase_add_test(tc, test_stream_behind);
     tcase_add_test(tc, test_stream_client_leaves);
+    tcase_add_test(tc, test_stream_http10);
     suite_add_tcase(s, tc);
     return s;
 }

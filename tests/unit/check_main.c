@@ -30,6 +30,7 @@ int main(void)
     srunner_add_suite(sr, netaddr_suite());
     srunner_add_suite(sr, log_suite());
     srunner_add_suite(sr, balancer_suite());
+    srunner_add_suite(sr, livebatch_suite());
     srunner_add_suite(sr, live_suite());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -27,6 +27,7 @@ Suite *proxyproto_suite(void);
 Suite *netaddr_suite(void);
 Suite *log_suite(void);
 Suite *balancer_suite(void);
+Suite *livebatch_suite(void);
 Suite *live_suite(void);
 
 /* check_beneath.c: 1 when openat2 is allowed here, so symlinks inside the root are
