@@ -28,6 +28,10 @@ struct live {
 
 static const char tag[] = "<script src=\"" LIVE_SCRIPT_PATH "\"></script>";
 static const char hello[] = "retry: 1000\n\n"; /* reconnect a second after a stream ends */
+/* A stopping worker's last word: reconnect soon. The page's keep-alive connections to
+ * this worker stay open a moment (a graceful stop's grace), so a retry may land here
+ * again and be sent on at once, on a new connection the new workers take. */
+static const char soon[] = "retry: 100\n\n";
 static const char ping[] = ": ping\n\n";
 static const char sse_line[] = "X-Accel-Buffering: no\r\n"; /* a proxy must not hold events */
 
@@ -112,7 +116,9 @@ static void attach(struct stream_source *src, struct conn *c)
     if (l->streams != NULL)
         l->streams->a->stream_prev = c;
     l->streams = c;
-    if (conn_stream_push(c, hello, sizeof(hello) - 1) == 0 && l->stopping)
+    if (!l->stopping)
+        conn_stream_push(c, hello, sizeof(hello) - 1);
+    else if (conn_stream_push(c, soon, sizeof(soon) - 1) == 0)
         conn_stream_end(c);
 }
 
@@ -165,7 +171,8 @@ void live_stop(struct live *l)
     l->stopping = 1;
     for (; c != NULL; c = next) {
         next = c->a->stream_next;
-        conn_stream_end(c);
+        if (conn_stream_push(c, soon, sizeof(soon) - 1) == 0)
+            conn_stream_end(c);
     }
 }
 
