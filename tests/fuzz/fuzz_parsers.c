@@ -1,6 +1,7 @@
 /* libFuzzer target for the pure header parsers, each fed the same bytes: Range,
  * HTTP dates, Accept-Encoding, entity-tag lists, path decoding, the PROXY protocol
- * header and the configuration file format. Faster per execution than the whole request path. */
+ * header, live reload's change batches and script place, and the configuration file
+ * format. Faster per execution than the whole request path. */
 #include "build-config.h"
 
 #include <stdint.h>
@@ -12,7 +13,9 @@
 
 #include "portico/cond.h"
 #include "portico/encoding.h"
+#include "portico/htmlspot.h"
 #include "portico/httpdate.h"
+#include "portico/livebatch.h"
 #include "portico/path.h"
 #include "portico/proxyproto.h"
 #include "portico/range.h"
@@ -74,6 +77,35 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
     free(copy);
 }
 
+/* The input's lines as changed paths: whatever the names, the batch is one
+ * server-sent event (it starts with "event: ", its only blank line ends it, no CR or
+ * NUL) that fits a datagram; the script's place is a closing tag inside the text. */
+static void fuzz_live(const char *s, size_t size)
+{
+    static struct livebatch b;
+    static char out[LIVEBATCH_EVENT_MAX + 1];
+    const char *p = s, *end = s + size, *nl;
+    long at;
+    size_t n;
+
+    livebatch_clear(&b);
+    for (; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            nl = end;
+        if (!livebatch_ignored(p, (size_t)(nl - p), NULL, 0))
+            livebatch_add(&b, p, (size_t)(nl - p), p < end && *p == 'd', 0);
+    }
+    n = livebatch_event(&b, out, sizeof(out));
+    if (n > LIVEBATCH_EVENT_MAX || (n > 0 && (strncmp(out, "event: ", 7) != 0 ||
+                                              strstr(out, "\n\n") != out + n - 2 ||
+                                              memchr(out, '\r', n) || strlen(out) != n)))
+        abort();
+    if (((at = htmlspot_last_body(s, size)) >= 0 && (memcmp(s + at, "</", 2) != 0)) ||
+        ((at = htmlspot_first_head(s, size)) >= 0 && (memcmp(s + at, "</", 2) != 0)))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -97,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_codings(s, size);
     fuzz_proxy(data, size);
+    fuzz_live(s, size);
     if (size < sizeof(path)) { /* a name in the compression cache's directory */
         memcpy(path, s, size);
         path[size] = '\0';
