@@ -17,7 +17,9 @@
 #include "portico/log.h"
 
 #define BATCH_MAX   LIVEBATCH_EVENT_MAX
-#define SPOT_WINDOW (64 << 10) /* the end (and start) of a page looked at for its tags */
+#define SPOT_WINDOW  (64 << 10) /* a page is looked at for its tags this much at a time */
+#define SPOT_OVERLAP 8          /* > "</body>": a tag where two windows meet is seen */
+#define SPOT_SCAN    (16 << 20) /* and this much from either end at most */
 
 struct live {
     struct stream_source src; /* first: the streams' source is the live context */
@@ -228,24 +230,47 @@ static size_t read_at(int fd, char *buf, size_t size, uint64_t off)
     return got;
 }
 
-/* The tag's place: the last </body> in the page's last SPOT_WINDOW bytes, else the
- * first </head> in its first ones, else the end. */
-static uint64_t find_spot(int fd, const char *data, uint64_t length)
+/* The page's text from off, a window at a time: from memory for a small file. */
+static const char *window_at(int fd, const char *data, uint64_t off, uint64_t length,
+                             size_t *n)
 {
     static char window[SPOT_WINDOW];
-    uint64_t start = length > SPOT_WINDOW ? length - SPOT_WINDOW : 0;
-    const char *text = data != NULL ? data + start : window;
-    size_t n = data != NULL ? (size_t)(length - start) : read_at(fd, window, length - start, start);
-    long at = htmlspot_last_body(text, n);
+    size_t want = length - off < SPOT_WINDOW ? (size_t)(length - off) : SPOT_WINDOW;
 
-    if (at >= 0)
-        return start + (uint64_t)at;
-    if (start > 0) {
-        text = data != NULL ? data : window;
-        n = data != NULL ? SPOT_WINDOW : read_at(fd, window, SPOT_WINDOW, 0);
+    if (data != NULL) {
+        *n = want;
+        return data + off;
     }
-    at = htmlspot_first_head(text, n);
-    return at >= 0 ? (uint64_t)at : length;
+    *n = read_at(fd, window, want, off);
+    return window;
+}
+
+/* The tag's place: the last </body>, looked for a window at a time from the end, else
+ * the first </head> from the start, else the end; SPOT_SCAN bytes each way at most.
+ * Windows overlap by a tag's length, so that none is missed where two meet. */
+static uint64_t find_spot(int fd, const char *data, uint64_t length)
+{
+    const uint64_t step = SPOT_WINDOW - SPOT_OVERLAP;
+    uint64_t off = length > SPOT_WINDOW ? length - SPOT_WINDOW : 0, scanned = 0;
+    const char *text;
+    size_t n;
+    long at;
+
+    for (;; off = off > step ? off - step : 0) {
+        text = window_at(fd, data, off, length, &n);
+        if ((at = htmlspot_last_body(text, n)) >= 0)
+            return off + (uint64_t)at;
+        if (off == 0 || (scanned += step) >= SPOT_SCAN)
+            break;
+    }
+    for (off = 0; off < length && off < SPOT_SCAN; off += step) {
+        text = window_at(fd, data, off, length, &n);
+        if ((at = htmlspot_first_head(text, n)) >= 0)
+            return off + (uint64_t)at;
+        if (n < SPOT_WINDOW)
+            break;
+    }
+    return length;
 }
 
 void live_inject(struct response *resp, int fd, uint64_t length, struct fc_file *f)

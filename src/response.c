@@ -253,8 +253,8 @@ static void put_head_end(struct buf *out, const struct response *r, uint64_t len
         buf_append(out, r->extra[i].p, r->extra[i].len);
     /* a stream's end is its last chunk (HTTP/1.0: the close); RFC 9110 §8.6, §15.4.5:
      * no Content-Length in a 1xx, 204 or 304 */
-    if (r->stream != NULL && !r->head_only) {
-        if (!r->http10)
+    if (r->stream != NULL) {
+        if (!r->http10) /* HEAD too: what a GET would get (RFC 9110 §9.3.2) */
             put_header(out, "Transfer-Encoding", "chunked");
     } else if (r->status >= 200 && r->status != HTTP_NO_CONTENT &&
                r->status != HTTP_NOT_MODIFIED) {

@@ -11,11 +11,10 @@ static int closes_at(const char *text, size_t len, size_t i, const char *name, s
 {
     char end;
 
-    if (i + 2 + n > len || text[i] != '<' || text[i + 1] != '/' ||
+    /* the name's end must be seen: a window cut there is looked at again whole */
+    if (i + 3 + n > len || text[i] != '<' || text[i + 1] != '/' ||
         strncasecmp(text + i + 2, name, n) != 0)
         return 0;
-    if (i + 2 + n == len)
-        return 1; /* cut off at the end of what was read: still that tag */
     end = text[i + 2 + n];
     return end == '>' || end == '/' || end == ' ' || end == '\t' || end == '\n' || end == '\r' ||
            end == '\f';

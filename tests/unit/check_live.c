@@ -20,7 +20,8 @@ static const struct spot_case {
     {"<p>a</body> <p>b</BODY>\n", 16, -1},        /* the last one, any case */
     {"</Body >", 0, -1},
     {"</body\n>", 0, -1},
-    {"</bodyguard></body", 12, -1},               /* a whole tag name; cut at the end */
+    {"</bodyguard></body>", 12, -1},              /* a whole tag name */
+    {"</body", -1, -1},                           /* its end unseen: the next window's */
     {"</bodyguard>", -1, -1},
     {"<head><title>t</title></HEAD><p>no body", -1, 22},
     {"</head></head>", -1, 0},                      /* the first </head> */
@@ -77,6 +78,15 @@ START_TEST(test_inject_file)
     ck_assert_uint_eq(inject_into(big, n), 10);
     memset(big + 10, 'x', 7);
     ck_assert_uint_eq(inject_into(big, n), n);
+    /* far from the end, and where two of the windows read meet */
+    memcpy(big + 100, "</body>", 7);
+    ck_assert_uint_eq(inject_into(big, n), 100);
+    memset(big + 100, 'x', 7);
+    memcpy(big + n - (64 << 10) - 3, "</body>", 7);
+    ck_assert_uint_eq(inject_into(big, n), n - (64 << 10) - 3);
+    memset(big + n - (64 << 10) - 3, 'x', 7);
+    memcpy(big + (64 << 10) - 3, "</head>", 7);
+    ck_assert_uint_eq(inject_into(big, n), (64 << 10) - 3);
 }
 END_TEST
 
