@@ -35,8 +35,8 @@ import browser  # noqa: E402
 import portico_test  # noqa: E402
 from browser import DevTools  # noqa: E402
 from portico_test import (Server, StartError, check, eq, get, make_tree, mkdtemp,  # noqa: E402
-                          process_alive, process_name, run, skip_all, start_server, test,
-                          wait_until, write_file)
+                          process_alive, process_name, run, skip_all, socket_owner,
+                          start_server, tcp_sockets, test, wait_until, write_file)
 
 if not browser.CHROMIUM:
     skip_all('no chromium or chromium-browser in PATH (scripts/install-deps installs it)')
@@ -288,33 +288,8 @@ class Tab:
 def holders(srv, workers):
     """PIDs of WORKERS holding each established connection to SRV's HTTP port
     (None for one /proc cannot place)."""
-    out = []
-    inodes = {}
-    for path in ('/proc/net/tcp', '/proc/net/tcp6'):
-        try:
-            with open(path) as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for ln in lines:
-            fl = ln.split()
-            if int(fl[1].rsplit(':', 1)[1], 16) == srv.port and fl[3] == '01':
-                inodes['socket:[%s]' % fl[9]] = None
-    for pid in workers:
-        try:
-            fds = os.listdir('/proc/%d/fd' % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-            except OSError:
-                continue
-            if link in inodes:
-                inodes[link] = pid
-    for v in inodes.values():
-        out.append(v)
-    return sorted(out, key=lambda x: (x is None, x))
+    held = [socket_owner(workers, f[9]) for f in tcp_sockets(srv.port) if f[3] == '01']
+    return sorted(held, key=lambda x: (x is None, x))
 
 
 def serving_workers(srv):

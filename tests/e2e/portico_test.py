@@ -1006,9 +1006,11 @@ def parse_byteranges(r):
     return parts
 
 
-def tcp_socket_fields(local_port, remote_port):
-    """The /proc/net/tcp{,6} fields of the loopback TCP socket local_port <->
-    remote_port (tx_queue:rx_queue is [4], the inode [9]), or None."""
+def tcp_sockets(local_port):
+    """The /proc/net/tcp{,6} fields of every loopback TCP socket whose local port is
+    LOCAL_PORT (the remote address is [2], the state [3], tx_queue:rx_queue [4], the
+    inode [9])."""
+    out = []
     for path in ('/proc/net/tcp', '/proc/net/tcp6'):
         try:
             with open(path) as f:
@@ -1017,10 +1019,17 @@ def tcp_socket_fields(local_port, remote_port):
             continue
         for ln in lines:
             fields = ln.split()
-            lport = int(fields[1].rsplit(':', 1)[1], 16)
-            rport = int(fields[2].rsplit(':', 1)[1], 16)
-            if lport == local_port and rport == remote_port:
-                return fields
+            if int(fields[1].rsplit(':', 1)[1], 16) == local_port:
+                out.append(fields)
+    return out
+
+
+def tcp_socket_fields(local_port, remote_port):
+    """The /proc/net/tcp{,6} fields of the loopback TCP socket local_port <->
+    remote_port, or None."""
+    for fields in tcp_sockets(local_port):
+        if int(fields[2].rsplit(':', 1)[1], 16) == remote_port:
+            return fields
     return None
 
 
@@ -1028,6 +1037,23 @@ def _tcp_inode(local_port, remote_port):
     """Inode of the loopback TCP socket local_port <-> remote_port."""
     fields = tcp_socket_fields(local_port, remote_port)
     return fields[9] if fields else None
+
+
+def socket_owner(pids, inode):
+    """Which of PIDS holds the socket with INODE (as /proc/net/tcp gives it), or None."""
+    want = 'socket:[%s]' % inode
+    for pid in pids:
+        try:
+            fds = os.listdir('/proc/%d/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink('/proc/%d/fd/%s' % (pid, fd)) == want:
+                    return pid
+            except OSError:
+                pass
+    return None
 
 
 def serving_worker(srv, client):
@@ -1042,19 +1068,7 @@ def _worker_holding(srv, server_port, client_port):
     inode = _tcp_inode(server_port, client_port)
     if inode is None or inode == '0':
         return None
-    want = 'socket:[%s]' % inode
-    for pid in srv.workers():
-        try:
-            fds = os.listdir('/proc/%d/fd' % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink('/proc/%d/fd/%s' % (pid, fd)) == want:
-                    return pid
-            except OSError:
-                pass
-    return None
+    return socket_owner(srv.workers(), inode)
 
 
 class only_worker:
