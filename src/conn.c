@@ -204,7 +204,8 @@ static void compose(struct conn *c)
     size_t head_len = 0;
     int i, nseg;
 
-    resp->keep_alive = c->keep_alive && !env->stopping;
+    /* a body held open ends with the connection: its head says so (HTTP/1.0's too) */
+    resp->keep_alive = c->keep_alive && !env->stopping && (resp->stream == NULL || resp->head_only);
     resp->http10 = a->parser.req.minor == 0;
     if (c->secure)
         resp->hsts = a->x.site->hsts;
@@ -225,8 +226,11 @@ static void compose(struct conn *c)
         nseg = response_compose(&a->out, resp, a->send.seg, &head_len);
     }
     a->head_len = head_len;
-    send_start(&a->send, a->outmem, nseg, response_body_fd(resp), !resp->keep_alive);
-    if (resp->head_only || a->send.seg[0].file_len == 0)
+    send_start(&a->send, a->outmem, nseg, response_body_fd(resp),
+               !resp->keep_alive && resp->stream == NULL);
+    for (i = 0; i < nseg && a->send.seg[i].file_len == 0; i++)
+        ;
+    if (resp->head_only || i == nseg)
         response_release(resp); /* the head is written; no file bytes will be sent */
     a->started_ms = env->now_ms;
 }

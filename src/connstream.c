@@ -22,16 +22,24 @@ static size_t pending(const struct conn *c)
     return c->a->out.len - c->a->stream_sent;
 }
 
+/* Bytes wait: in our buffer, or taken by the transport but not yet on the socket
+ * (TLS records the socket had no room for). */
+static int waiting(const struct conn *c)
+{
+    return pending(c) != 0 || c->a->stream_blocked;
+}
+
 /* The idle deadline while everything pushed has left; while bytes wait, the send
  * deadline: a reader who takes nothing for that long is stalled, not listening. */
 static void arm_stream(struct conn *c)
 {
-    struct timer_queue *q = c->env->queue[pending(c) ? CONN_T_SEND : CONN_T_STREAM];
+    struct timer_queue *q = c->env->queue[waiting(c) ? CONN_T_SEND : CONN_T_STREAM];
 
     timer_arm(q, &c->timer, c->env->now_ms);
 }
 
-/* Sends what waits; 0 when all has gone, 1 when some waits, -1 when the client is gone. */
+/* Sends what waits (and what the transport holds); 0 when all has gone, 1 when some
+ * waits, -1 when the client is gone. */
 static int flush(struct conn *c)
 {
     struct conn_active *a = c->a;
@@ -44,7 +52,8 @@ static int flush(struct conn *c)
         return -1;
     if (pending(c) == 0)
         a->out.len = a->stream_sent = 0;
-    return pending(c) != 0;
+    a->stream_blocked = res == IO_AGAIN;
+    return waiting(c);
 }
 
 void conn_stream_begin(struct conn *c)
@@ -55,7 +64,7 @@ void conn_stream_begin(struct conn *c)
     c->keep_alive = 0;
     buf_init(&a->out, a->outmem, CONN_OUT_SIZE);
     a->stream_sent = 0;
-    a->stream_ending = 0;
+    a->stream_ending = a->stream_blocked = 0;
     a->stream_prev = a->stream_next = NULL;
     arm_stream(c);
     a->resp.stream->attach(a->resp.stream, c);
@@ -112,14 +121,16 @@ void conn_stream_end(struct conn *c)
 }
 
 /* Reads and drops what the client sends (it asked for a stream: there is no next
- * request to read), to see it leave. 0 while it stays, -1 when it has gone. */
+ * request to read), to see it leave: a few reads a wake-up, so that a client sending
+ * without end cannot hold the worker. 0 while it stays, -1 when it has gone. */
 static int drain_input(struct conn *c)
 {
-    char sink[1024];
+    char sink[4096];
     size_t n;
     enum io_result res;
+    int budget = 16;
 
-    while (c->io.readable) {
+    while (c->io.readable && budget-- > 0) {
         n = 0;
         res = c->io.ops->recv(&c->io, sink, sizeof(sink), &n);
         if (res == IO_AGAIN)
@@ -132,7 +143,8 @@ static int drain_input(struct conn *c)
 
 int conn_stream_step(struct conn *c)
 {
-    int left = 0;
+    uint64_t before = c->a->send.bytes_sent;
+    int left = waiting(c);
 
     if (drain_input(c) < 0) {
         conn_close(c);
@@ -146,13 +158,15 @@ int conn_stream_step(struct conn *c)
         conn_close(c); /* the last chunk is out: the stream ended cleanly */
         return -1;
     }
-    arm_stream(c);
+    /* a stalled reader's send deadline runs on while nothing moves, whatever it sends */
+    if (!left || c->timer.queue != c->env->queue[CONN_T_SEND] || c->a->send.bytes_sent != before)
+        arm_stream(c);
     return 0;
 }
 
 void conn_stream_deadline(struct conn *c)
 {
-    if (pending(c) > 0) {
+    if (waiting(c)) {
         /* stalled: reset rather than leave the kernel trickling to it (conn.c) */
         transport_reset_on_close(&c->io);
         conn_close(c);

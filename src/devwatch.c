@@ -39,9 +39,8 @@
 #define ENTRIES_MAX   100000 /* a walk's bound: the snapshot's memory, a second's work */
 #define POLL_EVERY_MS 1000
 
-/* A watched directory (key: its wd), or an entry of the polling snapshot (key: its
- * path's hash, with what a change would alter). Paths are "" for the root, else
- * "/a/b". */
+/* A watched directory (key: its wd), or an entry of the polling snapshot (key: its path's
+ * hash, with what a change would alter). Paths are "" for the root, else "/a/b". */
 struct node {
     struct node *next;
     uint32_t key;
@@ -222,11 +221,11 @@ static void walk_entry(struct walk *wk, int parent, const char *name, int depth)
         }
     }
     if (wk->visit(wk, fd, &st) > 0 && fd >= 0) {
-        if (depth < DEPTH_MAX)
-            walk_dir(wk, fd, depth + 1);
-        else
-            wk->bounded = 1;
-        fd = -1; /* walk_dir closed it, or there was no more to do with it */
+        if (depth < DEPTH_MAX) {
+            walk_dir(wk, fd, depth + 1); /* which closes fd */
+            return;
+        }
+        wk->bounded = 1;
     }
     if (fd >= 0)
         close(fd);
@@ -677,11 +676,14 @@ int devwatch_run(const struct devwatch_start *ds)
     struct devwatch *dw = calloc(1, sizeof(*dw));
     sigset_t waiting;
 
+    pid_t master = getppid();
+
     log_set_ident(1);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* then see that the master did not die before */
     become_watcher(&waiting);
-    if (dw == NULL) {
-        log_errorx("live reload: out of memory");
+    if (dw == NULL || getppid() != master) {
+        free(dw);
+        log_errorx("live reload: out of memory, or the master is gone");
         return 1;
     }
     dw->ds = ds;

@@ -276,36 +276,42 @@ static pid_t fork_named(const char *name)
     return pid;
 }
 
-/* An access log beneath the root would report every request as a change, and each
- * reload of a page would make another: the watcher ignores it. Its path from the root
- * into out, or NULL. Read before a chroot hides the path. */
-static const char *log_beneath_root(const struct settings *s, char *out, size_t size)
+/* What the server writes beneath the root would report every request as a change,
+ * and each reload of a page would make another: the access log, and stdout or stderr
+ * sent to a file there (portico --dev . > server.log). The watcher ignores them: their
+ * paths from the root into out[], how many. Read before a chroot hides the paths. */
+static int writes_beneath_root(const struct settings *s, char out[][PATH_MAX])
 {
+    const char *named[3] = {s->access_log, "/proc/self/fd/1", "/proc/self/fd/2"};
+    size_t n = strcmp(s->root_abs, "/") == 0 ? 0 : strlen(s->root_abs);
     char real[PATH_MAX];
-    size_t n = strlen(s->root_abs);
+    int i, k = 0;
 
     if (s->access_log == NULL || strcmp(s->access_log, "-") == 0 ||
-        strcmp(s->access_log, "off") == 0 || realpath(s->access_log, real) == NULL ||
-        strncmp(real, s->root_abs, n) != 0 || real[n] != '/' || strlen(real + n) >= size)
-        return NULL;
-    memcpy(out, real + n, strlen(real + n) + 1);
-    return out;
+        strcmp(s->access_log, "off") == 0)
+        named[0] = NULL;
+    for (i = 0; i < 3; i++)
+        if (named[i] != NULL && realpath(named[i], real) != NULL &&
+            strncmp(real, s->root_abs, n) == 0 && real[n] == '/')
+            memcpy(out[k++], real + n, strlen(real + n) + 1);
+    return k;
 }
 
-static int run_watcher(const struct generation *g, const char *log_path)
+static int run_watcher(const struct generation *g, char written[][PATH_MAX], int nwritten)
 {
-    const char *ignore[SETTINGS_MAX_IGNORE + 1];
+    const char *ignore[SETTINGS_MAX_IGNORE + 3];
     int *out = malloc((size_t)g->s.workers * sizeof(int)), i, status, n = g->s.nwatch_ignore;
     struct devwatch_start ds = {.rootfd = g->rootfds[0],
                                 .ignore = ignore,
-                                .nignore = n + (log_path != NULL),
+                                .nignore = n + nwritten,
                                 .out = out,
                                 .nout = g->s.workers};
 
     if (out == NULL)
         return 1;
     memcpy(ignore, g->s.watch_ignore, (size_t)n * sizeof(ignore[0]));
-    ignore[n] = log_path;
+    for (i = 0; i < nwritten; i++)
+        ignore[n + i] = written[i];
     for (i = 0; i < g->s.workers; i++)
         out[i] = g->live[2 * i];
     status = devwatch_run(&ds);
@@ -354,8 +360,8 @@ void generation_spawn(struct generation *g, int i)
         return;
     }
     if (pid == 0) {
-        char log_path[PATH_MAX];
-        const char *log_in_root = log_beneath_root(&g->s, log_path, sizeof(log_path));
+        static char written[3][PATH_MAX];
+        int nwritten = slot_kind(g, i) == SLOT_WATCHER ? writes_beneath_root(&g->s, written) : 0;
 
         close_foreign_fds(g, i, sv[1]);
         if (privilege_drop(&g->s, &g->priv) < 0)
@@ -363,7 +369,7 @@ void generation_spawn(struct generation *g, int i)
         if (slot_kind(g, i) == SLOT_COMPRESSOR)
             _exit(compressor_run(&g->s, &g->cc));
         if (slot_kind(g, i) == SLOT_WATCHER)
-            _exit(run_watcher(g, log_in_root));
+            _exit(run_watcher(g, written, nwritten));
         _exit(run_worker(g, i, sv[1]));
     }
     close(sv[1]);

@@ -64,7 +64,7 @@ static void nocache_amend(void *ctx, struct exchange *x, struct response *resp)
     resp->cache_control = "no-store";
 }
 
-struct handler nocache_handler(void)
+struct handler headers_nocache_handler(void)
 {
     struct handler h = {NULL, nocache_amend, NULL};
 

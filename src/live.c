@@ -1,7 +1,8 @@
 /* Live reload in a worker: the page script and the event stream at the reserved
- * paths, the worker's open streams (each a connection held open, conn.h), the batches
- * of changes the watcher process sends, and the script's place in HTML. It never
- * watches files itself (devwatch.c does) and never answers another site. */
+ * paths, the worker's open streams (each a connection held open, conn.h) and the
+ * batches of changes the watcher process sends them. It never watches files itself
+ * (devwatch.c does), never answers another site, and puts nothing into pages
+ * (liveinject.c does). */
 #include "build-config.h"
 
 #include <errno.h>
@@ -11,15 +12,11 @@
 #include <unistd.h>
 
 #include "portico/conn.h"
-#include "portico/htmlspot.h"
 #include "portico/live.h"
 #include "portico/livebatch.h"
 #include "portico/log.h"
 
 #define BATCH_MAX   LIVEBATCH_EVENT_MAX
-#define SPOT_WINDOW  (64 << 10) /* a page is looked at for its tags this much at a time */
-#define SPOT_OVERLAP 8          /* > "</body>": a tag where two windows meet is seen */
-#define SPOT_SCAN    (16 << 20) /* and this much from either end at most */
 
 struct live {
     struct stream_source src; /* first: the streams' source is the live context */
@@ -28,7 +25,6 @@ struct live {
     struct conn *streams; /* the open streams, linked through their active blocks */
 };
 
-static const char tag[] = "<script src=\"" LIVE_SCRIPT_PATH "\"></script>";
 static const char hello[] = "retry: 1000\n\n"; /* reconnect a second after a stream ends */
 /* A stopping worker's last word: reconnect soon. The page's keep-alive connections to
  * this worker stay open a moment (a graceful stop's grace), so a retry may land here
@@ -217,86 +213,4 @@ struct handler live_handler(struct live *l)
     l->src.idle = idle;
     l->src.detach = detach;
     return h;
-}
-
-/* Reads up to size bytes at off into buf; how many (0 on an error: no tag found). */
-static size_t read_at(int fd, char *buf, size_t size, uint64_t off)
-{
-    size_t got = 0;
-    ssize_t n;
-
-    while (got < size && (n = pread(fd, buf + got, size - got, (off_t)(off + got))) > 0)
-        got += (size_t)n;
-    return got;
-}
-
-/* The page's text from off, a window at a time: from memory for a small file. */
-static const char *window_at(int fd, const char *data, uint64_t off, uint64_t length,
-                             size_t *n)
-{
-    static char window[SPOT_WINDOW];
-    size_t want = length - off < SPOT_WINDOW ? (size_t)(length - off) : SPOT_WINDOW;
-
-    if (data != NULL) {
-        *n = want;
-        return data + off;
-    }
-    *n = read_at(fd, window, want, off);
-    return window;
-}
-
-/* The tag's place: the last </body>, looked for a window at a time from the end, else
- * the first </head> from the start, else the end; SPOT_SCAN bytes each way at most.
- * Windows overlap by a tag's length, so that none is missed where two meet. */
-static uint64_t find_spot(int fd, const char *data, uint64_t length)
-{
-    const uint64_t step = SPOT_WINDOW - SPOT_OVERLAP;
-    uint64_t off = length > SPOT_WINDOW ? length - SPOT_WINDOW : 0, scanned = 0;
-    const char *text;
-    size_t n;
-    long at;
-
-    for (;; off = off > step ? off - step : 0) {
-        text = window_at(fd, data, off, length, &n);
-        if ((at = htmlspot_last_body(text, n)) >= 0)
-            return off + (uint64_t)at;
-        if (off == 0 || (scanned += step) >= SPOT_SCAN)
-            break;
-    }
-    for (off = 0; off < length && off < SPOT_SCAN; off += step) {
-        text = window_at(fd, data, off, length, &n);
-        if ((at = htmlspot_first_head(text, n)) >= 0)
-            return off + (uint64_t)at;
-        if (n < SPOT_WINDOW)
-            break;
-    }
-    return length;
-}
-
-void live_inject(struct response *resp, int fd, uint64_t length, struct fc_file *f)
-{
-    if (f == NULL) {
-        resp->inject_at = find_spot(fd, NULL, length);
-    } else {
-        if (f->mark == 0) /* once per version of the file */
-            f->mark = find_spot(fd, f->data, length) + 1;
-        resp->inject_at = f->mark - 1;
-    }
-    resp->inject = tag;
-    resp->inject_len = sizeof(tag) - 1;
-}
-
-size_t live_etag(const char *etag, size_t len, char *out)
-{
-    size_t n = sizeof(LIVE_TAG_SUFFIX) - 1;
-
-    if (len < 2 || etag[len - 1] != '"') {
-        memcpy(out, etag, len);
-        return len;
-    }
-    memcpy(out, etag, len - 1);
-    memcpy(out + len - 1, LIVE_TAG_SUFFIX, n);
-    out[len - 1 + n] = '"';
-    out[len + n] = '\0';
-    return len + n;
 }

@@ -10,7 +10,7 @@
 
 #include "portico/encoding.h"
 #include "portico/listing.h"
-#include "portico/live.h"
+#include "portico/liveinject.h"
 #include "portico/path.h"
 #include "portico/redirect.h"
 #include "portico/rules.h"
@@ -111,6 +111,7 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     time_t mtime;
     int n;
 
+    _Static_assert(sizeof(x->etag) >= LIVE_ETAG_MAX, "an injected page's ETag fits");
     if (inject) {
         etag_len = live_etag(f->etag, f->etag_len, x->etag);
         etag = x->etag;
@@ -119,7 +120,7 @@ static void serve_file(struct static_ctx *ctx, const struct static_request *rq,
     resp->etag = etag;
     resp->last_modified = f->last_modified;
     resp->cache_control = ctx->settings->cache_control;
-    resp->accept_ranges = 1;
+    resp->accept_ranges = !inject; /* a range is of the file, not of this page */
     /* RFC 9110 §8.8.2.1: a modification time in the future is replaced by the Date */
     mtime = f->mtime;
     if (mtime > ctx->now && ctx->now > 0) {

@@ -221,7 +221,7 @@ static void setup_handlers(struct worker *w, const struct settings *s)
     if (site_any_rules(s, RULE_HEADER))
         w->handlers[n++] = headers_handler();
     if (s->no_cache)
-        w->handlers[n++] = nocache_handler();
+        w->handlers[n++] = headers_nocache_handler();
     w->env.handlers = w->handlers;
     w->env.nhandlers = n;
 }

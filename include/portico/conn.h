@@ -37,7 +37,8 @@ struct conn_active {
     struct exchange x;
     /* CONN_STREAM: out holds what waits from stream_sent on; the source's list */
     size_t stream_sent;
-    unsigned stream_ending;
+    unsigned stream_ending : 1;  /* the last chunk is pushed: close once it is out */
+    unsigned stream_blocked : 1; /* the transport holds bytes the socket had no room for */
     struct conn *stream_prev, *stream_next;
     char in[CONN_IN_SIZE];
     char outmem[CONN_OUT_SIZE];

@@ -35,7 +35,7 @@ struct exchange {
     size_t path_len;                /* 0: no path (a request that failed before one) */
     char path[EXCHANGE_PATH_SIZE];  /* the decoded, normalised path */
     char location[EXCHANGE_LOCATION_SIZE];
-    char etag[ETAG_MAX + 8];        /* a validator made for this response (an injected page's) */
+    char etag[ETAG_MAX + 16];       /* a validator made for this response (an injected page's) */
     struct sockaddr_storage client_room; /* a client named by X-Forwarded-For */
 };
 

@@ -8,6 +8,6 @@
 /* An amend-only handler; the worker puts it last, so that rules have the last word. */
 struct handler headers_handler(void);
 /* --no-cache, an amend-only handler put after the rules: Cache-Control: no-store. */
-struct handler nocache_handler(void);
+struct handler headers_nocache_handler(void);
 
 #endif

@@ -1,20 +1,16 @@
 /* Live reload (--watch, --dev): the reserved paths of the default site (the page
- * script and its event stream), the worker's open event streams, which hear every
- * change the watcher process reports, and the script put into HTML pages. */
+ * script and its event stream), and the worker's open event streams, which hear every
+ * change the watcher process reports (the script's place in pages: liveinject.h). */
 #ifndef PORTICO_LIVE_H
 #define PORTICO_LIVE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "portico/filecache.h"
 #include "portico/handler.h"
-#include "portico/response.h"
 
 #define LIVE_EVENTS_PATH "/.portico/live"
 #define LIVE_SCRIPT_PATH "/.portico/live.js"
-/* What a page's tag says it is: an injected page's ETag is the file's with this added. */
-#define LIVE_TAG_SUFFIX "-live"
 
 struct live;
 
@@ -29,13 +25,5 @@ void live_read(struct live *l);
 void live_stop(struct live *l);
 /* The reserved paths, for the default site only. */
 struct handler live_handler(struct live *l);
-
-/* Plans the script into a whole HTML body of length bytes read from fd (or from the
- * file's bytes in memory), before the last </body>, else the first </head>, else at
- * the end; f, when the body is a cached file, keeps where that was. */
-void live_inject(struct response *resp, int fd, uint64_t length, struct fc_file *f);
-/* The ETag of an injected page: the file's, LIVE_TAG_SUFFIX before its closing quote,
- * into out (ETAG_MAX + sizeof(LIVE_TAG_SUFFIX) bytes); its length. */
-size_t live_etag(const char *etag, size_t len, char *out);
 
 #endif

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "portico/htmlspot.h"
-#include "portico/live.h"
+#include "portico/liveinject.h"
 #include "suites.h"
 
 static const char script_tag[] = "<script src=\"/.portico/live.js\"></script>";
@@ -100,7 +100,7 @@ static const struct etag_case {
 
 START_TEST(test_etag)
 {
-    char out[ETAG_MAX + 8];
+    char out[LIVE_ETAG_MAX];
     const struct etag_case *c = &etag_cases[_i];
     size_t n = live_etag(c->in, strlen(c->in), out);
 
