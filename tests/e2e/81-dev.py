@@ -22,12 +22,12 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (HOST, HTML_TYPE, IO_TIMEOUT, Client, LazyServers,  # noqa: E402
+from portico_test import (BIN, HOST, HTML_TYPE, IO_TIMEOUT, Client, LazyServers,  # noqa: E402
                           Server, Skip, SocketOwner, StartError, add_case, check, client_context,
                           codings, content_range, eq, expect, expect_304, get, head_equal,
                           mkdtemp, new_root, only_worker, parse_response, process_alive,
                           process_name, req, require_binary, run, run_portico, serving_worker,
-                          set_script_timeout, stderr_one_line, test, tls_exchange, wait_until,
+                          set_script_timeout, spawn, stop_proc, stderr_one_line, test, tls_exchange, wait_until,
                           write_config, write_file)
 
 require_binary()
@@ -64,6 +64,8 @@ PAGE_BIG = (b'<!doctype html><html><head><title>big</title></head><body>\n' +
 # its </body> followed by 100 KB (a big comment, trailing scripts)
 PAGE_TAIL = (b'<html><head><title>tail</title></head><body><p>t</p></body>\n<!--' +
              b' trailing ' * 10000 + b'-->\n</html>\n')
+# its place is byte 0, and it is no small file kept in memory: the tag, then all of it
+PAGE_ZERO = b'</head>' + b'<p>a page that starts with its place</p>\n' * 200
 PAGE_PRE = (b'<html><head><title>pre</title></head><body>' + b'precompressed page ' * 40 +
             b'</body></html>\n')
 FILES = dict(STATIC, **{
@@ -77,6 +79,7 @@ FILES = dict(STATIC, **{
     'body.html': PAGE_BODY,
     'head.html': PAGE_HEAD,
     'none.html': PAGE_NONE,
+    'zero.html': PAGE_ZERO,
     'listdir/one.txt': b'one\n',
     'listdir/two.txt': b'two\n',
     '_probe/': None,
@@ -509,6 +512,8 @@ add_case('--dev: a page with neither </head> nor </body>: the tag goes at the en
 add_case('--dev: GET / (index.html) carries the tag', lambda: expect(
     get(server('dev').port, '/'), 200, body=injected(INDEX)))
 add_case('--dev: an empty page gets the tag alone', inject_case, 'empty.html', b'')
+add_case('--dev: a %d-byte page that starts with </head>: the tag, then the whole file'
+         % len(PAGE_ZERO), inject_case, 'zero.html', PAGE_ZERO)
 add_case('--dev: a page of %d KB (read in pieces, sent with sendfile): the tag before its '
          '</body>' % (len(PAGE_BIG) // 1000), inject_case, 'big.html', PAGE_BIG)
 add_case('--dev: a page whose last </body> is followed by 100 KB: the tag still goes before '
@@ -1406,6 +1411,40 @@ def open_runs():
         expect(get(s.port, '/a.txt'), 200, body=b'a\n')
     finally:
         s.stop()
+
+
+@test('--dev with stdout sent to a file beneath the root (portico --dev . > server.log): '
+      'requests write it, and no event follows')
+def stdout_in_root():
+    _, root = new_root({'index.html': INDEX})
+    log = os.path.join(root, 'server.log')
+    with open(log, 'wb') as out:
+        p = spawn([BIN, '--dev', '-p', '0', '-b', HOST, '-w', '1', '.'], cwd=root,
+                  stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        check(wait_until(lambda: re.search(rb'http://[^:]+:(\d+)/', open(log, 'rb').read()), 10),
+              'no start-up line in %s' % log)
+        port = int(re.search(rb'http://[^:]+:(\d+)/', open(log, 'rb').read()).group(1))
+        with Stream(port) as st:
+            # the watcher is ready once a write is heard of
+            os.makedirs(os.path.join(root, 'p'))
+            for n in range(20):
+                saved(os.path.join(root, 'p', 'probe.txt'), b'%d\n' % n)
+                try:
+                    st.event(1.0)
+                    break
+                except AssertionError:
+                    continue
+            else:
+                raise AssertionError('the watcher reported no change within 20 s')
+            st.drain(gap=1.0)
+            for _ in range(3):
+                expect(get(port, '/'), 200, body=injected(INDEX))
+            st.quiet(QUIET)
+        check(os.path.getsize(log) > 0 and b'GET / ' in open(log, 'rb').read(),
+              'the access log did not go to %s' % log)
+    finally:
+        stop_proc(p)
 
 
 run()
