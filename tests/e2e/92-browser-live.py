@@ -35,7 +35,7 @@ import browser  # noqa: E402
 import portico_test  # noqa: E402
 from browser import DevTools  # noqa: E402
 from portico_test import (Server, StartError, check, eq, get, make_tree, mkdtemp,  # noqa: E402
-                          process_alive, process_name, run, skip_all, socket_owner,
+                          only_worker, process_alive, process_name, run, skip_all, socket_owner,
                           start_server, tcp_sockets, test, wait_until, write_file)
 
 if not browser.CHROMIUM:
@@ -299,28 +299,6 @@ def serving_workers(srv):
     return sorted(p for p in srv.workers() if process_alive(p) and process_name(p) == name)
 
 
-class pinned:
-    """SIGSTOP every serving worker of SRV but PID, so that PID accepts the new
-    connections; SIGCONT them on exit (portico_test.only_worker, minus the watcher)."""
-
-    def __init__(self, srv, pid):
-        self.stopped = [w for w in serving_workers(srv) if w != pid]
-
-    def __enter__(self):
-        for w in self.stopped:
-            os.kill(w, signal.SIGSTOP)
-        wait_until(lambda: all(portico_test.process_state(w) in ('T', 't', None)
-                               for w in self.stopped), 2, 0.01)
-        return self
-
-    def __exit__(self, *a):
-        for w in self.stopped:
-            try:
-                os.kill(w, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-
-
 def started(root, *args, **kw):
     """A server for one case: one that does not start fails that case only."""
     portico_test.require_binary()
@@ -489,7 +467,7 @@ def two_tabs():
             # connections opened while only W runs are W's: the tab's stream too.
             # The idle ones close after the keep-alive (or header) timeout, so that
             # the next tab does not reuse a connection of W's
-            with pinned(DEV, w):
+            with only_worker(DEV, w):
                 tab = Tab(dt, DEV.url('/tabs/'), 'tab %d' % (i + 1))
                 tab.loaded()
             tabs.append(tab)

@@ -340,9 +340,9 @@ class Server:
 
     def workers(self):
         """PIDs of the master's current children that serve (its workers): all
-        but the compressor."""
+        but the compressor and the live-reload watcher."""
         pids = children(self.proc.pid) if self.alive() else set()
-        pids = {p for p in pids if process_name(p) != COMPRESSOR_NAME}
+        pids = {p for p in pids if process_name(p) not in (COMPRESSOR_NAME, WATCHER_NAME)}
         self.known_workers |= pids
         return pids
 
@@ -438,6 +438,7 @@ def children(pid):
 
 
 COMPRESSOR_NAME = 'portico-zip'  # the compressor's /proc/PID/comm
+WATCHER_NAME = 'portico-watch'   # the live-reload watcher's (--watch, --dev)
 
 
 def codings():
