@@ -22,13 +22,13 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck: read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from portico_test import (BIN, HOST, HTML_TYPE, IO_TIMEOUT, Client, LazyServers,  # noqa: E402
-                          Server, Skip, SocketOwner, StartError, add_case, check, client_context,
-                          codings, content_range, eq, expect, expect_304, get, head_equal,
-                          mkdtemp, new_root, only_worker, parse_response, process_alive,
-                          process_name, req, require_binary, run, run_portico, serving_worker,
-                          set_script_timeout, spawn, stop_proc, stderr_one_line, test, tls_exchange, wait_until,
-                          write_config, write_file)
+from portico_test import (BIN, HOST, HTML_TYPE, IO_TIMEOUT, WATCHER_NAME,  # noqa: E402
+                          Client, LazyServers, Server, Skip, SocketOwner, StartError, add_case,
+                          check, children, client_context, codings, content_range, eq, expect,
+                          expect_304, get, head_equal, mkdtemp, new_root, only_worker,
+                          parse_response, process_alive, process_name, req, require_binary, run,
+                          run_portico, serving_worker, set_script_timeout, spawn, stderr_one_line,
+                          stop_proc, test, tls_exchange, wait_until, write_config, write_file)
 
 require_binary()
 set_script_timeout(420)   # ~2.5 min: 20 servers, 400 streams, a 20 s ping, polling at 1 s
@@ -36,7 +36,7 @@ set_script_timeout(420)   # ~2.5 min: 20 servers, 400 streams, a 20 s ping, poll
 TAG = b'<script src="/.portico/live.js"></script>'
 LIVE, LIVE_JS = '/.portico/live', '/.portico/live.js'
 RETRY = b'retry: 1000\n\n'
-WATCH_NAME = 'portico-watch'      # the watcher's /proc/PID/comm
+WATCH_NAME = WATCHER_NAME         # the watcher's /proc/PID/comm
 EVENT_WAIT = 5.0                  # an event goes out 75 ms after a burst, at most 1 s after it
 POLL_WAIT = 8.0                   # polling every second, then the debounce, under ASan
 QUIET = 1.5                       # how long "no (second) event" is watched for
@@ -381,17 +381,7 @@ def watcher_ready(srv, root, period=1.5, timeout=20.0):
 
 def workers_of(srv):
     """SRV's workers: its children but the compressor and the watcher."""
-    return {p for p in srv.workers() if process_name(p) != WATCH_NAME}
-
-
-class Workers:
-    """What only_worker asks of a server, with the watcher left running."""
-
-    def __init__(self, srv):
-        self.srv = srv
-
-    def workers(self):
-        return workers_of(self.srv)
+    return srv.workers()
 
 
 def wait_workers(srv, n, exclude=(), timeout=10.0):
@@ -406,7 +396,8 @@ def wait_workers(srv, n, exclude=(), timeout=10.0):
 
 
 def watch_pids(srv):
-    return {p for p in srv.workers() if process_name(p) == WATCH_NAME}
+    pids = children(srv.pid) if srv.alive() else set()
+    return {p for p in pids if process_name(p) == WATCH_NAME}
 
 
 def stderr_lines(srv):
@@ -1152,7 +1143,7 @@ def open_streams(srv, pids):
     meanwhile); a sample checked through /proc."""
     streams = []
     for pid in pids:
-        with only_worker(Workers(srv), pid):
+        with only_worker(srv, pid):
             for i in range(PER_WORKER):
                 st = Stream(srv.port)
                 st.pid = pid
@@ -1244,7 +1235,7 @@ def stop_ends_streams(sig):
 def open_streams_few(srv, n):
     streams = []
     for pid in wait_workers(srv, 2):
-        with only_worker(Workers(srv), pid):
+        with only_worker(srv, pid):
             for _ in range(n):
                 st = Stream(srv.port)
                 st.pid = pid
