@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_OPENAT2_H
@@ -134,4 +136,22 @@ void beneath_close_roots(const int *fds, int n)
         if (j == i && fds[i] >= 0)
             close(fds[i]);
     }
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int beneath_root_via_proc(int rootfd)
+{
+    struct stat root, st;
+    char p[32];
+
+    if (fstat(rootfd, &root) < 0)
+        return -1;
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", rootfd);
+    if (stat(p, &st) == 0 && same_file(&st, &root))
+        return 1;
+    return stat(".", &st) == 0 && same_file(&st, &root) ? 0 : -1;
 }

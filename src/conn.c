@@ -205,7 +205,7 @@ static void compose(struct conn *c)
     int i, nseg;
 
     /* a body held open ends with the connection: its head says so (HTTP/1.0's too) */
-    resp->keep_alive = c->keep_alive && !env->stopping && (resp->stream == NULL || resp->head_only);
+    resp->keep_alive = c->keep_alive && !env->stopping && !response_held_open(resp);
     resp->http10 = a->parser.req.minor == 0;
     if (c->secure)
         resp->hsts = a->x.site->hsts;
@@ -227,7 +227,7 @@ static void compose(struct conn *c)
     }
     a->head_len = head_len;
     send_start(&a->send, a->outmem, nseg, response_body_fd(resp),
-               !resp->keep_alive && resp->stream == NULL);
+               !resp->keep_alive && !response_held_open(resp));
     for (i = 0; i < nseg && a->send.seg[i].file_len == 0; i++)
         ;
     if (resp->head_only || i == nseg)
@@ -591,7 +591,7 @@ static int step_send(struct conn *c)
     if (!c->io.writable || !file_still_current(c))
         return 0;
     res = send_segments(&c->a->send, &c->io);
-    if (res == IO_DONE && c->a->resp.stream != NULL && !c->a->resp.head_only) {
+    if (res == IO_DONE && response_held_open(&c->a->resp)) {
         conn_stream_begin(c); /* the head of a response held open */
         return 0;
     }

@@ -3,9 +3,9 @@
  * with nothing of the server's but stdio pointed at /dev/null. */
 #include "build-config.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "portico/devstart.h"
+#include "portico/listener.h"
 #include "portico/log.h"
+#include "portico/netaddr.h"
 
 /* Every interface address a phone on the same network could reach: up, neither
  * loopback nor link-local (fe80::/10 needs a zone no URL bar takes). */
@@ -36,7 +38,7 @@ static void network_lines(const struct settings *s, const char *scheme, int port
     char addr[INET6_ADDRSTRLEN];
 
     /* a listener on one address is reached at that address only */
-    if (b != NULL && strcmp(b, "0.0.0.0") != 0 && strcmp(b, "::") != 0 && strcmp(b, "[::]") != 0)
+    if (!listeners_bind_any(b))
         return;
     if (getifaddrs(&all) < 0)
         return;
@@ -45,10 +47,7 @@ static void network_lines(const struct settings *s, const char *scheme, int port
         if (!reachable(ifa, b == NULL || strcmp(b, "0.0.0.0") != 0))
             continue;
         v6 = ifa->ifa_addr->sa_family == AF_INET6;
-        inet_ntop(ifa->ifa_addr->sa_family,
-                  v6 ? (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr
-                     : (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr,
-                  addr, sizeof(addr));
+        netaddr_format(ifa->ifa_addr, addr, sizeof(addr));
         printf("  Network: %s://%s%s%s:%d/\n", scheme, v6 ? "[" : "", addr, v6 ? "]" : "", port);
     }
     freeifaddrs(all);

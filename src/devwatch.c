@@ -339,21 +339,6 @@ static void warn_fallback(int why, int err)
               i ? "watch" : "instance", sysctl[i], now >= floor[i] ? now * 2 : floor[i]);
 }
 
-/* Where the kernel finds the root: /proc/self/fd/N, or the working directory. */
-static int find_root(struct devwatch *dw)
-{
-    struct stat root, st;
-    char p[32];
-
-    if (fstat(dw->ds->rootfd, &root) < 0)
-        return -1;
-    snprintf(p, sizeof(p), "/proc/self/fd/%d", dw->ds->rootfd);
-    dw->via_proc = stat(p, &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino;
-    if (dw->via_proc)
-        return 0;
-    return stat(".", &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino ? 0 : -1;
-}
-
 /* Watches the directory open on fd (at path): 1 when newly watched, 0 when it was
  * already (reached twice: a bind mount), -1 when it cannot be (gone, unreadable),
  * -2 when inotify refuses any more (the walk stops, polling takes over). */
@@ -526,7 +511,9 @@ static void start_inotify(struct devwatch *dw)
         close(dw->ifd);
     table_clear(&dw->t);
     dw->rescan = 0;
-    if (find_root(dw) < 0) {
+    dw->via_proc = beneath_root_via_proc(dw->ds->rootfd);
+    if (dw->via_proc < 0) {
+        dw->via_proc = 0;
         dw->ifd = -1;
         dw->fallback = FALLBACK_NO_PATH;
         return;

@@ -43,13 +43,6 @@ struct endpoints *endpoints_new(const struct settings *s, struct metrics *m, con
     return e;
 }
 
-static int is_path(const struct exchange *x, const char *path, size_t len)
-{
-    const struct span *p = &x->req->path;
-
-    return path != NULL && p->len == len && memcmp(x->base + p->off, path, len) == 0;
-}
-
 static void health(const struct endpoints *e, struct response *resp)
 {
     static const char ok[] = "ok\n", draining[] = "draining\n";
@@ -101,9 +94,9 @@ static void metrics(const struct endpoints *e, const struct exchange *x, struct 
 static int handle(void *ctx, struct exchange *x, struct response *resp)
 {
     const struct endpoints *e = ctx;
-    int is_health = is_path(x, e->health, e->health_len);
+    int is_health = exchange_path_is(x, e->health, e->health_len);
 
-    if (!is_health && !is_path(x, e->metrics, e->metrics_len))
+    if (!is_health && !exchange_path_is(x, e->metrics, e->metrics_len))
         return 0;
     resp->cache_control = "no-store";
     if (exchange_answer_methods(x, resp))

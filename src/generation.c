@@ -78,7 +78,7 @@ static int access_log_openable(const char *path)
 {
     int fd;
 
-    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
+    if (!log_access_is_file(path))
         return 0;
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -282,14 +282,12 @@ static pid_t fork_named(const char *name)
  * paths from the root into out[], how many. Read before a chroot hides the paths. */
 static int writes_beneath_root(const struct settings *s, char out[][PATH_MAX])
 {
-    const char *named[3] = {s->access_log, "/proc/self/fd/1", "/proc/self/fd/2"};
+    const char *named[3] = {log_access_is_file(s->access_log) ? s->access_log : NULL,
+                            "/proc/self/fd/1", "/proc/self/fd/2"};
     size_t n = strcmp(s->root_abs, "/") == 0 ? 0 : strlen(s->root_abs);
     char real[PATH_MAX];
     int i, k = 0;
 
-    if (s->access_log == NULL || strcmp(s->access_log, "-") == 0 ||
-        strcmp(s->access_log, "off") == 0)
-        named[0] = NULL;
     for (i = 0; i < 3; i++)
         if (named[i] != NULL && realpath(named[i], real) != NULL &&
             strncmp(real, s->root_abs, n) == 0 && real[n] == '/')

@@ -328,3 +328,9 @@ int listeners_have(const struct listener_set *set, int fd)
             return 1;
     return 0;
 }
+
+int listeners_bind_any(const char *bind)
+{
+    return bind == NULL || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ||
+           strcmp(bind, "[::]") == 0;
+}

@@ -16,7 +16,6 @@
 #include "portico/livebatch.h"
 #include "portico/log.h"
 
-#define BATCH_MAX   LIVEBATCH_EVENT_MAX
 
 struct live {
     struct stream_source src; /* first: the streams' source is the live context */
@@ -106,6 +105,13 @@ int live_fd(const struct live *l)
     return l->fd;
 }
 
+/* A stopping worker's stream: reconnect soon, then its end. */
+static void send_away(struct conn *c)
+{
+    if (conn_stream_push(c, soon, sizeof(soon) - 1) == 0)
+        conn_stream_end(c);
+}
+
 static void attach(struct stream_source *src, struct conn *c)
 {
     struct live *l = (struct live *)src;
@@ -116,8 +122,8 @@ static void attach(struct stream_source *src, struct conn *c)
     l->streams = c;
     if (!l->stopping)
         conn_stream_push(c, hello, sizeof(hello) - 1);
-    else if (conn_stream_push(c, soon, sizeof(soon) - 1) == 0)
-        conn_stream_end(c);
+    else
+        send_away(c);
 }
 
 static void idle(struct stream_source *src, struct conn *c)
@@ -153,7 +159,7 @@ static void broadcast(struct live *l, const char *text, size_t len)
 
 void live_read(struct live *l)
 {
-    char text[BATCH_MAX];
+    char text[LIVEBATCH_EVENT_MAX];
     ssize_t n;
 
     while ((n = recv(l->fd, text, sizeof(text), MSG_DONTWAIT)) > 0)
@@ -169,25 +175,17 @@ void live_stop(struct live *l)
     l->stopping = 1;
     for (; c != NULL; c = next) {
         next = c->a->stream_next;
-        if (conn_stream_push(c, soon, sizeof(soon) - 1) == 0)
-            conn_stream_end(c);
+        send_away(c);
     }
-}
-
-static int is_path(const struct exchange *x, const char *path, size_t len)
-{
-    const struct span *p = &x->req->path;
-
-    return p->len == len && memcmp(x->base + p->off, path, len) == 0;
 }
 
 static int handle(void *ctx, struct exchange *x, struct response *resp)
 {
     struct live *l = ctx;
-    int events = is_path(x, LIVE_EVENTS_PATH, sizeof(LIVE_EVENTS_PATH) - 1);
+    int events = exchange_path_is(x, LIVE_EVENTS_PATH, sizeof(LIVE_EVENTS_PATH) - 1);
 
     if (x->site_no != 0 ||
-        (!events && !is_path(x, LIVE_SCRIPT_PATH, sizeof(LIVE_SCRIPT_PATH) - 1)))
+        (!events && !exchange_path_is(x, LIVE_SCRIPT_PATH, sizeof(LIVE_SCRIPT_PATH) - 1)))
         return 0;
     resp->cache_control = "no-store";
     if (exchange_answer_methods(x, resp))

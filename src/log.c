@@ -62,6 +62,11 @@ DEFINE_LOG(log_warn, "warning: ", 1)
 DEFINE_LOG(log_warnx, "warning: ", 0)
 DEFINE_LOG(log_info, "", 0)
 
+int log_access_is_file(const char *path)
+{
+    return path != NULL && strcmp(path, "-") != 0 && strcmp(path, "off") != 0;
+}
+
 int log_access_open(const char *path)
 {
     if (access_fd > STDERR_FILENO)

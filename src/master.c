@@ -74,8 +74,7 @@ static void url_host(const struct settings *s, char *out, size_t len)
 {
     const char *b = s->bind_addr;
 
-    if (b == NULL || strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0 ||
-        strcmp(b, "[::]") == 0)
+    if (listeners_bind_any(b))
         snprintf(out, len, "localhost");
     else if (strchr(b, ':') != NULL && b[0] != '[')
         snprintf(out, len, "[%s]", b);

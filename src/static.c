@@ -1,7 +1,7 @@
 /* Maps a request path to a file beneath the root and decides what of it to send:
  * index files, listings, pre-compressed siblings, validators, conditionals and
- * ranges. Never reads file contents (live.c looks for its script's place): bodies go
- * out through send.c. */
+ * ranges. Never reads file contents (liveinject.c looks for its script's place): bodies
+ * go out through send.c. */
 #include "build-config.h"
 
 #include <errno.h>

@@ -15,6 +15,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "portico/beneath.h"
 #include "portico/log.h"
 #include "portico/str.h"
 #include "portico/watch.h"
@@ -93,24 +94,21 @@ int watch_fs_reports_changes(long f_type)
     return watch_fs_name(f_type) == NULL;
 }
 
-/* Where the kernel finds the root: /proc/self/fd/N, or the working directory. */
+/* Where the kernel finds the root: /proc/self/fd/N (whose link names it, for
+ * watch_resolve), or the working directory. */
 static int find_root(struct watcher *w)
 {
-    struct stat root, st;
+    int via = beneath_root_via_proc(w->rootfd);
     char p[32];
+    ssize_t n;
 
-    if (fstat(w->rootfd, &root) < 0)
-        return -1;
+    w->via_proc = via > 0;
+    if (via <= 0)
+        return via;
     snprintf(p, sizeof(p), "/proc/self/fd/%d", w->rootfd);
-    if (stat(p, &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino) {
-        ssize_t n = readlink(p, w->root_path, sizeof(w->root_path) - 1);
-        w->root_path[n > 0 ? n : 0] = '\0';
-        w->via_proc = 1;
-        return 0;
-    }
-    if (stat(".", &st) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino)
-        return 0;
-    return -1;
+    n = readlink(p, w->root_path, sizeof(w->root_path) - 1);
+    w->root_path[n > 0 ? n : 0] = '\0';
+    return 0;
 }
 
 struct watcher *watch_new(int rootfd, unsigned size_hint, unsigned fallback_s)

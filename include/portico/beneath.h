@@ -9,6 +9,10 @@ int beneath_open_root(const char *path);
 int beneath_open_roots(const char *const *paths, int n, int *fds);
 /* Closes what beneath_open_roots opened. */
 void beneath_close_roots(const int *fds, int n);
+/* How a path beneath the open root reaches the kernel where only a path will do
+ * (inotify): 1 through /proc/self/fd/N, 0 from the working directory, which is the
+ * root (a chroot without /proc), -1 neither (errno set when a stat failed). */
+int beneath_root_via_proc(int rootfd);
 
 /* Opens rel (no leading '/'; "" is the root itself) beneath dirfd without ever
  * resolving outside it: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) where the

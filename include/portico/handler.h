@@ -4,6 +4,7 @@
 #ifndef PORTICO_HANDLER_H
 #define PORTICO_HANDLER_H
 
+#include <string.h>
 #include <sys/socket.h>
 
 #include "portico/cond.h"
@@ -62,6 +63,15 @@ static inline struct str exchange_header(const struct exchange *x, const struct 
         v.len = s->len;
     }
     return v;
+}
+
+/* 1 when the request's path, as sent (no query, nothing decoded), is path: the
+ * instance's own endpoints are matched so, before any site's rules. */
+static inline int exchange_path_is(const struct exchange *x, const char *path, size_t len)
+{
+    const struct span *p = &x->req->path;
+
+    return path != NULL && p->len == len && memcmp(x->base + p->off, path, len) == 0;
 }
 
 /* The field lines of a list header the request sent (up to COND_LIST_MAX of them). */

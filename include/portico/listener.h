@@ -39,5 +39,8 @@ int listeners_open(struct listener_set *set, struct settings *s, const struct li
                    const struct listener_set *prev, const struct listen_request *prev_ask);
 /* 1 when fd is one of set's sockets. */
 int listeners_have(const struct listener_set *set, int fd);
+/* 1 when a --bind value (NULL: none) listens on every address of its family or
+ * both (0.0.0.0, ::): what to open is then named localhost, or an interface's. */
+int listeners_bind_any(const char *bind);
 
 #endif

@@ -41,6 +41,8 @@ struct log_access_entry {
 
 /* Opens the access log: "-" is stdout, NULL or "off" disables it. */
 int log_access_open(const char *path);
+/* 1 when an access-log setting names a file (not stdout, not off). */
+int log_access_is_file(const char *path);
 /* Lines from now on: 0 the Combined Log Format, 1 one JSON object a line (a missing
  * field is null; a value too long for the line is cut, never the line). */
 void log_access_set_json(int json);

@@ -68,6 +68,12 @@ struct segment {
 
 #define RESPONSE_MAX_SEGMENTS (RANGE_MAX + 1)
 
+/* A body held open (a stream, not for HEAD): its connection ends with it. */
+static inline int response_held_open(const struct response *r)
+{
+    return r->stream != NULL && !r->head_only;
+}
+
 void response_init(struct response *r);
 /* Drops the body file or fd the response holds. */
 void response_release(struct response *r);
