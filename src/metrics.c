@@ -48,6 +48,7 @@ struct metrics *metrics_create(void)
 
 int metrics_slot_take(struct metrics *m)
 {
+    static int warned;
     int i;
 
     for (i = 0; m != NULL && i < METRICS_SLOTS; i++)
@@ -57,6 +58,11 @@ int metrics_slot_take(struct metrics *m)
                 __atomic_store_n(&m->hwm, i + 1, __ATOMIC_RELEASE);
             return i;
         }
+    if (m != NULL && !warned++)
+        log_warnx("all %d counter slots are taken by workers still draining: a new worker "
+                  "counts nothing for --metrics and --max-connections-per-ip until older "
+                  "generations finish (fewer workers, or fewer reloads in a row)",
+                  METRICS_SLOTS);
     return -1;
 }
 

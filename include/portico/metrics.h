@@ -72,7 +72,7 @@ static inline void metrics_handshake(int resumed)
 /* Master: the shared region, made before the first fork and kept across reloads;
  * NULL (logged) when it cannot be mapped. */
 struct metrics *metrics_create(void);
-/* Master: a free slot for a new worker process, or -1 when all are taken. */
+/* Master: a free slot for a new worker process, or -1 when all are taken (said once). */
 int metrics_slot_take(struct metrics *m);
 /* Master: the process of slot n is gone; its level of open connections goes to 0. */
 void metrics_slot_release(struct metrics *m, int n);

@@ -166,6 +166,24 @@ START_TEST(test_metrics_slots)
 }
 END_TEST
 
+/* Every slot taken (workers of generations still draining): the next worker gets none
+ * and counts nothing, and the slot a gone worker gives back is found again. */
+START_TEST(test_metrics_slots_full)
+{
+    struct metrics *m = metrics_create();
+    int i;
+
+    ck_assert_ptr_nonnull(m);
+    for (i = 0; i < METRICS_SLOTS; i++)
+        ck_assert_int_eq(metrics_slot_take(m), i);
+    ck_assert_int_eq(metrics_slot_take(m), -1);
+    ck_assert_int_eq(metrics_slot_take(m), -1);
+    metrics_slot_release(m, 1234);
+    ck_assert_int_eq(metrics_slot_take(m), 1234);
+    ck_assert_int_eq(metrics_slot_take(m), -1);
+}
+END_TEST
+
 Suite *balancer_suite(void)
 {
     Suite *s = suite_create("balancer");
@@ -175,6 +193,7 @@ Suite *balancer_suite(void)
     tcase_add_test(tc, test_iplimit_owners);
     tcase_add_test(tc, test_iplimit_many);
     tcase_add_test(tc, test_metrics_slots);
+    tcase_add_test(tc, test_metrics_slots_full);
     suite_add_tcase(s, tc);
     return s;
 }
