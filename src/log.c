@@ -99,24 +99,41 @@ void log_access_use_fd(int fd)
     access_fd = fd;
 }
 
+/* How many bytes at s need no escape in either format: printable ASCII but '"' and
+ * '\\' (and, in a field without quotes, a space). Lines are mostly such runs, so
+ * they are copied whole rather than a byte at a time. */
+static size_t plain_run(const char *s, size_t len, int field)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || (field && c == ' '))
+            break;
+        i++;
+    }
+    return i;
+}
+
 /* Escapes a client-supplied span as nginx does: '"', '\' and bytes outside
  * printable ASCII become \xHH, so a log line can never be forged or split; in a
  * field without quotes (the user), a space too. */
 static void put_escaped_as(struct buf *b, const char *s, size_t len, int field)
 {
-    size_t i;
+    size_t i = 0, run;
 
     if (len == 0) {
         buf_puts(b, "-");
         return;
     }
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || (field && c == ' ')) {
+    while (i < len) {
+        run = plain_run(s + i, len - i, field);
+        buf_append(b, s + i, run);
+        i += run;
+        if (i < len) {
+            unsigned char c = (unsigned char)s[i++];
             char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
             buf_append(b, esc, 4);
-        } else {
-            buf_append(b, &s[i], 1);
         }
     }
 }
@@ -160,11 +177,17 @@ static void put_combined(struct buf *b, const struct log_access_entry *e)
     static struct stamp date_cache;
     const char *date = stamp_of(&date_cache, e->when, httpdate_format_log);
 
-    buf_printf(b, "%s - ", e->client);
+    /* appended piece by piece: printf's parsing cost more than the rest of the line */
+    buf_puts(b, e->client);
+    buf_puts(b, " - ");
     put_escaped_as(b, e->user, e->user ? e->user_len : 0, 1);
-    buf_printf(b, " [%s] \"", date);
+    buf_puts(b, " [");
+    buf_puts(b, date);
+    buf_puts(b, "] \"");
     put_escaped(b, e->request_line, e->request_line_len);
-    buf_printf(b, "\" %d ", e->status);
+    buf_puts(b, "\" ");
+    buf_put_u64(b, (uint64_t)(e->status > 0 ? e->status : 0));
+    buf_puts(b, " ");
     buf_put_u64(b, e->bytes);
     buf_puts(b, " \"");
     put_escaped(b, e->referer, e->referer_len);
@@ -204,6 +227,8 @@ static size_t utf8_len(const unsigned char *p, size_t n)
             return 0;
     return want;
 }
+
+#define JSON_UNIT_MAX 6 /* the longest form of one input byte: \u00XX */
 
 /* The JSON form of the character at p, into unit (6 bytes); *used says how many
  * input bytes it stands for. Each byte that is no part of valid UTF-8 becomes
@@ -247,9 +272,18 @@ static size_t json_unit(const unsigned char *p, size_t n, char *unit, size_t *us
 static size_t put_json_chars(struct buf *b, const char *s, size_t len, size_t max)
 {
     size_t i = 0, out = 0, used, n;
-    char unit[6];
+    char unit[JSON_UNIT_MAX];
 
     while (i < len) {
+        /* plain bytes stand for themselves, one each, so a cut may fall among them */
+        n = plain_run(s + i, len - i < max - out ? len - i : max - out, 0);
+        if (n > 0) {
+            if (b != NULL)
+                buf_append(b, s + i, n);
+            out += n;
+            i += n;
+            continue;
+        }
         n = json_unit((const unsigned char *)s + i, len - i, unit, &used);
         if (n > max - out)
             break;
@@ -319,11 +353,17 @@ static size_t u64_len(uint64_t v)
  * take under 250 bytes, so room never runs out before them. */
 static void share_room(struct jfield *f, size_t n, size_t room)
 {
-    size_t i, open = 0, share = 0, want[JFIELDS];
+    size_t i, open = 0, share = 0, worst = 0, want[JFIELDS];
     int served = 1;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         room -= strlen(f[i].key) + (f[i].is_num ? u64_len(f[i].num) : f[i].s ? 2 : 4);
+        /* a byte is at most a 6-byte escape */
+        f[i].room = f[i].is_num || f[i].s == NULL ? 0 : JSON_UNIT_MAX * f[i].len;
+        worst += f[i].room;
+    }
+    if (worst <= room) /* the usual line: every value fits whole, however escaped */
+        return;
     for (i = 0; i < n; i++) {
         f[i].room = f[i].is_num || f[i].s == NULL ? 0 : SIZE_MAX;
         want[i] = f[i].room ? put_json_chars(NULL, f[i].s, f[i].len, room) : 0;

@@ -278,6 +278,36 @@ START_TEST(escapes)
 }
 END_TEST
 
+/* The combined format escapes as nginx does: '"', '\', control and non-ASCII bytes as
+ * \xHH, and in the unquoted user field a space too; want runs into its neighbours. */
+static const struct {
+    enum field field;
+    const char *value;
+    size_t len;
+    const char *want;
+} combined_cases[] = {
+    {F_UA, S("a\"b\\c/"), " \"a\\x22b\\x5Cc/\"\n"},
+    {F_UA, S("\x01\x7f\xc3\xa9 z\xff"), " \"\\x01\\x7F\\xC3\\xA9 z\\xFF\"\n"},
+    {F_USER, S("al ice"), "203.0.113.9 - al\\x20ice [07/Dec"},
+    {F_LINE, S("GET /\r\n HTTP/1.1"), "] \"GET /\\x0D\\x0A HTTP/1.1\" 200 1234 \""},
+    {F_REFERER, S(""), "1234 \"-\" \"curl/7.88.1\"\n"},
+    {F_REFERER, S("\"\""), "1234 \"\\x22\\x22\" \"curl"},
+};
+
+START_TEST(combined_escapes)
+{
+    struct log_access_entry e = base_entry();
+    char out[2 * LOG_LINE_CAP];
+    size_t n;
+
+    set_field(&e, combined_cases[_i].field, combined_cases[_i].value, combined_cases[_i].len);
+    n = log_one(&e, 0, out, sizeof(out));
+    ck_assert_msg(strstr(out, combined_cases[_i].want) != NULL, "no %s in %.300s",
+                  combined_cases[_i].want, out);
+    ck_assert_msg(memchr(out, '\n', n) == out + n - 1, "line split: %.300s", out);
+}
+END_TEST
+
 /* Bodies of over-long fields: plain, 2-byte and 6-byte escapes, 2-, 3- and 4-byte
  * UTF-8, a bad byte; each tried at six offsets so the cut lands in every place. */
 static const char *const fillers[] = {
@@ -345,6 +375,8 @@ Suite *log_suite(void)
 
     tcase_add_loop_test(tc, whole_lines, 0, sizeof(line_cases) / sizeof(line_cases[0]));
     tcase_add_loop_test(tc, escapes, 0, sizeof(escape_cases) / sizeof(escape_cases[0]));
+    tcase_add_loop_test(tc, combined_escapes, 0,
+                        sizeof(combined_cases) / sizeof(combined_cases[0]));
     tcase_add_loop_test(tc, truncation, 0, sizeof(fillers) / sizeof(fillers[0]));
     tcase_add_test(tc, all_long);
     suite_add_tcase(s, tc);

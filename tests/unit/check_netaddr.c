@@ -384,7 +384,11 @@ static const struct {
 } format_cases[] = {
     {"192.0.2.7", "192.0.2.7"},
     {"0.0.0.0", "0.0.0.0"},
+    {"255.255.255.255", "255.255.255.255"},
+    {"10.100.9.99", "10.100.9.99"},
+    {"1.20.100.0", "1.20.100.0"},
     {"::ffff:192.0.2.7", "192.0.2.7"}, /* an IPv4 client of a dual-stack listener */
+    {"::ffff:255.0.10.1", "255.0.10.1"},
     {"::ffff:0.0.0.0", "0.0.0.0"},
     {"2001:db8::1", "2001:db8::1"},
     {"::1", "::1"},
@@ -400,6 +404,27 @@ START_TEST(format_table)
     peer(format_cases[_i].peer, &ss);
     netaddr_format((struct sockaddr *)&ss, out, sizeof(out));
     ck_assert_str_eq(out, format_cases[_i].want);
+    /* one byte short of the text and its NUL: nothing, as inet_ntop leaves it */
+    netaddr_format((struct sockaddr *)&ss, out, strlen(format_cases[_i].want));
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* IPv4 is formatted by hand: every octet value, in every place, as inet_ntop does. */
+START_TEST(format_ipv4_octets)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    char out[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN];
+    unsigned v;
+
+    for (v = 0; v < 256; v++) {
+        unsigned char *a = (unsigned char *)&sin.sin_addr;
+        a[0] = (unsigned char)v, a[1] = (unsigned char)(255 - v);
+        a[2] = (unsigned char)(v * 7), a[3] = (unsigned char)(v / 3);
+        netaddr_format((struct sockaddr *)&sin, out, sizeof(out));
+        inet_ntop(AF_INET, &sin.sin_addr, want, sizeof(want));
+        ck_assert_str_eq(out, want);
+    }
 }
 END_TEST
 
@@ -445,6 +470,7 @@ Suite *netaddr_suite(void)
     tcase_add_loop_test(tc, forwarded_table, 0, N(fwd_cases));
     tcase_add_loop_test(tc, window_table, 0, N(window_cases));
     tcase_add_loop_test(tc, format_table, 0, N(format_cases));
+    tcase_add_test(tc, format_ipv4_octets);
     tcase_add_test(tc, set_edges);
     suite_add_tcase(s, tc);
     return s;
