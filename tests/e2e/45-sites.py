@@ -194,7 +194,8 @@ def reload_sites():
         while get(s.port, '/', host='a.test').body != b'org\n' and time.monotonic() < deadline:
             time.sleep(0.05)
         eq(get(s.port, '/', host='a.test').body, b'org\n',
-           'a.test after reload (stderr %r)' % s.stderr()[-400:])
+           'a.test after reload (stderr %r; %s; workers before %s)'
+           % (s.stderr()[-400:], s.describe(), sorted(old)))
         eq(get(s.port, '/', host='b.test').body, b'deep\n', 'b.test after reload')
         write_config(conf, ['root %s' % ROOTS['default'], '[site a.test]', 'port 1'])
         s.signal(signal.SIGHUP)

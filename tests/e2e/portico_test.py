@@ -351,6 +351,23 @@ class Server:
         pids = children(self.proc.pid) if self.alive() else set()
         return next((p for p in pids if process_name(p) == COMPRESSOR_NAME), None)
 
+    def describe(self):
+        """What the master is doing, for a failure's message: its state, where it
+        sleeps, its pending and blocked signals, and its children with theirs."""
+        pid = self.proc.pid
+        try:
+            with open('/proc/%d/wchan' % pid) as f:
+                wchan = f.read()
+            with open('/proc/%d/status' % pid) as f:
+                sigs = ' '.join(x.replace('\t', '') for x in f.read().splitlines()
+                                if x.startswith(('SigPnd', 'ShdPnd', 'SigBlk')))
+        except OSError as e:
+            return 'master %d: %s' % (pid, e)
+        kids = ', '.join('%d %s %s' % (c, process_name(c), process_state(c))
+                         for c in sorted(children(pid)))
+        return 'master %d %s in %s, %s; children: %s' % (pid, process_state(pid), wchan,
+                                                       sigs, kids)
+
     def wait_workers(self, n, timeout=5.0, exclude=()):
         deadline = time.monotonic() + timeout
         while True:

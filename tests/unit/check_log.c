@@ -229,14 +229,16 @@ START_TEST(whole_lines)
 }
 END_TEST
 
-/* One field of the base entry replaced; want is that field in the JSON line with
- * the start of the next key, so a value can neither stop short nor run on. */
-static const struct {
+struct escape_case {
     enum field field;
     const char *value;
     size_t len;
     const char *want;
-} escape_cases[] = {
+};
+
+/* One field of the base entry replaced; want is that field in the JSON line with
+ * the start of the next key, so a value can neither stop short nor run on. */
+static const struct escape_case escape_cases[] = {
     {F_UA, S("a\"b\\c/"), ",\"user_agent\":\"a\\\"b\\\\c/\",\"referer\""},
     {F_UA, S("\x01\x1f\x7f\b\f"), "\"user_agent\":\"\\u0001\\u001F\\u007F\\u0008\\u000C\",\""},
     {F_TARGET, S("/a\r\nb\tc"), "\"path\":\"/a\\r\\nb\\tc\",\"status\""},
@@ -263,29 +265,31 @@ static const struct {
     {F_REFERER, S(""), "\"referer\":\"\",\"tls\""},
 };
 
-START_TEST(escapes)
+/* The base entry with c's field replaced, logged in one format: want is in the line,
+ * which is one line. Returns the line's length. */
+static size_t check_escape(const struct escape_case *c, int json, char *out, size_t cap)
 {
     struct log_access_entry e = base_entry();
-    char out[2 * LOG_LINE_CAP];
     size_t n;
 
-    set_field(&e, escape_cases[_i].field, escape_cases[_i].value, escape_cases[_i].len);
-    n = log_one(&e, 1, out, sizeof(out));
-    ck_assert_msg(strstr(out, escape_cases[_i].want) != NULL, "no %s in %.300s",
-                  escape_cases[_i].want, out);
+    set_field(&e, c->field, c->value, c->len);
+    n = log_one(&e, json, out, cap);
+    ck_assert_msg(strstr(out, c->want) != NULL, "no %s in %.300s", c->want, out);
     ck_assert_msg(memchr(out, '\n', n) == out + n - 1, "line split: %.300s", out);
-    assert_json(out, n, all_keys);
+    return n;
+}
+
+START_TEST(escapes)
+{
+    char out[2 * LOG_LINE_CAP];
+
+    assert_json(out, check_escape(&escape_cases[_i], 1, out, sizeof(out)), all_keys);
 }
 END_TEST
 
 /* The combined format escapes as nginx does: '"', '\', control and non-ASCII bytes as
  * \xHH, and in the unquoted user field a space too; want runs into its neighbours. */
-static const struct {
-    enum field field;
-    const char *value;
-    size_t len;
-    const char *want;
-} combined_cases[] = {
+static const struct escape_case combined_cases[] = {
     {F_UA, S("a\"b\\c/"), " \"a\\x22b\\x5Cc/\"\n"},
     {F_UA, S("\x01\x7f\xc3\xa9 z\xff"), " \"\\x01\\x7F\\xC3\\xA9 z\\xFF\"\n"},
     {F_USER, S("al ice"), "203.0.113.9 - al\\x20ice [07/Dec"},
@@ -296,15 +300,9 @@ static const struct {
 
 START_TEST(combined_escapes)
 {
-    struct log_access_entry e = base_entry();
     char out[2 * LOG_LINE_CAP];
-    size_t n;
 
-    set_field(&e, combined_cases[_i].field, combined_cases[_i].value, combined_cases[_i].len);
-    n = log_one(&e, 0, out, sizeof(out));
-    ck_assert_msg(strstr(out, combined_cases[_i].want) != NULL, "no %s in %.300s",
-                  combined_cases[_i].want, out);
-    ck_assert_msg(memchr(out, '\n', n) == out + n - 1, "line split: %.300s", out);
+    check_escape(&combined_cases[_i], 0, out, sizeof(out));
 }
 END_TEST
 
