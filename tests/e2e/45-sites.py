@@ -187,15 +187,9 @@ def reload_sites():
         write_config(conf, ['root %s' % ROOTS['default'], '[site a.test]',
                             'root %s' % ROOTS['org'], '[site b.test]',
                             'root %s' % ROOTS['deep']])
-        old = s.wait_workers(2)
-        s.signal(signal.SIGHUP)
-        s.wait_workers(2, exclude=old)
-        deadline = time.monotonic() + 15   # a loaded machine (distcheck beside Chromium)
-        while get(s.port, '/', host='a.test').body != b'org\n' and time.monotonic() < deadline:
-            time.sleep(0.05)
+        s.reload()   # until the old workers stop accepting, one may answer as before
         eq(get(s.port, '/', host='a.test').body, b'org\n',
-           'a.test after reload (stderr %r; %s; workers before %s)'
-           % (s.stderr()[-400:], s.describe(), sorted(old)))
+           'a.test after reload (stderr %r; %s)' % (s.stderr()[-400:], s.describe()))
         eq(get(s.port, '/', host='b.test').body, b'deep\n', 'b.test after reload')
         write_config(conf, ['root %s' % ROOTS['default'], '[site a.test]', 'port 1'])
         s.signal(signal.SIGHUP)

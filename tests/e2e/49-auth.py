@@ -10,7 +10,6 @@ re-reads the file, and plain HTTP on a public address gets a warning."""
 import base64
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -255,13 +254,7 @@ def reload_file():
     try:
         eq(fetch('/private/secret.txt', basic('ann', 'first'), port=s.port).status, 200, 'before')
         htpasswd(path, ['-bB', '-C', '5'], 'ann', 'second')
-        old = s.wait_workers(2)
-        s.signal(signal.SIGHUP)
-        s.wait_workers(2, exclude=old)
-        deadline = time.monotonic() + 5
-        while (fetch('/private/secret.txt', basic('ann', 'second'), port=s.port).status != 200
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
+        s.reload()   # until the old workers stop accepting, one may answer as before
         eq(fetch('/private/secret.txt', basic('ann', 'second'), port=s.port).status, 200, 'new')
         eq(fetch('/private/secret.txt', basic('ann', 'first'), port=s.port).status, 401, 'old')
     finally:

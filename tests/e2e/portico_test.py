@@ -247,6 +247,7 @@ class Server:
     def __init__(self, root, *extra, workers=2, quiet=True, bind=HOST,
                  header_timeout=None, keepalive_timeout=None, cwd=None, port='0'):
         self.root = root
+        self.workers_wanted = workers if workers is not None else (os.cpu_count() or 1)
         cmd = [BIN]
         if port is not None:
             cmd += ['-p', str(port)]
@@ -363,10 +364,17 @@ class Server:
                                 if x.startswith(('SigPnd', 'ShdPnd', 'SigBlk')))
         except OSError as e:
             return 'master %d: %s' % (pid, e)
-        kids = ', '.join('%d %s %s' % (c, process_name(c), process_state(c))
+        kids = ', '.join('%d %s %s in %s (dirs %s)' % (c, process_name(c), process_state(c),
+                                                        read_text('/proc/%d/wchan' % c) or '?',
+                                                        open_dirs(c))
                          for c in sorted(children(pid)))
-        return 'master %d %s in %s, %s; children: %s' % (pid, process_state(pid), wchan,
-                                                       sigs, kids)
+        try:  # who holds the listening sockets
+            held = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % self.port],
+                                  capture_output=True, text=True, timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as e:
+            held = repr(e)
+        return 'master %d %s in %s, %s; children: %s; listening: %s' % (
+            pid, process_state(pid), wchan, sigs, kids, held)
 
     def wait_workers(self, n, timeout=5.0, exclude=()):
         deadline = time.monotonic() + timeout
@@ -375,6 +383,28 @@ class Server:
             if len(pids) >= n or time.monotonic() > deadline:
                 return pids
             time.sleep(0.05)
+
+    def listening_pids(self):
+        """PIDs that hold one of the server's listening sockets (ss -p)."""
+        pids = set()
+        for port in {p for p in (self.port, self.tls_port) if p}:
+            out = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % port], capture_output=True,
+                                 text=True, timeout=5).stdout
+            pids |= {int(x) for x in re.findall(r'pid=(\d+)', out)}
+        return pids
+
+    def reload(self, timeout=15.0):
+        """SIGHUP, then wait until the workers from before have stopped accepting: until
+        then a new connection may still reach one of them and get the old settings
+        (on a loaded machine a worker can take seconds to act on its SIGQUIT). Returns
+        the old workers' PIDs; raises if they still accept after TIMEOUT."""
+        old = self.wait_workers(self.workers_wanted)
+        self.signal(signal.SIGHUP)
+        self.wait_workers(self.workers_wanted, exclude=old)
+        if not wait_until(lambda: not (self.listening_pids() & old), timeout, 0.05):
+            raise AssertionError('old workers still accept %.0f s after SIGHUP: %s'
+                                 % (timeout, self.describe()))
+        return old
 
     def signal(self, sig):
         self.workers()
@@ -490,6 +520,19 @@ def process_state(pid):
     except OSError:
         return None
     return data.rsplit(')', 1)[1].split()[0]
+
+
+def open_dirs(pid):
+    """The directories PID holds open (its roots), by their paths' last parts."""
+    names = []
+    try:
+        for fd in os.listdir('/proc/%d/fd' % pid):
+            path = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            if path.startswith('/') and os.path.isdir(path):
+                names.append('%s=%s' % (fd, os.path.basename(path)))
+    except OSError:
+        pass
+    return ' '.join(sorted(names))
 
 
 def process_alive(pid):
