@@ -368,11 +368,7 @@ class Server:
                                                         read_text('/proc/%d/wchan' % c) or '?',
                                                         open_dirs(c))
                          for c in sorted(children(pid)))
-        try:  # who holds the listening sockets
-            held = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % self.port],
-                                  capture_output=True, text=True, timeout=5).stdout.strip()
-        except (OSError, subprocess.SubprocessError) as e:
-            held = repr(e)
+        held = sorted(self.listening_pids())
         return 'master %d %s in %s, %s; children: %s; listening: %s' % (
             pid, process_state(pid), wchan, sigs, kids, held)
 
@@ -385,12 +381,24 @@ class Server:
             time.sleep(0.05)
 
     def listening_pids(self):
-        """PIDs that hold one of the server's listening sockets (ss -p)."""
+        """PIDs among the master and its children that hold one of the server's
+        listening sockets (from /proc: the sockets' inodes, then whose fds they are)."""
+        ports = {p for p in (self.port, self.tls_port) if p}
+        inodes = set()
+        for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+            for line in read_text(table).splitlines()[1:]:
+                f = line.split()
+                # local address "ADDR:PORT" in hex, state 0A is LISTEN, inode the 10th
+                if len(f) > 9 and f[3] == '0A' and int(f[1].rsplit(':', 1)[1], 16) in ports:
+                    inodes.add('socket:[%s]' % f[9])
         pids = set()
-        for port in {p for p in (self.port, self.tls_port) if p}:
-            out = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % port], capture_output=True,
-                                 text=True, timeout=5).stdout
-            pids |= {int(x) for x in re.findall(r'pid=(\d+)', out)}
+        for pid in children(self.proc.pid) | {self.proc.pid}:
+            try:
+                fds = os.listdir('/proc/%d/fd' % pid)
+                if any(os.readlink('/proc/%d/fd/%s' % (pid, fd)) in inodes for fd in fds):
+                    pids.add(pid)
+            except OSError:
+                pass
         return pids
 
     def reload(self, timeout=15.0):
