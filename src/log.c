@@ -178,7 +178,7 @@ static void put_combined(struct buf *b, const struct log_access_entry *e)
     const char *date = stamp_of(&date_cache, e->when, httpdate_format_log);
 
     /* appended piece by piece: printf's parsing cost more than the rest of the line */
-    buf_puts(b, e->client);
+    buf_puts(b, e->client != NULL ? e->client : "-");
     buf_puts(b, " - ");
     put_escaped_as(b, e->user, e->user ? e->user_len : 0, 1);
     buf_puts(b, " [");
