@@ -188,7 +188,8 @@ def reload_sites():
                             'root %s' % ROOTS['org'], '[site b.test]',
                             'root %s' % ROOTS['deep']])
         s.reload()   # until the old workers stop accepting, one may answer as before
-        eq(get(s.port, '/', host='a.test').body, b'org\n',
+        body = get(s.port, '/', host='a.test').body
+        eq(body, b'org\n', 'a.test after reload' if body == b'org\n' else
            'a.test after reload (stderr %r; %s)' % (s.stderr()[-400:], s.describe()))
         eq(get(s.port, '/', host='b.test').body, b'deep\n', 'b.test after reload')
         write_config(conf, ['root %s' % ROOTS['default'], '[site a.test]', 'port 1'])

@@ -395,10 +395,15 @@ class Server:
         for pid in children(self.proc.pid) | {self.proc.pid}:
             try:
                 fds = os.listdir('/proc/%d/fd' % pid)
-                if any(os.readlink('/proc/%d/fd/%s' % (pid, fd)) in inodes for fd in fds):
-                    pids.add(pid)
             except OSError:
-                pass
+                continue   # gone
+            for fd in fds:
+                try:
+                    if os.readlink('/proc/%d/fd/%s' % (pid, fd)) in inodes:
+                        pids.add(pid)
+                        break
+                except OSError:
+                    continue   # that descriptor closed meanwhile; the others still count
         return pids
 
     def reload(self, timeout=15.0):
@@ -407,6 +412,10 @@ class Server:
         (on a loaded machine a worker can take seconds to act on its SIGQUIT). Returns
         the old workers' PIDs; raises if they still accept after TIMEOUT."""
         old = self.wait_workers(self.workers_wanted)
+        # the master keeps its copies of the listeners: if it is not seen holding them,
+        # /proc cannot tell who listens here, and waiting on it would prove nothing
+        if self.proc.pid not in self.listening_pids():
+            raise AssertionError('cannot see the listeners in /proc: %s' % self.describe())
         self.signal(signal.SIGHUP)
         self.wait_workers(self.workers_wanted, exclude=old)
         if not wait_until(lambda: not (self.listening_pids() & old), timeout, 0.05):
