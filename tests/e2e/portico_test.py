@@ -382,29 +382,11 @@ class Server:
 
     def listening_pids(self):
         """PIDs among the master and its children that hold one of the server's
-        listening sockets (from /proc: the sockets' inodes, then whose fds they are)."""
-        ports = {p for p in (self.port, self.tls_port) if p}
-        inodes = set()
-        for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-            for line in read_text(table).splitlines()[1:]:
-                f = line.split()
-                # local address "ADDR:PORT" in hex, state 0A is LISTEN, inode the 10th
-                if len(f) > 9 and f[3] == '0A' and int(f[1].rsplit(':', 1)[1], 16) in ports:
-                    inodes.add('socket:[%s]' % f[9])
-        pids = set()
-        for pid in children(self.proc.pid) | {self.proc.pid}:
-            try:
-                fds = os.listdir('/proc/%d/fd' % pid)
-            except OSError:
-                continue   # gone
-            for fd in fds:
-                try:
-                    if os.readlink('/proc/%d/fd/%s' % (pid, fd)) in inodes:
-                        pids.add(pid)
-                        break
-                except OSError:
-                    continue   # that descriptor closed meanwhile; the others still count
-        return pids
+        listening sockets (state 0A in /proc/net/tcp)."""
+        inodes = {f[9] for port in (self.port, self.tls_port) if port
+                  for f in tcp_sockets(port) if f[3] == '0A'}
+        return {pid for pid in children(self.proc.pid) | {self.proc.pid}
+                if any(socket_owner([pid], inode) for inode in inodes)}
 
     def reload(self, timeout=15.0):
         """SIGHUP, then wait until the workers from before have stopped accepting: until
