@@ -662,7 +662,6 @@ int devwatch_run(const struct devwatch_start *ds)
 {
     struct devwatch *dw = calloc(1, sizeof(*dw));
     sigset_t waiting;
-
     pid_t master = getppid();
 
     log_set_ident(1);

@@ -16,7 +16,6 @@
 #include "portico/livebatch.h"
 #include "portico/log.h"
 
-
 struct live {
     struct stream_source src; /* first: the streams' source is the live context */
     int fd;
