@@ -16,12 +16,18 @@ struct buf {
 
 void buf_init(struct buf *b, char *mem, size_t cap);
 
-/* inline: a response head is a dozen short appends, most of constant strings */
+/* buf_append's rare branch: p's bytes that fit fill the room left, and the buffer
+ * is marked as overflowed. */
+void buf_append_clipped(struct buf *b, const void *p);
+
+/* inline: a response head is a dozen short appends, most of constant strings. The
+ * copy that fits keeps the caller's length, so a constant one compiles to a few
+ * moves; clipping would make every copy a loop of unknown length. */
 static inline void buf_append(struct buf *b, const void *p, size_t n)
 {
-    if (n > b->cap - b->len) {
-        b->overflow = 1;
-        n = b->cap - b->len;
+    if (__builtin_expect(n > b->cap - b->len, 0)) {
+        buf_append_clipped(b, p);
+        return;
     }
     memcpy(b->data + b->len, p, n);
     b->len += n;

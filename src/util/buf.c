@@ -15,6 +15,13 @@ void buf_init(struct buf *b, char *mem, size_t cap)
     b->overflow = 0;
 }
 
+void buf_append_clipped(struct buf *b, const void *p)
+{
+    b->overflow = 1;
+    memcpy(b->data + b->len, p, b->cap - b->len);
+    b->len = b->cap;
+}
+
 void buf_put_u64(struct buf *b, uint64_t v)
 {
     char tmp[20];

@@ -139,6 +139,40 @@ START_TEST(test_head_memo)
 }
 END_TEST
 
+/* Appends to a buffer of 8 bytes: what fits is kept whole, what does not is cut at
+ * the capacity and marks the overflow, and nothing is written past it. */
+static const struct {
+    const char *name;
+    const char *parts[3];
+    const char *want;
+    int overflow;
+} clip_cases[] = {
+    {"fits", {"abc", "de"}, "abcde", 0},
+    {"fills exactly", {"abc", "defgh"}, "abcdefgh", 0},
+    {"one too many", {"abcdefgh", "x"}, "abcdefgh", 1},
+    {"cut in the middle", {"abcdef", "ghij", "k"}, "abcdefgh", 1},
+    {"cut at once", {"0123456789"}, "01234567", 1},
+};
+
+START_TEST(test_buf_clip)
+{
+    char mem[8 + 4];
+    struct buf b;
+    int i;
+
+    memset(mem, '#', sizeof(mem));
+    buf_init(&b, mem, 8);
+    for (i = 0; i < 3 && clip_cases[_i].parts[i] != NULL; i++)
+        buf_puts(&b, clip_cases[_i].parts[i]);
+    ck_assert_msg(b.len == strlen(clip_cases[_i].want) &&
+                      memcmp(mem, clip_cases[_i].want, b.len) == 0,
+                  "%s: %.*s", clip_cases[_i].name, (int)b.len, mem);
+    ck_assert_int_eq(b.overflow, clip_cases[_i].overflow);
+    ck_assert_msg(memcmp(mem + 8, "####", 4) == 0, "%s: written past the end",
+                  clip_cases[_i].name);
+}
+END_TEST
+
 Suite *response_suite(void)
 {
     Suite *s = suite_create("response");
@@ -146,6 +180,7 @@ Suite *response_suite(void)
 
     tcase_add_loop_test(tc, test_compose_body, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, test_head_memo);
+    tcase_add_loop_test(tc, test_buf_clip, 0, (int)(sizeof(clip_cases) / sizeof(clip_cases[0])));
     suite_add_tcase(s, tc);
     return s;
 }
