@@ -345,19 +345,20 @@ static void finish_response(struct conn *c)
             start_linger(c);
         return;
     }
-    http_parser_next(&c->a->parser);
-    c->req_start = c->in_pos;
-    exchange_start(c);
-    c->head_end = c->in_pos;
     if (c->in_pos == c->in_len) {
         /* nothing pipelined: the connection goes idle and gives its block back
-         * (and, after a moment, its transport's buffers: on_deadline) */
+         * (and, after a moment, its transport's buffers: on_deadline); the next
+         * request starts afresh in whichever block it borrows (ensure_active) */
         release_block(c);
         c->state = CONN_IDLE;
         c->rested = c->io.ops->rest == NULL;
         arm(c, c->rested ? CONN_T_IDLE : CONN_T_REST);
         env->idle(env);
     } else {
+        http_parser_next(&c->a->parser);
+        c->req_start = c->in_pos;
+        exchange_start(c);
+        c->head_end = c->in_pos;
         c->state = CONN_READ_HEAD; /* a pipelined request begins */
         mark_begun(c);
         arm(c, CONN_T_HEADER);
