@@ -213,26 +213,18 @@ int http_host_valid(const char *h, size_t len)
     return 1;
 }
 
+/* t[from, len) is a path and maybe a query; t has no '#' (http_target_split refused it) */
 static void split_query(const char *t, size_t from, size_t len, struct span *path,
                         struct span *query, int *has_query)
 {
-    size_t i = from;
+    const char *q = memchr(t + from, '?', len - from);
+    size_t end = q != NULL ? (size_t)(q - t) : len;
 
-    while (i < len && t[i] != '?' && t[i] != '#')
-        i++;
     path->off = (uint32_t)from;
-    path->len = (uint32_t)(i - from);
-    *has_query = i < len && t[i] == '?';
-    if (*has_query) {
-        size_t q = ++i;
-        while (i < len && t[i] != '#')
-            i++;
-        query->off = (uint32_t)q;
-        query->len = (uint32_t)(i - q);
-    } else {
-        query->off = (uint32_t)i;
-        query->len = 0;
-    }
+    path->len = (uint32_t)(end - from);
+    *has_query = q != NULL;
+    query->off = (uint32_t)(q != NULL ? end + 1 : len);
+    query->len = (uint32_t)(len - query->off);
 }
 
 enum http_status http_target_split(const char *t, size_t len, int method, struct span *path,

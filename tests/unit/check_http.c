@@ -92,6 +92,40 @@ START_TEST(target_forms)
 }
 END_TEST
 
+/* Where the path ends and the query begins, in both forms of target that have them. */
+static const struct {
+    const char *target;
+    unsigned path_off, path_len, query_off, query_len;
+    int has_query;
+} query_cases[] = {
+    {"/", 0, 1, 1, 0, 0},
+    {"/p", 0, 2, 2, 0, 0},
+    {"/p?", 0, 2, 3, 0, 1},
+    {"/p?a=1", 0, 2, 3, 3, 1},
+    {"/p?a?b", 0, 2, 3, 3, 1},
+    {"/?", 0, 1, 2, 0, 1},
+    {"/a/b/c.txt?x", 0, 10, 11, 1, 1},
+    {"http://h/p?q", 8, 2, 11, 1, 1},
+    {"http://h?q", 8, 0, 9, 1, 1},
+    {"http://h", 8, 0, 8, 0, 0},
+};
+
+START_TEST(target_queries)
+{
+    const char *t = query_cases[_i].target;
+    struct span path, query;
+    int hq = -1;
+
+    ck_assert_int_eq(http_target_split(t, strlen(t), HTTP_GET, &path, &query, &hq), 0);
+    ck_assert_msg(path.off == query_cases[_i].path_off && path.len == query_cases[_i].path_len,
+                  "%s: path at %u, %u bytes", t, path.off, path.len);
+    ck_assert_msg(query.off == query_cases[_i].query_off &&
+                      query.len == query_cases[_i].query_len,
+                  "%s: query at %u, %u bytes", t, query.off, query.len);
+    ck_assert_int_eq(hq, query_cases[_i].has_query);
+}
+END_TEST
+
 START_TEST(method_errors)
 {
     ck_assert_int_eq(http_method_error("BREW / HTTP/1.1", 15), HTTP_NOT_IMPLEMENTED);
@@ -397,8 +431,8 @@ END_TEST
 START_TEST(pipelined)
 {
     struct http_parser p;
-    char req[] = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n"
-                      "Connection: close\r\n\r\n";
+    char req[] = "GET /1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nIf-None-Match: \"x\"\r\n\r\n"
+                 "GET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     size_t len = strlen(req), off = 0, start = 0, used;
     int done = 0;
 
@@ -412,6 +446,9 @@ START_TEST(pipelined)
             done++;
             ck_assert_int_eq(p.req.keep_alive, done == 1);
             ck_assert(req[start + p.req.path.off + 1] == '0' + done);
+            /* the second request has nothing of the first's fields */
+            ck_assert_int_eq(!!(p.req.present & HTTP_HDR_RANGE), done == 1);
+            ck_assert_int_eq(p.req.n_if_none_match, done == 1);
             http_parser_next(&p);
             start = off;
         }
@@ -430,6 +467,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, connection_tokens);
     tcase_add_loop_test(tc, host_validation, 0, sizeof(host_cases) / sizeof(host_cases[0]));
     tcase_add_test(tc, target_forms);
+    tcase_add_loop_test(tc, target_queries, 0, (int)(sizeof(query_cases) / sizeof(query_cases[0])));
     tcase_add_test(tc, method_errors);
     tcase_add_loop_test(tc, parse_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
     tcase_add_test(tc, chunked_body_limit);
