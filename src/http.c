@@ -27,15 +27,6 @@ static int fail(struct http_parser *p, enum http_status status)
     return -1;
 }
 
-static int on_message_begin(llhttp_t *l)
-{
-    struct http_parser *p = parser_of(l);
-    uint32_t head_bytes = p->req.head_bytes;
-
-    memset(&p->req, 0, sizeof(p->req));
-    p->req.head_bytes = head_bytes; /* leading CRLFs count against the limit */
-    return 0;
-}
 
 static int on_method(llhttp_t *l, const char *at, size_t len)
 {
@@ -301,7 +292,6 @@ static int on_message_complete(llhttp_t *l)
 }
 
 static const llhttp_settings_t callbacks = {
-    .on_message_begin = on_message_begin,
     .on_method = on_method,
     .on_method_complete = on_method_complete,
     .on_url = on_url,
@@ -327,6 +317,8 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits)
     p->limits = limits;
 }
 
+/* Every request starts from a cleared req (here or in http_parser_init), with
+ * nothing in it but the count of leading CRLFs, which counts against the limit. */
 void http_parser_next(struct http_parser *p)
 {
     memset(&p->req, 0, sizeof(p->req));
