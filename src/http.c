@@ -27,7 +27,6 @@ static int fail(struct http_parser *p, enum http_status status)
     return -1;
 }
 
-
 static int on_method(llhttp_t *l, const char *at, size_t len)
 {
     struct http_parser *p = parser_of(l);
@@ -317,8 +316,9 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits)
     p->limits = limits;
 }
 
-/* Every request starts from a cleared req (here or in http_parser_init), with
- * nothing in it but the count of leading CRLFs, which counts against the limit. */
+/* Every request starts from a cleared req (here or in http_parser_init): llhttp has
+ * no callback that clears it, and only http_parse adds to it before the request
+ * line (head_bytes: leading CRLFs count against the limit). */
 void http_parser_next(struct http_parser *p)
 {
     memset(&p->req, 0, sizeof(p->req));

@@ -431,8 +431,10 @@ END_TEST
 START_TEST(pipelined)
 {
     struct http_parser p;
+    /* the second is HTTP/1.0 without Host: a request that kept the first's fields
+     * would still be valid, so only the checks below can tell */
     char req[] = "GET /1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nIf-None-Match: \"x\"\r\n\r\n"
-                 "GET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+                 "\r\nGET /2 HTTP/1.0\r\n\r\n";
     size_t len = strlen(req), off = 0, start = 0, used;
     int done = 0;
 

@@ -152,6 +152,7 @@ static const struct {
     {"one too many", {"abcdefgh", "x"}, "abcdefgh", 1},
     {"cut in the middle", {"abcdef", "ghij", "k"}, "abcdefgh", 1},
     {"cut at once", {"0123456789"}, "01234567", 1},
+    {"nothing more", {"abcdefgh", ""}, "abcdefgh", 0},
 };
 
 START_TEST(test_buf_clip)
