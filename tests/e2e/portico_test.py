@@ -356,14 +356,12 @@ class Server:
         """What the master is doing, for a failure's message: its state, where it
         sleeps, its pending and blocked signals, and its children with theirs."""
         pid = self.proc.pid
-        try:
-            with open('/proc/%d/wchan' % pid) as f:
-                wchan = f.read()
-            with open('/proc/%d/status' % pid) as f:
-                sigs = ' '.join(x.replace('\t', '') for x in f.read().splitlines()
-                                if x.startswith(('SigPnd', 'ShdPnd', 'SigBlk')))
-        except OSError as e:
-            return 'master %d: %s' % (pid, e)
+        status = read_text('/proc/%d/status' % pid)
+        if not status:
+            return 'master %d: gone' % pid
+        wchan = read_text('/proc/%d/wchan' % pid) or '?'
+        sigs = ' '.join(x.replace('\t', '') for x in status.splitlines()
+                        if x.startswith(('SigPnd', 'ShdPnd', 'SigBlk')))
         kids = ', '.join('%d %s %s in %s (dirs %s)' % (c, process_name(c), process_state(c),
                                                         read_text('/proc/%d/wchan' % c) or '?',
                                                         open_dirs(c))
