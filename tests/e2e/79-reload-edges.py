@@ -135,15 +135,15 @@ def reload_once(s, n, old):
 def reload_rss_settles():
     # Nothing of a generation outlives it, but glibc keeps up to 7 freed chunks
     # of each small size for reuse (234 KiB at most) and a reload's OpenSSL
-    # objects come in many sizes: the RSS creeps for a few dozen reloads, then
+    # objects come in many sizes: the RSS creeps for a few hundred reloads, then
     # stays (here 36-44 KiB from reload 50 to 200; nginx 1.22's master: 112).
     # A leak of ~6 KiB a reload adds ~900 KiB over 150 reloads; one kept
     # SSL_CTX, ~2,600 KiB.
     env = os.environ.get('ASAN_OPTIONS')
-    reloads = 200
+    reloads, window = 200, 150
     if address_sanitized():
         # ASan parks freed memory in a quarantine (256 MiB): without it, its RSS
-        # settles too, but later: it grew 288-324 KiB from reload 50 to 200 and
+        # settles too, but later: it grew 272-324 KiB from reload 50 to 200 and
         # not at all from 200 to 600, so judge reloads 250 to 400
         reloads = 400
         os.environ['ASAN_OPTIONS'] = ':'.join(
@@ -165,11 +165,11 @@ def reload_rss_settles():
                 rss[n] = rss_kib(s.pid)
         print('# master VmRSS (KiB) by reload: %s'
               % ', '.join('%d: %d' % kv for kv in sorted(rss.items())), flush=True)
-        first = reloads - 150
+        first = reloads - window
         grown = rss[reloads] - rss[first]
         check(grown < 240, 'master RSS grew %d KiB from reload %d to %d (%d -> %d KiB): a leak '
               'of ~%.1f KiB a reload' % (grown, first, reloads, rss[first], rss[reloads],
-                                         grown / 150.0))
+                                         grown / window))
     finally:
         s.stop()
 
